@@ -1,0 +1,54 @@
+"""climetrics: did this digital policy cut carbon emissions?
+
+Policy-evaluation econometrics for city-year and province-year panels: indicators, two-way
+fixed effects and DID, robustness, mechanisms, spatial models and paper-ready reports.
+
+Heavy modules are imported lazily so that ``import climetrics`` and the CLI start quickly.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .errors import ClimetricsError, ConfigError, EstimationError, PanelError
+from .panel import BalanceReport, Panel
+
+__version__ = "0.1.0"
+
+# public name -> (module, attribute); resolved on first access
+_LAZY = {
+    "twfe": ("climetrics.estimate.fe", "twfe"),
+    "EstimationResult": ("climetrics.result", "EstimationResult"),
+    "ResultSet": ("climetrics.result", "ResultSet"),
+    "simulate": ("climetrics.simulate", "simulate"),
+    "data": ("climetrics.data", None),
+    "Table": ("climetrics.report.tables", "Table"),
+    "regression_table": ("climetrics.report.tables", "regression_table"),
+    "Study": ("climetrics.study.runner", "Study"),
+}
+
+__all__ = [
+    "Panel",
+    "BalanceReport",
+    "ClimetricsError",
+    "ConfigError",
+    "EstimationError",
+    "PanelError",
+    "__version__",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        mod, attr = _LAZY[name]
+        m = importlib.import_module(mod)
+        value = m if attr is None else getattr(m, attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'climetrics' has no attribute '{name}'")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
