@@ -36,3 +36,9 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """Return ``" (did you mean 'x'?)"`` for the closest choice, or an empty string."""
     close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def show(value: object) -> str:
+    """repr() of a data value for messages, with numpy scalars shown as plain Python values."""
+    item = getattr(value, "item", None)
+    return repr(item() if callable(item) else value)

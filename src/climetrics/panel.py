@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import PanelError, did_you_mean
+from .errors import PanelError, did_you_mean, show
 
 _READERS = {
     ".csv": "csv",
@@ -70,13 +70,13 @@ def _coerce_time(s: pd.Series, time: str) -> pd.Series:
         i = bad.idxmax()
         raise PanelError(
             f"time column '{time}' must hold integer periods (e.g. 2015); "
-            f"row {i} has {s.loc[i]!r}"
+            f"row {i} has {show(s.loc[i])}"
         )
     frac = (num % 1) != 0
     if frac.any():
         i = frac.idxmax()
         raise PanelError(
-            f"time column '{time}' must hold integer periods (e.g. 2015); row {i} has {s.loc[i]!r}"
+            f"time column '{time}' must hold integer periods (e.g. 2015); row {i} has {show(s.loc[i])}"
         )
     return num.astype("int64")
 
@@ -173,7 +173,7 @@ class Panel:
             n_pairs = len(d.drop_duplicates())
             more = f"; {n_pairs - 1} more duplicated pairs" if n_pairs > 1 else ""
             raise PanelError(
-                f"{unit} {u!r} appears {n} times in {time} {t} (rows {list(d.index[(d[unit] == u) & (d[time] == t)])}){more}. "
+                f"{unit} {show(u)} appears {n} times in {time} {t} (rows {list(d.index[(d[unit] == u) & (d[time] == t)])}){more}. "
                 "Each unit-period pair must occur once"
             )
         order = np.lexsort((df[time].to_numpy(), pd.factorize(df[unit], sort=True)[0]))
@@ -286,8 +286,8 @@ class Panel:
             if bad.any():
                 i = bad.idxmax()
                 raise PanelError(
-                    f"column '{c}' must be numeric{where}, but {self.unit} {self._df.at[i, self.unit]!r} "
-                    f"in {self._df.at[i, self.time]} has {s.at[i]!r} ({int(bad.sum())} such cells)"
+                    f"column '{c}' must be numeric{where}, but {self.unit} {show(self._df.at[i, self.unit])} "
+                    f"in {self._df.at[i, self.time]} has {show(s.at[i])} ({int(bad.sum())} such cells)"
                 )
             raise PanelError(
                 f"column '{c}' is stored as text{where}; convert it to numbers first "
@@ -349,8 +349,8 @@ class Panel:
             if bad.any():
                 i = bad.idxmax()
                 raise PanelError(
-                    f"cannot take the log of column '{c}': {self.unit} {df.at[i, self.unit]!r} in "
-                    f"{df.at[i, self.time]} has {df.at[i, c]!r} ({int(bad.sum())} non-positive cells); "
+                    f"cannot take the log of column '{c}': {self.unit} {show(df.at[i, self.unit])} in "
+                    f"{df.at[i, self.time]} has {show(df.at[i, c])} ({int(bad.sum())} non-positive cells); "
                     "pass shift= to add a constant first"
                 )
             df[prefix + c] = np.log(v)

@@ -81,7 +81,7 @@ def collinear_columns(x: np.ndarray, names: Sequence[str], *, tol: float = 1e-9)
 
 def _kept_rows(fit, n: int) -> np.ndarray:
     """Row positions pyfixest kept (it drops singletons and reports them in ``na_index``)."""
-    drop = np.asarray(getattr(fit, "_na_index", []), dtype=int)
+    drop = np.asarray(sorted(getattr(fit, "_na_index", ())), dtype=int)
     return np.setdiff1d(np.arange(n), drop)
 
 

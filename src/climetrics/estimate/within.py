@@ -97,14 +97,19 @@ class FixedEffects:
 
     def __init__(self, fe: Sequence[np.ndarray]):
         if len(fe) == 0:
-            raise EstimationError("at least one fixed effect is required for the within transformation")
+            raise EstimationError(
+                "at least one fixed effect is required for the within transformation"
+            )
         sizes = {np.asarray(f).size for f in fe}
         if len(sizes) != 1:
-            raise EstimationError(f"fixed-effect code arrays have different lengths: {sorted(sizes)}")
+            raise EstimationError(
+                f"fixed-effect code arrays have different lengths: {sorted(sizes)}"
+            )
         self._factors = [_Factor.from_codes(f) for f in fe]
         self.n_obs = sizes.pop()
         self.n_levels = [f.n_levels for f in self._factors]
-        self.balanced = len(fe) == 2 and _is_balanced_pair(*self._factors)
+        self._grid = _balanced_grid(*self._factors) if len(fe) == 2 else None
+        self.balanced = self._grid is not None
 
     def nested_in(self, cluster: np.ndarray) -> list[bool]:
         """For each FE, whether it is nested in ``cluster`` (every level inside one cluster)."""
@@ -137,12 +142,14 @@ class FixedEffects:
         """
         X = np.asarray(X, dtype=float)
         if X.shape[0] != self.n_obs:
-            raise EstimationError(f"X has {X.shape[0]} rows but the fixed effects have {self.n_obs}")
+            raise EstimationError(
+                f"X has {X.shape[0]} rows but the fixed effects have {self.n_obs}"
+            )
         M = X.reshape(self.n_obs, -1)
         if len(self._factors) == 1:
             out = _demean_one(M, self._factors[0])
-        elif self.balanced:
-            out = _demean_balanced_pair(M, *self._factors)
+        elif self._grid is not None:
+            out = _demean_balanced_pair(M, self._grid)
         else:
             out = _alternating_projections(M, self._factors, tol=tol, maxiter=maxiter)
         return out.reshape(X.shape)
@@ -207,12 +214,27 @@ def find_singletons(fe: Sequence[np.ndarray]) -> np.ndarray:
     return ~keep
 
 
-def _is_balanced_pair(a: _Factor, b: _Factor) -> bool:
-    """True if every (level of a, level of b) pair occurs exactly once."""
+@dataclass(frozen=True)
+class _Grid:
+    """Layout of a balanced two-way panel as an ``(n_a, n_b)`` grid of cells.
+
+    ``order`` sorts the rows by (level of a, level of b); it is None when they already are,
+    so the closed form runs on a reshaped view without gathering rows.
+    """
+
+    order: np.ndarray | None
+    shape: tuple[int, int]
+
+
+def _balanced_grid(a: _Factor, b: _Factor) -> _Grid | None:
+    """The grid layout if every (level of a, level of b) pair occurs exactly once, else None."""
     if a.codes.size != a.n_levels * b.n_levels:
-        return False
-    cells = np.bincount(a.codes * b.n_levels + b.codes, minlength=a.codes.size)
-    return bool(np.all(cells == 1))
+        return None
+    cell = a.codes * b.n_levels + b.codes
+    if np.any(np.bincount(cell, minlength=cell.size) != 1):
+        return None
+    in_order = bool(np.all(cell == np.arange(cell.size)))
+    return _Grid(None if in_order else np.argsort(cell), (a.n_levels, b.n_levels))
 
 
 def _demean_one(M: np.ndarray, factor: _Factor) -> np.ndarray:
@@ -220,9 +242,20 @@ def _demean_one(M: np.ndarray, factor: _Factor) -> np.ndarray:
     return M - factor.group_means(M)[factor.codes]
 
 
-def _demean_balanced_pair(M: np.ndarray, a: _Factor, b: _Factor) -> np.ndarray:
+def _demean_balanced_pair(M: np.ndarray, grid: _Grid) -> np.ndarray:
     """Closed form for a balanced two-way panel: ``x - mean_a - mean_b + grand mean``."""
-    return M - a.group_means(M)[a.codes] - b.group_means(M)[b.codes] + M.mean(axis=0)
+    cells = M if grid.order is None else M[grid.order]
+    cube = cells.reshape(*grid.shape, -1)
+    a_means = cube.mean(axis=1, keepdims=True)
+    b_means = cube.mean(axis=0, keepdims=True)
+    out = cube - a_means
+    out -= b_means - a_means.mean(axis=0, keepdims=True)
+    out = out.reshape(M.shape)
+    if grid.order is None:
+        return out
+    result = np.empty_like(out)
+    result[grid.order] = out
+    return result
 
 
 def _alternating_projections(
@@ -235,16 +268,16 @@ def _alternating_projections(
     every FE indicator up to that relative tolerance.
     """
     out = M.copy()
-    threshold = tol * np.max(np.abs(M), axis=0, initial=0.0)
+    scale = np.max(np.abs(M), axis=0, initial=0.0)
     for _ in range(maxiter):
         largest = np.zeros(M.shape[1])
         for factor in factors:
             means = factor.group_means(out)
             out -= means[factor.codes]
             np.maximum(largest, np.max(np.abs(means), axis=0, initial=0.0), out=largest)
-        if np.all(largest <= threshold):
+        if np.all(largest <= tol * scale):
             return out
-    worst = float(np.max(largest / np.where(threshold > 0, threshold / tol, 1.0)))
+    worst = float(np.max(largest / np.where(scale > 0, scale, 1.0)))
     raise EstimationError(
         f"fixed-effect demeaning did not converge in {maxiter} iterations "
         f"(largest relative group mean {worst:.3g} > tol {tol:.3g}); increase maxiter or check "

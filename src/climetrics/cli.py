@@ -1,0 +1,72 @@
+"""Command line: ``climetrics run study.toml``, ``climetrics demo``, ``climetrics check study.toml``.
+
+Exit codes: 0 success; 1 some sections failed (the report says which); 2 the config or data
+are invalid (every problem is listed, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import resources
+from pathlib import Path
+
+from . import __version__
+from .errors import ClimetricsError
+
+
+def _demo_config_path() -> Path:
+    return Path(str(resources.files("climetrics.study").joinpath("demo.toml")))
+
+
+def _run(config: Path, out: str | None) -> int:
+    from .study.runner import Study
+
+    study = Study.from_file(config)
+    result = study.run(out)
+    if result.failed:
+        print(f"climetrics: {len(result.failed)} section(s) failed: {', '.join(result.failed)} "
+              f"(see {result.report_path})", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _check(config: Path) -> int:
+    from .study.runner import Study
+
+    study = Study.from_file(config)
+    panel = study.load_panel()
+    print(f"{config}: OK — {panel!r}")
+    print(panel.balance().summary())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="climetrics", description="Policy-evaluation econometrics for carbon studies.")
+    p.add_argument("--version", action="version", version=f"climetrics {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run a study from a TOML config and write the report")
+    r.add_argument("config", type=Path)
+    r.add_argument("--out", help="output directory (default: study.output in the config)")
+    d = sub.add_parser("demo", help="run the bundled demo study on simulated data")
+    d.add_argument("--out", default="out/demo", help="output directory (default: out/demo)")
+    c = sub.add_parser("check", help="validate a config and its data without running the study")
+    c.add_argument("config", type=Path)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args.config, args.out)
+        if args.command == "demo":
+            return _run(_demo_config_path(), args.out)
+        return _check(args.config)
+    except ClimetricsError as err:
+        print(f"climetrics: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

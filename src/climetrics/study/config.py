@@ -1,0 +1,262 @@
+"""Study configuration (TOML): schema, defaults and validation.
+
+Validation collects every problem before reporting, and each message names the key
+(``variables.controls[2]``), what is wrong and how to fix it. Data-dependent checks (does the
+column exist?) run in :func:`check_against_data` once the panel is loaded.
+
+Example::
+
+    [study]
+    title = "Broadband China and carbon intensity"
+    output = "out/bbc"
+
+    [data]
+    path = "cities.csv"
+    unit = "city"
+    time = "year"
+
+    [variables]
+    outcome = "lnci"
+    treatment = "did"
+    controls = ["lnpgdp", "gov", "str"]
+
+    [baseline]
+    stepwise = true
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, did_you_mean
+
+
+@dataclass(frozen=True)
+class Field:
+    """One config key: accepted types, default, allowed values, whether required, and help."""
+
+    types: tuple[type, ...]
+    default: Any = None
+    required: bool = False
+    choices: tuple[Any, ...] | None = None
+    item: type | None = None  # element type for lists / value type for dicts
+    help: str = ""
+
+
+def _f(types: type | tuple[type, ...], default: Any = None, **kw: Any) -> Field:
+    return Field(types if isinstance(types, tuple) else (types,), default, **kw)
+
+
+SIMULATE_SCHEMA: dict[str, Field] = {
+    "policy": _f(str, "broadband_china", help="bundled policy calendar"),
+    "years": _f(list, [2006, 2021], item=int, help="[first, last] year"),
+    "effect": _f((int, float), -0.05, help="true total effect on lnci once fully on"),
+    "lag": _f(int, 2, help="years after adoption before the effect appears"),
+    "heterogeneity": _f((int, float), 0.8),
+    "mediator_a": _f((int, float), 0.2),
+    "mediator_b": _f((int, float), -0.1),
+    "spillover": _f((int, float), 0.0),
+    "noise": _f((int, float), 0.05),
+    "missing_rate": _f((int, float), 0.0),
+    "seed": _f(int, 0),
+}
+
+POLICY_SCHEMA: dict[str, Field] = {
+    "name": _f(str, required=True, help="bundled policy id, e.g. 'broadband_china', or any name with calendar="),
+    "column": _f(str, None, help="name of the DID dummy to create (default: the policy name)"),
+    "calendar": _f(str, None, help="csv with a unit column and 'adoption_year' for user policies"),
+    "unit_key": _f(str, "auto", choices=("auto", "adcode", "name", "name_en")),
+    "include_unverified": _f(bool, False),
+}
+
+SCHEMA: dict[str, Any] = {
+    "study": {
+        "title": _f(str, "climetrics study"),
+        "output": _f(str, "out/study", help="output directory"),
+        "seed": _f(int, 0, help="seed for every random step"),
+    },
+    "data": {
+        "path": _f(str, None, help="csv / xlsx / dta / parquet file (relative to the config file)"),
+        "unit": _f(str, None, help="unit id column"),
+        "time": _f(str, None, help="time (year) column"),
+        "sheet": _f((str, int), None),
+        "simulate": SIMULATE_SCHEMA,
+    },
+    "variables": {
+        "outcome": _f(str, required=True),
+        "treatment": _f(str, required=True),
+        "controls": _f(list, [], item=str),
+        "cluster": _f(str, None, help="cluster column (default: the unit column); 'none' for robust SE"),
+        "labels": _f(dict, {}, item=str, help="display names, e.g. {lnci = 'ln carbon intensity'}"),
+    },
+    "prepare": {
+        "policies": [POLICY_SCHEMA],
+        "interpolate": _f(list, [], item=str, help="columns to fill linearly within unit"),
+        "interpolate_by": _f(str, None, help="then fill remaining gaps with the group-year mean of this column"),
+        "winsorize": _f(list, [], item=str),
+        "winsorize_limits": _f(list, [0.01, 0.99], item=(int, float)),
+        "log": _f(list, [], item=str, help="columns to log (creates ln<column>)"),
+        "drop_missing_years": _f(bool, False),
+    },
+    "descriptives": {
+        "enabled": _f(bool, True),
+        "columns": _f(list, None, item=str, help="default: outcome, treatment and controls"),
+    },
+    "correlation": {
+        "enabled": _f(bool, True),
+        "columns": _f(list, None, item=str),
+    },
+    "baseline": {
+        "enabled": _f(bool, True),
+        "stepwise": _f(bool, True),
+        "pooled_first": _f(bool, False),
+        "fixed_effects": _f(list, None, item=str, help="default: unit and time"),
+        "stat": _f(str, "t", choices=("t", "se")),
+        "ssc": _f(str, "nested", choices=("nested", "full")),
+    },
+}
+
+
+def _type_name(types: tuple[type, ...] | type) -> str:
+    types = types if isinstance(types, tuple) else (types,)
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true/false", list: "a list",
+             dict: "a table"}
+    return " or ".join(names.get(t, t.__name__) for t in types)
+
+
+def _ok(value: Any, types: tuple[type, ...] | type) -> bool:
+    types = types if isinstance(types, tuple) else (types,)
+    if isinstance(value, bool) and bool not in types:
+        return False
+    return isinstance(value, types)
+
+
+def _validate(raw: dict[str, Any], schema: dict[str, Any], prefix: str, problems: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in raw:
+        if key not in schema:
+            where = f"{prefix}{key}"
+            problems.append(f"unknown key '{where}'{did_you_mean(key, schema)}; allowed here: {', '.join(schema)}")
+    for key, spec in schema.items():
+        where = f"{prefix}{key}"
+        present = key in raw
+        value = raw.get(key)
+        if isinstance(spec, dict):
+            if not present:
+                out[key] = None if prefix == "data." and key == "simulate" else _validate({}, spec, where + ".", problems)
+            elif not isinstance(value, dict):
+                problems.append(f"'{where}' must be a table ([{where}]), got {type(value).__name__}")
+            else:
+                out[key] = _validate(value, spec, where + ".", problems)
+            continue
+        if isinstance(spec, list):  # array of tables
+            items = value if present else []
+            if not isinstance(items, list) or not all(isinstance(v, dict) for v in items):
+                problems.append(f"'{where}' must be an array of tables ([[{where}]])")
+                out[key] = []
+            else:
+                out[key] = [_validate(v, spec[0], f"{where}[{i}].", problems) for i, v in enumerate(items)]
+            continue
+        if not present:
+            if spec.required:
+                problems.append(f"missing required key '{where}'" + (f" ({spec.help})" if spec.help else ""))
+            out[key] = spec.default
+            continue
+        if not _ok(value, spec.types) and not (float in spec.types and isinstance(value, int) and not isinstance(value, bool)):
+            problems.append(f"'{where}' must be {_type_name(spec.types)}, got {value!r}")
+            continue
+        if spec.choices is not None and value not in spec.choices:
+            problems.append(f"'{where}' = {value!r} is not allowed; use one of {list(spec.choices)}")
+            continue
+        if spec.item is not None and isinstance(value, (list, dict)):
+            vals = value.values() if isinstance(value, dict) else value
+            bad = [v for v in vals if not _ok(v, spec.item)]
+            if bad:
+                problems.append(f"'{where}' must contain only {_type_name(spec.item)} values, got {bad[0]!r}")
+                continue
+        out[key] = value
+    return out
+
+
+@dataclass
+class StudyConfig:
+    """A validated configuration; ``base_dir`` resolves relative paths (the config's folder)."""
+
+    values: dict[str, Any]
+    base_dir: Path = field(default_factory=Path.cwd)
+    source: str | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    def data_path(self) -> Path | None:
+        p = self.values["data"]["path"]
+        return None if p is None else (self.base_dir / p).resolve()
+
+
+def parse_config(raw: dict[str, Any], *, base_dir: Path | None = None, source: str | None = None) -> StudyConfig:
+    """Validate a config dict; raise :class:`ConfigError` listing every problem."""
+    problems: list[str] = []
+    values = _validate(raw, SCHEMA, "", problems)
+    data = values.get("data") or {}
+    if not problems:
+        if data.get("simulate") is None and data.get("path") is None:
+            problems.append("[data] needs either 'path' (a data file) or a [data.simulate] table")
+        if data.get("path") is not None and (data.get("unit") is None or data.get("time") is None):
+            problems.append("[data] with 'path' also needs 'unit' and 'time' (the id and year columns)")
+        lim = values["prepare"]["winsorize_limits"]
+        if len(lim) != 2 or not (0 <= lim[0] < lim[1] <= 1):
+            problems.append(f"'prepare.winsorize_limits' must be [lower, upper] with 0 <= lower < upper <= 1, got {lim}")
+        yrs = (data.get("simulate") or {}).get("years")
+        if yrs is not None and (len(yrs) != 2 or yrs[0] >= yrs[1]):
+            problems.append(f"'data.simulate.years' must be [first, last] with first < last, got {yrs}")
+    if problems:
+        raise ConfigError(problems)
+    return StudyConfig(values=values, base_dir=base_dir or Path.cwd(), source=source)
+
+
+def load_config(path: str | Path) -> StudyConfig:
+    """Read and validate a TOML study file."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config file not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path.name} is not valid TOML: {err}") from err
+    return parse_config(raw, base_dir=path.resolve().parent, source=text)
+
+
+def check_against_data(cfg: StudyConfig, columns: list[str]) -> list[str]:
+    """Problems with column names in the config given the data's columns (empty if none)."""
+    v = cfg["variables"]
+    problems: list[str] = []
+    # columns that [prepare] steps will create count as available
+    created = {p["column"] or p["name"] for p in cfg["prepare"]["policies"]}
+    created |= {f"ln{c}" for c in cfg["prepare"]["log"]}
+    available = list(columns) + sorted(created)
+
+    def need(key: str, col: str | None) -> None:
+        if col is not None and col not in available:
+            problems.append(f"'{key}': column '{col}' is not in the data{did_you_mean(col, available)}")
+
+    need("variables.outcome", v["outcome"])
+    need("variables.treatment", v["treatment"])
+    for i, c in enumerate(v["controls"]):
+        need(f"variables.controls[{i}]", c)
+    if v["cluster"] not in (None, "none"):
+        need("variables.cluster", v["cluster"])
+    for sec in ("descriptives", "correlation"):
+        for i, c in enumerate(cfg[sec]["columns"] or []):
+            need(f"{sec}.columns[{i}]", c)
+    for key in ("interpolate", "winsorize", "log"):
+        for i, c in enumerate(cfg["prepare"][key]):
+            need(f"prepare.{key}[{i}]", c)
+    need("prepare.interpolate_by", cfg["prepare"]["interpolate_by"])
+    for i, c in enumerate(cfg["baseline"]["fixed_effects"] or []):
+        need(f"baseline.fixed_effects[{i}]", c)
+    return problems

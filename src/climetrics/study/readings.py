@@ -1,0 +1,75 @@
+"""Plain-language readings generated from the numbers (sign, size, significance, stability)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..result import EstimationResult, ResultSet
+
+
+def significance_phrase(p: float) -> str:
+    """'significant at the 1% level', ..., or 'not statistically significant at the 10% level'."""
+    for level in (0.01, 0.05, 0.1):
+        if p < level:
+            return f"significant at the {int(level * 100)}% level"
+    return "not statistically significant at the 10% level"
+
+
+def is_log_name(name: str) -> bool:
+    """Outcomes named ln*/log* are read as logs (the reading says so explicitly)."""
+    n = name.lower()
+    return n.startswith("ln") or n.startswith("log")
+
+
+def effect_size_phrase(b: float, outcome: str, label: str) -> str:
+    """Translate a coefficient into words; for a log outcome, 100*(exp(b)-1) percent."""
+    if is_log_name(outcome):
+        pct = 100 * (math.exp(b) - 1)
+        direction = "lower" if pct < 0 else "higher"
+        return (f"Because {label} is in logs (its name starts with '{outcome[:2]}'), this corresponds to a "
+                f"{abs(pct):.1f}% {direction} {label.removeprefix('ln ').removeprefix('log ')} after adoption")
+    direction = "decrease" if b < 0 else "increase"
+    return f"This is a {direction} of {abs(b):.4g} units of {label} after adoption"
+
+
+def baseline_reading(rs: ResultSet, treat: str, outcome: str, labels: dict[str, str]) -> str:
+    """One paragraph reading the baseline table."""
+    last = rs.last
+    b, t, p = last.coef(treat), last.tstat(treat), last.pvalue(treat)
+    lab_t, lab_y = labels.get(treat, treat), labels.get(outcome, outcome)
+    k = len(rs)
+    parts = [
+        f"In the fullest specification (column ({k})), the coefficient on {lab_t} is {b:.4f} "
+        f"(t = {t:.2f}, p = {p:.3f}), {significance_phrase(p)}.",
+        effect_size_phrase(b, outcome, lab_y) + ", relative to what the control units' path implies.",
+    ]
+    if k > 1:
+        ests = [r.coef(treat) for r in rs if treat in r.terms]
+        same_sign = all(math.copysign(1, e) == math.copysign(1, b) for e in ests)
+        sig = sum(r.pvalue(treat) < 0.1 for r in rs if treat in r.terms)
+        parts.append(
+            f"Across the {k} columns the estimate ranges from {min(ests):.4f} to {max(ests):.4f}; "
+            + ("its sign never changes" if same_sign else "its sign changes across columns")
+            + f", and it is significant at 10% in {sig} of {len(ests)}."
+        )
+    parts.append(
+        "This is a causal effect only if treated and control units would have followed parallel trends "
+        "without the policy, adoption was not anticipated, and effects do not vary across adoption cohorts "
+        "in ways that bias two-way fixed effects; the event-study and robustness sections test these."
+    )
+    return " ".join(parts)
+
+
+def truth_paragraph(res: EstimationResult, treat: str, truth: dict[str, Any]) -> str:
+    """State the simulator's true effect next to the estimate (demo and tests only)."""
+    lo, hi = res.confint(treat)
+    att = truth["att"]
+    covered = lo <= att <= hi
+    return (
+        f"Check against the truth (simulated data): the true average effect on the treated after adoption "
+        f"is {att:.4f} (effects start {truth['lag']} years after adoption, so the average mixes zero and full "
+        f"effects). The estimate {res.coef(treat):.4f} has 95% CI [{lo:.4f}, {hi:.4f}], which "
+        + ("covers" if covered else "does NOT cover")
+        + " the truth."
+    )
