@@ -175,7 +175,7 @@ def _validate(raw: dict[str, Any], schema: dict[str, Any], prefix: str, problems
             vals = value.values() if isinstance(value, dict) else value
             bad = [v for v in vals if not _ok(v, spec.item)]
             if bad:
-                problems.append(f"'{where}' must contain only {_type_name(spec.item)} values, got {bad[0]!r}")
+                problems.append(f"every item of '{where}' must be {_type_name(spec.item)}, got {bad[0]!r}")
                 continue
         out[key] = value
     return out
