@@ -194,6 +194,7 @@ class Gazetteer:
 
 
 def _row(unit: pd.Series, mapping: str, note: str) -> dict:
+    """A calendar row for city ``unit``."""
     return {
         "adcode": int(unit["adcode"]),
         "province_adcode": int(unit["province_adcode"]),
@@ -292,7 +293,7 @@ def build_policy_calendar(raw: pd.DataFrame, gaz: Gazetteer, provinces: pd.DataF
     for rec in raw.to_dict("records"):
         units = map_entry(rec["listed_name"], gaz, provinces) or [{
             "adcode": pd.NA, "province_adcode": pd.NA, "name": pd.NA, "mapping": "unmatched",
-            "mapping_note": "no city-level unit found for this name",
+            "mapping_note": "no city, province or uniquely named county-level unit has this name",
         }]
         verified = "UNVERIFIED" not in str(rec["verification"])
         caveats = [CAVEATS.get((rec["policy"], rec["batch_year"]), "")]

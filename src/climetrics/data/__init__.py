@@ -211,18 +211,24 @@ def _join(values: pd.Series, sep: str = ";") -> str:
     return sep.join(dict.fromkeys(str(v) for v in values if pd.notna(v) and str(v)))
 
 
-def _summarise(rows: pd.DataFrame) -> dict:
-    """One calendar row from all rows mapped to one unit (earliest batch decides)."""
-    rows = rows.sort_values("batch_year")
-    first = rows[rows["batch_year"] == rows["batch_year"].iloc[0]]
-    return {
-        "adoption_year": int(first["batch_year"].iloc[0]),
-        "batch_years": _join(rows["batch_year"]),
-        "listed_names": _join(rows["listed_name"]),
-        "mapping": _join(first["mapping"]),
-        "notes": _join(pd.concat([first["mapping_note"], first["caveat"]]), "; "),
-        "verified": bool(first["verified"].any()),
-    }
+def _summarise(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per adcode; the earliest batch sets adoption_year, mapping, notes, verified."""
+    rows = rows.sort_values("batch_year", kind="stable")
+    first = rows[rows["batch_year"] == rows.groupby("adcode")["batch_year"].transform("min")]
+    notes = pd.concat([
+        first[["adcode", "mapping_note"]].set_axis(["adcode", "text"], axis=1),
+        first[["adcode", "caveat"]].set_axis(["adcode", "text"], axis=1),
+    ])
+    every, earliest = rows.groupby("adcode"), first.groupby("adcode")
+    out = pd.DataFrame({
+        "adoption_year": earliest["batch_year"].min(),
+        "batch_years": every["batch_year"].agg(_join),
+        "listed_names": every["listed_name"].agg(_join),
+        "mapping": earliest["mapping"].agg(_join),
+        "notes": notes.groupby("adcode")["text"].agg(lambda t: _join(t, "; ")),
+        "verified": earliest["verified"].any(),
+    })
+    return out.rename_axis("adcode").reset_index()
 
 
 def _calendar(
@@ -242,10 +248,7 @@ def _calendar(
     rows = _drop_unmatched(rows, policy, stacklevel + 1)
     units = cities(include_county_level=level == "all")
     rows = rows[rows["adcode"].isin(units["adcode"])]
-    summary = pd.DataFrame(
-        [{"adcode": int(code), **_summarise(grp)} for code, grp in rows.groupby("adcode")],
-        columns=["adcode", "adoption_year", "batch_years", "listed_names", "mapping", "notes", "verified"],
-    )
+    summary = _summarise(rows.astype({"adcode": "int64"}))
     out = units[["adcode", "name", "name_en", "province"]].merge(summary, on="adcode")
     return out.sort_values(["adoption_year", "adcode"]).reset_index(drop=True)
 
@@ -289,6 +292,7 @@ def _norm_en(value: str) -> str:
 
 
 def _first(values: list, k: int = 5) -> str:
+    """The first ``k`` values, comma-separated, with a count of the rest."""
     more = f" and {len(values) - k} more" if len(values) > k else ""
     return ", ".join(map(str, values[:k])) + more
 
@@ -325,6 +329,7 @@ def _detect_key(values: pd.Series, column: str) -> str:
 
 
 def _match_adcode(values: list, known: pd.DataFrame) -> tuple[dict, list[str]]:
+    """Match 6- or 12-digit adcodes; return {value: adcode} and the unknown values."""
     codes = {v: _adcode_of(v) for v in values}
     ok = set(known["adcode"])
     bad = [repr(v) for v, c in codes.items() if c not in ok]
@@ -332,6 +337,7 @@ def _match_adcode(values: list, known: pd.DataFrame) -> tuple[dict, list[str]]:
 
 
 def _match_name(values: list, known: pd.DataFrame) -> tuple[dict, list[str]]:
+    """Match Chinese names, full (苏州市) or short (苏州); return matches and unknown values."""
     lookup: dict[str, int] = {}
     for col in ("name", "short_name"):
         lookup.update(zip(known[col], known["adcode"], strict=True))
@@ -347,6 +353,7 @@ def _match_name(values: list, known: pd.DataFrame) -> tuple[dict, list[str]]:
 
 
 def _match_name_en(values: list, known: pd.DataFrame, column: str) -> tuple[dict, list[str]]:
+    """Match pinyin names; raise for names shared by several cities (Suzhou, Taizhou, ...)."""
     groups = known.groupby(known["name_en"].map(_norm_en))
     lookup = {key: grp for key, grp in groups}
     found, bad, ambiguous = {}, [], []
@@ -397,7 +404,7 @@ def _matcher(key: str, column: str) -> Callable[[pd.Series, str], pd.Series]:
 
 # ---------------------------------------------------------------------------- treatment dummies
 def _user_years(calendar: pd.DataFrame, column: str, match: Callable) -> pd.Series:
-    """Earliest adoption year per unit of a user-supplied calendar, indexed like the panel."""
+    """Earliest adoption year per unit of a user calendar, indexed by matched unit."""
     if not isinstance(calendar, pd.DataFrame):
         raise PanelError(f"calendar must be a DataFrame, got {type(calendar).__name__}")
     year_col = next((c for c in ("adoption_year", "year") if c in calendar.columns), None)

@@ -16,6 +16,11 @@ def significance_phrase(p: float) -> str:
     return "not statistically significant at the 10% level"
 
 
+def p_phrase(p: float) -> str:
+    """'p < 0.001' or 'p = 0.023'."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
 def is_log_name(name: str) -> bool:
     """Outcomes named ln*/log* are read as logs (the reading says so explicitly)."""
     n = name.lower()
@@ -41,7 +46,7 @@ def baseline_reading(rs: ResultSet, treat: str, outcome: str, labels: dict[str, 
     k = len(rs)
     parts = [
         f"In the fullest specification (column ({k})), the coefficient on {lab_t} is {b:.4f} "
-        f"(t = {t:.2f}, p = {p:.3f}), {significance_phrase(p)}.",
+        f"(t = {t:.2f}, {p_phrase(p)}), {significance_phrase(p)}.",
         effect_size_phrase(b, outcome, lab_y) + ", relative to what the control units' path implies.",
     ]
     if k > 1:
