@@ -21,7 +21,7 @@ _LAZY = {
     "twfe": ("climetrics.estimate.fe", "twfe"),
     "EstimationResult": ("climetrics.result", "EstimationResult"),
     "ResultSet": ("climetrics.result", "ResultSet"),
-    "simulate": ("climetrics.simulate", "simulate"),
+    "simulate": ("climetrics.simulation", "simulate"),
     "data": ("climetrics.data", None),
     "Table": ("climetrics.report.tables", "Table"),
     "regression_table": ("climetrics.report.tables", "regression_table"),

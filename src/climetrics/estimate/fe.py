@@ -46,7 +46,9 @@ def _demeaned(x: np.ndarray, df: pd.DataFrame, fe: Sequence[str]) -> np.ndarray:
         return x - x.mean(axis=0)
     from pyfixest.estimation import demean
 
-    out, ok = demean(np.ascontiguousarray(x, dtype=float), _codes(df, fe), np.ones(len(df)), tol=1e-10)
+    out, ok = demean(
+        np.ascontiguousarray(x, dtype=float), _codes(df, fe), np.ones(len(df)), tol=1e-10
+    )
     if not ok:
         raise EstimationError("fixed-effect demeaning did not converge while checking collinearity")
     return out
@@ -110,16 +112,25 @@ def _small_sample(
     return (n - 1) / (n - k) * g / (g - 1), k, g
 
 
-def _coef_table(names: Sequence[str], beta: np.ndarray, se: np.ndarray, df_t: float) -> pd.DataFrame:
+def _coef_table(
+    names: Sequence[str], beta: np.ndarray, se: np.ndarray, df_t: float
+) -> pd.DataFrame:
     """Tidy coefficient table with t-statistics, p-values and 95% CIs from t(df_t)."""
     from scipy import stats
 
     t = beta / se
     crit = stats.t.ppf(0.975, df_t)
-    return pd.DataFrame({
-        "term": list(names), "estimate": beta, "std_error": se, "statistic": t,
-        "p_value": 2 * stats.t.sf(np.abs(t), df_t), "ci_low": beta - crit * se, "ci_high": beta + crit * se,
-    })
+    return pd.DataFrame(
+        {
+            "term": list(names),
+            "estimate": beta,
+            "std_error": se,
+            "statistic": t,
+            "p_value": 2 * stats.t.sf(np.abs(t), df_t),
+            "ci_low": beta - crit * se,
+            "ci_high": beta + crit * se,
+        }
+    )
 
 
 def _check_treatment(df: pd.DataFrame, treat: str, unit: str, time: str) -> dict[str, int]:
@@ -133,10 +144,15 @@ def _check_treatment(df: pd.DataFrame, treat: str, unit: str, time: str) -> dict
     info: dict[str, int] = {}
     if set(np.unique(v)) <= {0.0, 1.0}:
         treated_units = df.loc[v == 1, unit].nunique()
-        info = {"treated_units": int(treated_units), "treated_obs": int((v == 1).sum()),
-                "units": int(df[unit].nunique())}
+        info = {
+            "treated_units": int(treated_units),
+            "treated_obs": int((v == 1).sum()),
+            "units": int(df[unit].nunique()),
+        }
         if treated_units == df[unit].nunique() and df.loc[v == 0].empty:
-            raise EstimationError(f"treatment '{treat}' is 1 in every row: there is no control group")
+            raise EstimationError(
+                f"treatment '{treat}' is 1 in every row: there is no control group"
+            )
     return info
 
 
@@ -155,9 +171,14 @@ def _fit_one(
     df0 = panel.df
     needed = [y, *treat, *controls]
     panel.require(needed, context="twfe")
-    panel.require([c for c in fe + ([cluster] if cluster else []) if c not in needed], numeric=False,
-                  context="twfe")
-    keys = list(dict.fromkeys([*needed, *fe, *([cluster] if cluster else []), panel.unit, panel.time]))
+    panel.require(
+        [c for c in fe + ([cluster] if cluster else []) if c not in needed],
+        numeric=False,
+        context="twfe",
+    )
+    keys = list(
+        dict.fromkeys([*needed, *fe, *([cluster] if cluster else []), panel.unit, panel.time])
+    )
     df = df0[keys].copy()
     for c in needed:
         df[c] = pd.to_numeric(df[c]).astype(float)
@@ -169,7 +190,8 @@ def _fit_one(
         worst = worst[worst > 0]
         notes.append(
             f"{n_drop} observations with missing values dropped ("
-            + ", ".join(f"{k}: {v}" for k, v in worst.items()) + ")."
+            + ", ".join(f"{k}: {v}" for k, v in worst.items())
+            + ")."
         )
         df = df.loc[complete].reset_index(drop=True)
     if df.empty:
@@ -187,12 +209,17 @@ def _fit_one(
             " same period as every other unit, or the dummy is constant within units)"
         )
     if dropped:
-        notes.append(f"Omitted because of collinearity with fixed effects or other regressors: {', '.join(dropped)}.")
+        notes.append(
+            f"Omitted because of collinearity with fixed effects or other regressors: {', '.join(dropped)}."
+        )
         controls = [c for c in controls if c not in dropped]
         regs = treat + controls
 
     # Formula-safe internal names, mapped back afterwards.
-    safe = {c: f"v{i}" for i, c in enumerate(dict.fromkeys([y, *regs, *fe, *([cluster] if cluster else [])]))}
+    safe = {
+        c: f"v{i}"
+        for i, c in enumerate(dict.fromkeys([y, *regs, *fe, *([cluster] if cluster else [])]))
+    }
     data = df.rename(columns=safe)[list(safe.values())]
     rhs = " + ".join(safe[r] for r in regs)
     fml = f"{safe[y]} ~ {rhs}" + (f" | {' + '.join(safe[f] for f in fe)}" if fe else "")
@@ -220,7 +247,9 @@ def _fit_one(
     beta = np.asarray(fit._beta_hat, dtype=float)
     if cluster:
         used = df if n_single == 0 else df.iloc[_kept_rows(fit, len(df))].reset_index(drop=True)
-        factor, df_k, g = _small_sample(used, fe, cluster, n_slopes=len(beta), nested=ssc == "nested")
+        factor, df_k, g = _small_sample(
+            used, fe, cluster, n_slopes=len(beta), nested=ssc == "nested"
+        )
         se = np.sqrt(np.diag(fit._vcov) * factor)
         df_t = g - 1
     else:
@@ -232,8 +261,14 @@ def _fit_one(
     if fe:
         stats["r2_within"] = float(fit._r2_within)
     n_clusters = g
-    meta = {"treat": treat, "controls": controls, "ssc": ssc, "formula": f"{y} ~ {' + '.join(regs)}"
-            + (f" | {' + '.join(fe)}" if fe else ""), "df_t": df_t, **info}
+    meta = {
+        "treat": treat,
+        "controls": controls,
+        "ssc": ssc,
+        "formula": f"{y} ~ {' + '.join(regs)}" + (f" | {' + '.join(fe)}" if fe else ""),
+        "df_t": df_t,
+        **info,
+    }
     return EstimationResult(
         coefs=coefs,
         depvar=y,

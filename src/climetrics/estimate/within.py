@@ -200,6 +200,8 @@ def find_singletons(fe: Sequence[np.ndarray]) -> np.ndarray:
     Correia, S. (2015). Singletons, cluster-robust standard errors and fixed effects: a bad
     mix. Working paper.
     """
+    if len(fe) == 0:
+        raise EstimationError("singleton detection needs at least one fixed effect")
     codes = [_compact_codes(f) for f in fe]
     keep = np.ones(codes[0].size, dtype=bool)
     changed = True

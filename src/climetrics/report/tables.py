@@ -297,8 +297,8 @@ def correlation_table(df: pd.DataFrame, columns: Sequence[str], *, labels: dict[
     r, p = correlation_matrix(df, columns)
     names = [labels.get(c, c) for c in columns]
     rows = []
-    for i, c in enumerate(columns):
-        row = [names[i]]
+    for i, name in enumerate(names):
+        row = [name]
         for j in range(len(columns)):
             if j > i:
                 row.append("")

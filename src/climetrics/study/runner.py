@@ -14,6 +14,7 @@ import platform
 import tempfile
 import time
 import traceback
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +97,7 @@ class Study:
         self.truth: dict[str, Any] | None = None
         self.data_note: str | None = None
         self.data_hash: str | None = None
+        self.warnings: list[str] = []
 
     @classmethod
     def from_file(cls, path: str | Path) -> Study:
@@ -108,7 +110,7 @@ class Study:
         cfg = self.config
         d = cfg["data"]
         if d["simulate"] is not None:
-            from ..simulate import simulate
+            from ..simulation import simulate
 
             s = dict(d["simulate"])
             s["years"] = tuple(s["years"])
@@ -122,7 +124,11 @@ class Study:
         problems = check_against_data(cfg, panel.columns)
         if problems:
             raise ConfigError(problems)
-        return self.prepare(panel)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            panel = self.prepare(panel)
+        self.warnings += [str(w.message) for w in caught]
+        return panel
 
     def prepare(self, panel: Panel) -> Panel:
         """Apply the [prepare] steps in a fixed, documented order: policy dummies, interpolation,
@@ -173,6 +179,7 @@ class Study:
                 f"{c}: {n} by {m}" for (c, m), n in by.items()) + ".")
         if panel.history:
             paras.append("Preparation steps: " + " -> ".join(panel.history) + ".")
+        paras += [f"Warning: {w}" for w in self.warnings]
         return Section("data", "Data and sample", paragraphs=[p for p in paras if p])
 
     def section_descriptives(self, panel: Panel) -> tuple[Section, Table]:
@@ -235,6 +242,8 @@ class Study:
         np.random.seed(cfg["study"]["seed"])  # nothing should use the global RNG; this makes it harmless
         log(f"climetrics: loading data ({'simulated' if cfg['data']['simulate'] is not None else src})")
         panel = self.load_panel()
+        for w in self.warnings:
+            log(f"  warning: {w}")
         sections: list[Section] = []
         tables: dict[str, Table] = {}
         results: dict[str, Any] = {}

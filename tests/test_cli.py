@@ -1,0 +1,127 @@
+"""End to end: `climetrics demo / run / check` write the report and never touch inputs."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+import climetrics as cm
+from climetrics.cli import main
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    assert main(["demo", "--out", str(out)]) == 0
+    return out
+
+
+def test_demo_writes_report_tables_manifest(demo_out):
+    html = (demo_out / "report.html").read_text()
+    for sec in ("data", "descriptives", "correlation", "baseline"):
+        assert f'<section id="{sec}">' in html
+    assert "SIMULATED DATA" in html and "data:image/png;base64," in html
+    assert "covers the truth" in html
+    for key in ("descriptives", "correlation", "baseline"):
+        for ext in ("md", "html", "tex", "csv"):
+            assert (demo_out / "tables" / f"{key}.{ext}").stat().st_size > 0
+    m = json.loads((demo_out / "manifest.json").read_text())
+    assert m["versions"]["pyfixest"] and len(m["data"]["sha256"]) == 64
+    assert m["sections"] == {"data": "ok", "descriptives": "ok", "correlation": "ok", "baseline": "ok"}
+    base = m["results"]["baseline"]
+    assert len(base) == 5 and base[-1]["coefs"][0]["term"] == "did"
+    lo, hi = base[-1]["coefs"][0]["ci_low"], base[-1]["coefs"][0]["ci_high"]
+    assert lo <= m["truth"]["att"] <= hi
+
+
+def test_demo_is_deterministic(demo_out, tmp_path):
+    assert main(["demo", "--out", str(tmp_path)]) == 0
+    a = json.loads((demo_out / "manifest.json").read_text())
+    b = json.loads((tmp_path / "manifest.json").read_text())
+    assert a["results"] == b["results"] and a["data"]["sha256"] == b["data"]["sha256"]
+    assert (demo_out / "tables" / "baseline.md").read_text() == (tmp_path / "tables" / "baseline.md").read_text()
+
+
+def _write_study(tmp_path: Path, extra: str = "", treatment: str = "bbc") -> Path:
+    df = cm.simulate(seed=11).panel.df.drop(columns=["did"])
+    df.to_csv(tmp_path / "cities.csv", index=False)
+    cfg = tmp_path / "study.toml"
+    cfg.write_text(f"""
+[study]
+title = "User data <b>study</b>"
+output = "results"
+
+[data]
+path = "cities.csv"
+unit = "city"
+time = "year"
+
+[variables]
+outcome = "lnci"
+treatment = "{treatment}"
+controls = ["lnpgdp", "gov"]
+
+[[prepare.policies]]
+name = "broadband_china"
+column = "bbc"
+{extra}
+""")
+    return cfg
+
+
+def test_run_on_user_file_leaves_input_untouched(tmp_path):
+    cfg = _write_study(tmp_path)
+    before = sha(tmp_path / "cities.csv")
+    assert main(["run", str(cfg)]) == 0
+    assert sha(tmp_path / "cities.csv") == before
+    html = (tmp_path / "results" / "report.html").read_text()
+    assert "User data &lt;b&gt;study&lt;/b&gt;" in html and "<b>study</b>" not in html
+    m = json.loads((tmp_path / "results" / "manifest.json").read_text())
+    assert m["results"]["baseline"][-1]["coefs"][0]["term"] == "bbc"
+    assert m["data"]["source"].endswith("cities.csv")
+    assert "Warning: 3 units treated by &#x27;broadband_china&#x27; are not in the panel" in html
+
+
+def test_user_calendar_for_unbundled_policy(tmp_path):
+    cfg = _write_study(tmp_path, treatment="smart")
+    (tmp_path / "smart.csv").write_text("city,adoption_year\n320500,2012\n330100,2013\n110100,2012\n")
+    cfg.write_text(cfg.read_text() + '\n[[prepare.policies]]\nname = "smart_city"\ncolumn = "smart"\n'
+                   'calendar = "smart.csv"\nunit_key = "adcode"\n')
+    assert main(["run", str(cfg), "--out", str(tmp_path / "o")]) == 0
+    m = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert m["results"]["baseline"][-1]["coefs"][0]["term"] == "smart"
+
+
+def test_check_reports_every_bad_column(tmp_path, capsys):
+    cfg = _write_study(tmp_path)
+    cfg.write_text(cfg.read_text().replace('controls = ["lnpgdp", "gov"]', 'controls = ["lnpgdpp", "gvo"]'))
+    assert main(["check", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "'variables.controls[0]': column 'lnpgdpp' is not in the data (did you mean 'lnpgdp'?)" in err
+    assert "'variables.controls[1]': column 'gvo'" in err and "2 problems" in err
+
+
+def test_failed_section_is_reported_and_run_continues(tmp_path, capsys):
+    cfg = _write_study(tmp_path, treatment="coastal")  # time-invariant: collinear with city FE
+    assert main(["run", str(cfg)]) == 1
+    html = (tmp_path / "results" / "report.html").read_text()
+    assert "This section failed and was skipped" in html and "collinear with the fixed effects" in html
+    m = json.loads((tmp_path / "results" / "manifest.json").read_text())
+    assert m["sections"]["descriptives"] == "ok" and m["sections"]["baseline"].startswith("failed: EstimationError")
+    assert "baseline" in capsys.readouterr().err
+
+
+def test_output_may_not_contain_input(tmp_path):
+    cfg = _write_study(tmp_path)
+    assert main(["run", str(cfg), "--out", str(tmp_path)]) == 2
+
+
+def test_version_flag(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and cm.__version__ in capsys.readouterr().out
