@@ -163,6 +163,25 @@ def test_balanced_within_equals_closed_form():
     np.testing.assert_allclose(by_projection, closed, rtol=0, atol=1e-10)
 
 
+def test_alternating_projections_equal_dummy_regression():
+    df, D = make_panel(n_units=40, n_years=8, n_draws=3, drop_share=0.2, seed=11)
+    unit, year = df["unit"].to_numpy(), df["year"].to_numpy()
+    fes = FixedEffects([unit, year])
+    assert not fes.balanced
+    M = np.column_stack([df["y"].to_numpy(), D])
+    dummies = pd.get_dummies(pd.DataFrame({"u": unit, "t": year}).astype(str), dtype=float)
+    exact = M - dummies.to_numpy() @ np.linalg.lstsq(dummies.to_numpy(), M, rcond=None)[0]
+    np.testing.assert_allclose(fes.demean(M), exact, rtol=0, atol=1e-10)
+
+
+def test_find_singletons_iterates():
+    # a chain that unravels once its end is dropped, plus a 2 x 2 block that survives
+    unit = np.array([0, 1, 1, 2, 2, 5, 5, 6, 6])
+    year = np.array([0, 0, 1, 1, 2, 5, 6, 5, 6])
+    assert find_singletons([unit, year]).tolist() == [True] * 5 + [False] * 4
+    assert find_singletons([unit]).tolist() == [True] + [False] * 8
+
+
 def test_draw_without_within_variation_is_nan_and_reported():
     df, D = make_panel(n_draws=5, drop_share=0.1, seed=6)
     D[:, 1] = (df["unit"].to_numpy() % 2).astype(float)  # time-invariant: absorbed by unit FE

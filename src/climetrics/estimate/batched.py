@@ -89,7 +89,7 @@ class SmallSampleCorrection:
 
     def df_k(self, n_coef: int, fe_levels: Sequence[int], fe_nested: Sequence[bool]) -> int:
         """Number of parameters counted in ``(N - 1) / (N - df_k)``."""
-        if self.k_fixef == "none":
+        if self.k_fixef == "none" or not fe_levels:
             return n_coef
         full = n_coef + sum(fe_levels) - (len(fe_levels) - 1)
         if self.k_fixef == "full":
@@ -364,11 +364,11 @@ class _Model:
         d = self.D[self.rows, cols]
         total = _centered_ss(d)
         d_tilde = self.fes.demean(d, tol=self.tol, maxiter=self.maxiter)
-        d_star = d_tilde - self.q @ (self.q.T @ d_tilde)
+        d_star = d_tilde - _thin_product(self.q, _thin_product(self.q.T, d_tilde))
         ss = np.einsum("ij,ij->j", d_star, d_star)
         degenerate = ss <= self.collin_tol * total
         ss[degenerate] = np.nan
-        beta = (d_star.T @ self.y_star) / ss
+        beta = np.einsum("ic,i->c", d_star, self.y_star) / ss
         resid = d_star * -beta
         resid += self.y_star[:, None]
         return _Chunk(cols, d_tilde, d_star, ss, beta, resid, degenerate)
@@ -379,7 +379,7 @@ class _Model:
 
     def solve_controls(self, V: np.ndarray) -> np.ndarray:
         """Least-squares coefficients of every column of ``V`` on the demeaned controls."""
-        return scipy.linalg.solve_triangular(self.r, self.q.T @ V)
+        return scipy.linalg.solve_triangular(self.r, _thin_product(self.q.T, V))
 
     def design_columns(self, d_tilde: np.ndarray) -> Iterator[np.ndarray]:
         """The columns of ``W_r = [d~_r, X~]``, each broadcastable against ``(n, c)``."""
@@ -496,6 +496,16 @@ def _controls_qr(X_tilde: np.ndarray, X_raw: np.ndarray, collin_tol: float):
             "effects or with earlier controls; drop them"
         )
     return q, r
+
+
+def _thin_product(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``A @ B`` for a product with a thin (k-column or k-row) factor, without BLAS threads.
+
+    These products are memory-bound, so threads gain little; multithreaded BLAS, called
+    many times per chunk, was measured to slow the whole kernel threefold when other
+    processes keep the cores busy (e.g. several placebo runs in parallel).
+    """
+    return np.einsum("ij,jk->ik", A, B)
 
 
 def _centered_ss(M: np.ndarray) -> np.ndarray:
