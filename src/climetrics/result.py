@@ -45,6 +45,8 @@ class EstimationResult:
         Plain-language notes (dropped rows, collinear terms, ...), shown under tables.
     meta
         Anything else an estimator wants to carry (controls, treatment counts, ...).
+    cov
+        Variance-covariance matrix of the estimates (same order as ``coefs``), if available.
     """
 
     coefs: pd.DataFrame
@@ -59,6 +61,7 @@ class EstimationResult:
     notes: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
     label: str | None = None
+    cov: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         missing = [c for c in COEF_COLUMNS if c not in self.coefs.columns]
@@ -96,6 +99,25 @@ class EstimationResult:
     @property
     def terms(self) -> list[str]:
         return list(self.coefs["term"])
+
+    def wald_test(self, terms: Sequence[str]) -> dict[str, float]:
+        """Joint test that ``terms`` are all zero: F = b' V^-1 b / q.
+
+        The p-value uses F(q, df) with df the t-test degrees of freedom of the fit (G-1 with
+        clustered errors, as Stata's ``test`` after ``reghdfe``), or chi²(q) when unknown.
+        """
+        from scipy import stats
+
+        if self.cov is None:
+            raise ValueError("this result carries no covariance matrix; a Wald test is not possible")
+        idx = [self.terms.index(t) for t in terms]
+        b = self.coefs["estimate"].to_numpy()[idx]
+        v = np.asarray(self.cov)[np.ix_(idx, idx)]
+        q = len(idx)
+        f = float(b @ np.linalg.solve(v, b) / q)
+        df = self.meta.get("df_t")
+        p = float(stats.f.sf(f, q, df)) if df else float(stats.chi2.sf(f * q, q))
+        return {"F": f, "df1": q, "df2": float(df) if df else float("inf"), "p_value": p}
 
     # -------------------------------------------------------------- rendering
     def table(self, **kwargs: Any):

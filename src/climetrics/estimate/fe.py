@@ -36,22 +36,17 @@ def _as_list(x: str | Sequence[str] | None) -> list[str]:
     return [x] if isinstance(x, str) else list(x)
 
 
-def _codes(df: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
-    return np.column_stack([pd.factorize(df[c], sort=True)[0] for c in cols]).astype(np.uint64)
+def _codes(df: pd.DataFrame, cols: Sequence[str]) -> list[np.ndarray]:
+    return [pd.factorize(df[c], sort=True)[0] for c in cols]
 
 
 def _demeaned(x: np.ndarray, df: pd.DataFrame, fe: Sequence[str]) -> np.ndarray:
     """Regressors net of the fixed effects (or of the constant when there are none)."""
     if not fe:
         return x - x.mean(axis=0)
-    from pyfixest.estimation import demean
+    from .within import demean
 
-    out, ok = demean(
-        np.ascontiguousarray(x, dtype=float), _codes(df, fe), np.ones(len(df)), tol=1e-10
-    )
-    if not ok:
-        raise EstimationError("fixed-effect demeaning did not converge while checking collinearity")
-    return out
+    return demean(np.asarray(x, dtype=float), _codes(df, fe))
 
 
 def collinear_columns(x: np.ndarray, names: Sequence[str], *, tol: float = 1e-9) -> list[str]:
@@ -97,19 +92,19 @@ def _small_sample(
     when ``nested`` (Cameron & Miller 2015, sec. VI; fixest ``ssc(fixef.K = "nested")``).
     Returns the factor, K and the number of clusters G.
     """
-    n = len(df)
-    g = int(df[cluster].nunique())
-    k = n_slopes
-    if fe:
-        k += sum(int(df[f].nunique()) for f in fe) - (len(fe) - 1)
-        for f in fe if nested else ():
-            if f == cluster or int(df.groupby(f)[cluster].nunique().max()) == 1:
-                k -= int(df[f].nunique()) - 1
+    from .batched import SmallSampleCorrection
+    from .within import FixedEffects
+
+    clus = pd.factorize(df[cluster])[0]
+    n, g = len(df), int(clus.max()) + 1
+    rule = SmallSampleCorrection(k_fixef="nonnested" if nested else "full")
+    fx = FixedEffects(_codes(df, fe)) if fe else None
+    k = rule.df_k(n_slopes, fx.n_levels if fx else [], fx.nested_in(clus) if fx else [])
     if n - k <= 0 or g < 2:
         raise EstimationError(
             f"too few observations or clusters for clustered standard errors (N={n}, K={k}, clusters={g})"
         )
-    return (n - 1) / (n - k) * g / (g - 1), k, g
+    return rule.factor(n, k, g), k, g
 
 
 def _coef_table(
@@ -250,9 +245,11 @@ def _fit_one(
         factor, df_k, g = _small_sample(
             used, fe, cluster, n_slopes=len(beta), nested=ssc == "nested"
         )
-        se = np.sqrt(np.diag(fit._vcov) * factor)
+        cov = np.asarray(fit._vcov) * factor
+        se = np.sqrt(np.diag(cov))
         df_t = g - 1
     else:
+        cov = np.asarray(fit._vcov)
         se = np.asarray(fit._se, dtype=float)
         df_t = float(np.atleast_1d(fit._df_t)[0])
         g = None
@@ -281,6 +278,7 @@ def _fit_one(
         stats=stats,
         notes=notes,
         meta=meta,
+        cov=cov,
     )
 
 
