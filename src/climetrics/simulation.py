@@ -243,7 +243,7 @@ def simulate(
         "att_low_income": float(tau[low_cells].mean()),
         "direct": float(theta),
         "indirect": float(mediator_a * mediator_b),
-        "mediated_share": float(mediator_a * mediator_b / (theta + mediator_a * mediator_b)),
+        "mediated_share": float(mediator_a * mediator_b / effect) if effect else float("nan"),
         "mediator": "green_innov",
         "lag": lag,
         "spillover": spillover,
