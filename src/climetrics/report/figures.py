@@ -17,11 +17,12 @@ def _pyplot():
     return plt
 
 
-def save(fig, fmt: str = "png", dpi: int = 150) -> bytes:
-    """Serialise a matplotlib figure to bytes and close it."""
+def save(fig, fmt: str = "png", dpi: int = 150, *, close: bool = True) -> bytes:
+    """Serialise a matplotlib figure to bytes (png, svg, pdf) and, by default, close it."""
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight")
-    _pyplot().close(fig)
+    if close:
+        _pyplot().close(fig)
     return buf.getvalue()
 
 

@@ -117,6 +117,19 @@ SCHEMA: dict[str, Any] = {
         "stat": _f(str, "t", choices=("t", "se")),
         "ssc": _f(str, "nested", choices=("nested", "full")),
     },
+    "event_study": {
+        "enabled": _f(bool, True),
+        "window": _f(list, [-5, 5], item=int, help="[lo, hi] event-time window, e.g. [-8, 6]"),
+        "bin_endpoints": _f(bool, True),
+        "ref": _f((int, list), -1, help="reference period(s)"),
+        "control": _f(str, "all", choices=("all", "notyet")),
+    },
+    "placebo": {
+        "enabled": _f(bool, True),
+        "kinds": _f(list, ["space"], item=str, help="any of 'space', 'time', 'mixed'"),
+        "n_draws": _f(int, 500),
+        "seed": _f(int, None, help="default: study.seed"),
+    },
 }
 
 
@@ -210,6 +223,14 @@ def parse_config(raw: dict[str, Any], *, base_dir: Path | None = None, source: s
         lim = values["prepare"]["winsorize_limits"]
         if len(lim) != 2 or not (0 <= lim[0] < lim[1] <= 1):
             problems.append(f"'prepare.winsorize_limits' must be [lower, upper] with 0 <= lower < upper <= 1, got {lim}")
+        win = values["event_study"]["window"]
+        if len(win) != 2 or not win[0] < 0 <= win[1]:
+            problems.append(f"'event_study.window' must be [lo, hi] with lo < 0 <= hi, got {win}")
+        bad = [k for k in values["placebo"]["kinds"] if k not in ("space", "time", "mixed")]
+        if bad:
+            problems.append(f"'placebo.kinds' has unknown kind {bad[0]!r}; use 'space', 'time' or 'mixed'")
+        if values["placebo"]["n_draws"] < 1:
+            problems.append("'placebo.n_draws' must be at least 1")
         yrs = (data.get("simulate") or {}).get("years")
         if yrs is not None and (len(yrs) != 2 or yrs[0] >= yrs[1]):
             problems.append(f"'data.simulate.years' must be [first, last] with first < last, got {yrs}")

@@ -23,12 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError, PanelError
+from ..errors import ConfigError, EstimationError, PanelError
 from ..panel import Panel
-from ..report.html import Figure, Section, render_report
-from ..report.tables import Table
+from ..report.html import Section, render_report
 from .config import StudyConfig, check_against_data, load_config
-from .readings import baseline_reading, truth_paragraph
 
 _PACKAGES = ("numpy", "pandas", "scipy", "pyfixest", "statsmodels", "matplotlib")
 
@@ -153,85 +151,12 @@ class Study:
             panel = panel.log(p["log"])
         return panel
 
-    # ------------------------------------------------------------------ sections
-    def _variables(self) -> tuple[str, str, list[str], str | None, dict[str, str]]:
-        v = self.config["variables"]
-        cluster = v["cluster"]
-        return v["outcome"], v["treatment"], list(v["controls"]), cluster, dict(v["labels"])
-
-    def section_data(self, panel: Panel) -> Section:
-        y, d, ctrls, _, labels = self._variables()
-        bal = panel.balance()
-        paras = [self.data_note or "", bal.summary()]
-        if d in panel:
-            tr = panel.df.groupby(panel.unit)[d].max()
-            first = panel.df[panel.df[d] == 1].groupby(panel.unit)[panel.time].min()
-            cohorts = first.value_counts().sort_index()
-            paras.append(
-                f"Treatment '{labels.get(d, d)}': {int((tr == 1).sum())} treated and {int((tr == 0).sum())} "
-                f"never-treated units; adoption cohorts: "
-                + ", ".join(f"{int(k)} ({int(v)} units)" for k, v in cohorts.items()) + "."
-            )
-        imp = panel.imputed_cells()
-        if len(imp):
-            by = imp.groupby(["column", "method"]).size()
-            paras.append("Imputed cells (flagged, not silent): " + "; ".join(
-                f"{c}: {n} by {m}" for (c, m), n in by.items()) + ".")
-        if panel.history:
-            paras.append("Preparation steps: " + " -> ".join(panel.history) + ".")
-        paras += [f"Warning: {w}" for w in self.warnings]
-        return Section("data", "Data and sample", paragraphs=[p for p in paras if p])
-
-    def section_descriptives(self, panel: Panel) -> tuple[Section, Table]:
-        y, d, ctrls, _, labels = self._variables()
-        cols = self.config["descriptives"]["columns"] or [y, d, *ctrls]
-        t = panel.describe(cols, labels=labels)
-        t.title = "Table 1. Descriptive statistics"
-        return Section("descriptives", "Descriptive statistics", tables=[t]), t
-
-    def section_correlation(self, panel: Panel) -> tuple[Section, Table]:
-        y, d, ctrls, _, labels = self._variables()
-        cols = self.config["correlation"]["columns"] or [y, *ctrls]
-        t = panel.correlate(cols, labels=labels)
-        t.title = "Table 2. Correlation matrix"
-        return Section("correlation", "Correlation analysis", tables=[t]), t
-
-    def section_baseline(self, panel: Panel) -> tuple[Section, Table, Any]:
-        from ..estimate.fe import twfe
-        from ..report.figures import group_trends, save
-
-        y, d, ctrls, cluster, labels = self._variables()
-        b = self.config["baseline"]
-        clus = None if cluster == "none" else (cluster or "unit")
-        rs = twfe(panel, y, d, ctrls, fe=b["fixed_effects"], cluster=clus, stepwise=b["stepwise"],
-                  pooled_first=b["pooled_first"], ssc=b["ssc"])
-        from ..result import ResultSet
-
-        rs = rs if isinstance(rs, ResultSet) else ResultSet([rs])
-        labels = {panel.unit: panel.unit.capitalize(), panel.time: panel.time.capitalize(), **labels}
-        t = rs.table(labels=labels, stat=b["stat"], keep=[d, *ctrls, *(["_cons"] if b["pooled_first"] else [])],
-                     title="Table 3. Baseline regression: two-way fixed effects")
-        reading = baseline_reading(rs, d, y, labels)
-        paras = [
-            f"Two-way fixed-effects (multi-period DID) estimates of {labels.get(y, y)} on "
-            f"{labels.get(d, d)}" + (", adding the controls one at a time." if b["stepwise"] else ".")
-        ]
-        if self.truth is not None and self.truth.get("outcome") == y and self.truth.get("treatment") == d:
-            paras.append(truth_paragraph(rs.last, d, self.truth))
-        figs = []
-        treat_col = panel.df.groupby(panel.unit)[d].transform("max")
-        df = panel.df.assign(_treated=treat_col.to_numpy())
-        adopt = sorted(panel.df[panel.df[d] == 1].groupby(panel.unit)[panel.time].min().unique())
-        fig = group_trends(df, y, panel.time, "_treated", unit=panel.unit, ylabel=labels.get(y, y),
-                           marks=[int(a) for a in adopt])
-        figs.append(Figure(save(fig), f"Figure 1. Mean {labels.get(y, y)} of ever-treated and never-treated "
-                                      "units by year (dotted lines: adoption years)."))
-        return Section("baseline", "Baseline regression", paragraphs=paras, tables=[t], figures=figs,
-                       reading=reading), t, rs
-
     # ------------------------------------------------------------------ run
     def run(self, out_dir: str | Path | None = None, *, log: Callable[[str], None] = print) -> RunResult:
-        """Run every enabled section and write report.html, tables/ and manifest.json."""
+        """Run every enabled section and write report.html, tables/, figures/ and manifest.json."""
+        from ..report.figures import save
+        from .sections import SECTIONS, Context
+
         cfg = self.config
         out = Path(out_dir) if out_dir is not None else (cfg.base_dir / cfg["study"]["output"])
         out = out.resolve()
@@ -239,51 +164,54 @@ class Study:
         if src is not None and (src == out or out in src.parents):
             raise ConfigError(f"output directory {out} contains the input data {src}; choose another 'study.output'")
         t0 = time.perf_counter()
-        np.random.seed(cfg["study"]["seed"])  # nothing should use the global RNG; this makes it harmless
         log(f"climetrics: loading data ({'simulated' if cfg['data']['simulate'] is not None else src})")
         panel = self.load_panel()
         for w in self.warnings:
             log(f"  warning: {w}")
+        ctx = Context(panel=panel, config=cfg.values, truth=self.truth, data_note=self.data_note,
+                      warnings=self.warnings)
         sections: list[Section] = []
-        tables: dict[str, Table] = {}
         results: dict[str, Any] = {}
-        steps: list[tuple[str, str, Callable[[], Any]]] = [("data", "Data and sample", lambda: self.section_data(panel))]
-        if cfg["descriptives"]["enabled"]:
-            steps.append(("descriptives", "Descriptive statistics", lambda: self.section_descriptives(panel)))
-        if cfg["correlation"]["enabled"]:
-            steps.append(("correlation", "Correlation analysis", lambda: self.section_correlation(panel)))
-        if cfg["baseline"]["enabled"]:
-            steps.append(("baseline", "Baseline regression", lambda: self.section_baseline(panel)))
-        timings = {}
-        for key, title, fn in steps:
-            log(f"  - {title} ...")
+        summaries: dict[str, Any] = {}
+        timings: dict[str, float] = {}
+        n_table = n_fig = 0
+        for spec in SECTIONS:
+            if not spec.enabled(cfg.values):
+                continue
+            log(f"  - {spec.title} ...")
             s0 = time.perf_counter()
             try:
-                got = fn()
+                got = spec.build(ctx)
             except Exception as err:  # a failed section is reported, the run goes on
                 msg = f"{type(err).__name__}: {err}"
-                if not isinstance(err, (PanelError, ConfigError)):
-                    msg += "\n" + "".join(traceback.format_exception_only(type(err), err)).strip()
-                sections.append(Section(key, title, error=msg))
+                sections.append(Section(spec.key, spec.title, error=msg))
                 log(f"    FAILED: {msg.splitlines()[0]}")
+                if not isinstance(err, (PanelError, ConfigError, EstimationError)):
+                    log("".join(traceback.format_exception(err)))
                 continue
             finally:
-                timings[key] = round(time.perf_counter() - s0, 3)
-            sec = got[0] if isinstance(got, tuple) else got
-            sections.append(sec)
-            if isinstance(got, tuple):
-                tables[key] = got[1]
-                if len(got) > 2:
-                    results[key] = got[2]
+                timings[spec.key] = round(time.perf_counter() - s0, 3)
+            sections.append(got.section)
+            for name, table in got.tables.items():
+                n_table += 1
+                table.title = f"Table {n_table}. {table.title}" if table.title else f"Table {n_table}"
+                atomic_write(out / "tables" / f"{name}.md", table.to_markdown() + "\n")
+                atomic_write(out / "tables" / f"{name}.html", table.to_html() + "\n")
+                atomic_write(out / "tables" / f"{name}.tex", table.to_latex() + "\n")
+                atomic_write(out / "tables" / f"{name}.csv", table.to_frame().to_csv(index=False))
+            for (name, fig), shown in zip(got.figures.items(), got.section.figures, strict=True):
+                n_fig += 1
+                shown.caption = f"Figure {n_fig}. {shown.caption}"
+                atomic_write(out / "figures" / f"{name}.png", shown.png)
+                atomic_write(out / "figures" / f"{name}.svg", save(fig, "svg"))
+            if got.results:
+                results[spec.key] = got.results
+            if got.summary:
+                summaries[spec.key] = got.summary
         title = cfg["study"]["title"]
         meta = [f"climetrics {_versions()['climetrics']} · {time.strftime('%Y-%m-%d %H:%M')} · seed {cfg['study']['seed']}"]
-        html_doc = render_report(title, sections, banner=self.data_note if self.truth is not None else None, meta=meta)
-        atomic_write(out / "report.html", html_doc)
-        for key, t in tables.items():
-            atomic_write(out / "tables" / f"{key}.md", t.to_markdown() + "\n")
-            atomic_write(out / "tables" / f"{key}.html", t.to_html() + "\n")
-            atomic_write(out / "tables" / f"{key}.tex", t.to_latex() + "\n")
-            atomic_write(out / "tables" / f"{key}.csv", t.to_frame().to_csv(index=False))
+        atomic_write(out / "report.html", render_report(
+            title, sections, banner=self.data_note if self.truth is not None else None, meta=meta))
         manifest = {
             "title": title,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -295,11 +223,19 @@ class Study:
                      "rows": len(panel), "columns": panel.columns},
             "truth": self.truth,
             "sections": {s.key: ("failed: " + s.error.splitlines()[0]) if s.error else "ok" for s in sections},
+            "summaries": summaries,
             "timings_s": timings,
             "results": {k: [r.to_dict() for r in v] for k, v in results.items()},
             "files": sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.name != "manifest.json"),
             "wall_time_s": round(time.perf_counter() - t0, 3),
         }
-        atomic_write(out / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False, default=str))
+        atomic_write(out / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False, default=_json_default))
         log(f"climetrics: wrote {out / 'report.html'} ({manifest['wall_time_s']:.1f} s)")
         return RunResult(out_dir=out, sections=sections, results=results, manifest=manifest)
+
+
+def _json_default(obj: Any) -> Any:
+    """numpy scalars and other non-JSON values in summaries."""
+    if isinstance(obj, (np.integer, np.floating)):
+        return obj.item()
+    return str(obj)

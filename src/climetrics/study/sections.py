@@ -1,0 +1,217 @@
+"""Report sections of a study, in paper order. Each builder takes a :class:`Context` and
+returns an :class:`Output` (the report section, its tables, figures and results).
+
+Tables and figures are numbered by the runner in the order they appear, so builders give
+titles without numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..panel import Panel
+from ..report.html import Figure, Section
+from ..report.tables import Table
+from ..result import EstimationResult, ResultSet
+from . import readings
+
+
+@dataclass
+class Context:
+    """Everything a section needs: the prepared panel, the config and what the data step learnt."""
+
+    panel: Panel
+    config: dict[str, Any]
+    truth: dict[str, Any] | None = None
+    data_note: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def y(self) -> str:
+        return self.config["variables"]["outcome"]
+
+    @property
+    def d(self) -> str:
+        return self.config["variables"]["treatment"]
+
+    @property
+    def controls(self) -> list[str]:
+        return list(self.config["variables"]["controls"])
+
+    @property
+    def cluster(self) -> str | None:
+        c = self.config["variables"]["cluster"]
+        return None if c == "none" else (c or "unit")
+
+    @property
+    def labels(self) -> dict[str, str]:
+        p = self.panel
+        return {p.unit: p.unit.capitalize(), p.time: p.time.capitalize(), **self.config["variables"]["labels"]}
+
+    def label(self, name: str) -> str:
+        return self.labels.get(name, name)
+
+    def truth_applies(self) -> bool:
+        t = self.truth
+        return t is not None and t.get("outcome") == self.y and t.get("treatment") == self.d
+
+
+@dataclass
+class Output:
+    """What a section produced."""
+
+    section: Section
+    tables: dict[str, Table] = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict)  # name -> matplotlib figure
+    results: list[EstimationResult] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def add_table(self, name: str, table: Table) -> None:
+        self.tables[name] = table
+        self.section.tables.append(table)
+
+    def add_figure(self, name: str, fig: Any, caption: str) -> None:
+        from ..report.figures import save
+
+        self.figures[name] = fig
+        self.section.figures.append(Figure(save(fig, "png", close=False), caption))
+
+
+# ---------------------------------------------------------------------- builders
+def data_section(ctx: Context) -> Output:
+    p, d = ctx.panel, ctx.d
+    paras = [ctx.data_note or "", p.balance().summary()]
+    if d in p:
+        ever = p.df.groupby(p.unit)[d].max()
+        first = p.df[p.df[d] == 1].groupby(p.unit)[p.time].min()
+        cohorts = first.value_counts().sort_index()
+        paras.append(
+            f"Treatment '{ctx.label(d)}': {int((ever == 1).sum())} treated and {int((ever == 0).sum())} "
+            "never-treated units; adoption cohorts: "
+            + ", ".join(f"{int(k)} ({int(v)} units)" for k, v in cohorts.items()) + "."
+        )
+    imp = p.imputed_cells()
+    if len(imp):
+        by = imp.groupby(["column", "method"]).size()
+        paras.append("Imputed cells (flagged, not silent): "
+                     + "; ".join(f"{c}: {n} by {m}" for (c, m), n in by.items()) + ".")
+    if p.history:
+        paras.append("Preparation steps: " + " -> ".join(p.history) + ".")
+    paras += [f"Warning: {w}" for w in ctx.warnings]
+    return Output(Section("data", "Data and sample", paragraphs=[x for x in paras if x]))
+
+
+def descriptives_section(ctx: Context) -> Output:
+    cols = ctx.config["descriptives"]["columns"] or [ctx.y, ctx.d, *ctx.controls]
+    t = ctx.panel.describe(cols, labels=ctx.labels)
+    t.title = "Descriptive statistics"
+    out = Output(Section("descriptives", "Descriptive statistics"))
+    out.add_table("descriptives", t)
+    return out
+
+
+def correlation_section(ctx: Context) -> Output:
+    cols = ctx.config["correlation"]["columns"] or [ctx.y, *ctx.controls]
+    t = ctx.panel.correlate(cols, labels=ctx.labels)
+    t.title = "Correlation matrix"
+    out = Output(Section("correlation", "Correlation analysis"))
+    out.add_table("correlation", t)
+    return out
+
+
+def baseline_section(ctx: Context) -> Output:
+    from ..estimate.fe import twfe
+    from ..report.figures import group_trends
+
+    b = ctx.config["baseline"]
+    p, y, d = ctx.panel, ctx.y, ctx.d
+    rs = twfe(p, y, d, ctx.controls, fe=b["fixed_effects"], cluster=ctx.cluster, stepwise=b["stepwise"],
+              pooled_first=b["pooled_first"], ssc=b["ssc"])
+    rs = rs if isinstance(rs, ResultSet) else ResultSet([rs])
+    keep = [d, *ctx.controls, *(["_cons"] if b["pooled_first"] else [])]
+    t = rs.table(labels=ctx.labels, stat=b["stat"], keep=keep, title="Baseline regression: two-way fixed effects")
+    paras = [f"Two-way fixed-effects (multi-period DID) estimates of {ctx.label(y)} on {ctx.label(d)}"
+             + (", adding the controls one at a time." if b["stepwise"] else ".")]
+    if ctx.truth_applies():
+        paras.append(readings.truth_paragraph(rs.last, d, ctx.truth))
+    out = Output(Section("baseline", "Baseline regression", paragraphs=paras,
+                         reading=readings.baseline_reading(rs, d, y, ctx.labels)),
+                 results=list(rs), summary={"estimate": rs.last.coef(d), "se": rs.last.se(d), "p": rs.last.pvalue(d)})
+    out.add_table("baseline", t)
+    ever = p.df.groupby(p.unit)[d].transform("max").to_numpy()
+    adopt = sorted(p.df[p.df[d] == 1].groupby(p.unit)[p.time].min().unique())
+    fig = group_trends(p.df.assign(_treated=ever), y, p.time, "_treated", unit=p.unit, ylabel=ctx.label(y),
+                       marks=[int(a) for a in adopt])
+    out.add_figure("trends", fig, f"Mean {ctx.label(y)} of ever-treated and never-treated units by year "
+                                  "(dotted lines: adoption years).")
+    return out
+
+
+def event_study_section(ctx: Context) -> Output:
+    from ..estimate.event import event_study
+
+    e = ctx.config["event_study"]
+    ref = e["ref"] if isinstance(e["ref"], int) else tuple(e["ref"])
+    es = event_study(ctx.panel, ctx.y, treat=ctx.d, controls=ctx.controls, window=tuple(e["window"]),
+                     bin_endpoints=e["bin_endpoints"], ref=ref, control=e["control"], cluster=ctx.cluster)
+    t = es.table()
+    t.title = f"Event study: {ctx.label(ctx.y)} around adoption"
+    paras = ["Coefficients on event-time dummies (years relative to adoption) in a two-way fixed-effects "
+             "regression with the baseline controls; never-treated units and not-yet-treated periods form "
+             "the comparison."]
+    if ctx.truth_applies():
+        paras.append("True effect by event time (simulated data): " + ", ".join(
+            f"k={k}: {v:.4f}" for k, v in sorted(ctx.truth["effect_by_event_time"].items())) + ".")
+    out = Output(Section("event_study", "Parallel trends: event study", paragraphs=paras,
+                         reading=readings.event_study_reading(es)),
+                 results=[es.fit], summary={"pretrend": es.pretrend})
+    out.add_table("event_study", t)
+    out.add_figure("event_study", es.figure(ylabel=f"Effect on {ctx.label(ctx.y)}"),
+                   "Event-study coefficients with 95% confidence intervals; period -1 is the reference.")
+    return out
+
+
+def placebo_section(ctx: Context) -> Output:
+    from ..estimate.placebo import placebo_test
+
+    c = ctx.config["placebo"]
+    seed = c["seed"] if c["seed"] is not None else ctx.config["study"]["seed"]
+    out = Output(Section("placebo", "Placebo test", paragraphs=[
+        f"The baseline regression is re-estimated {c['n_draws']} times with pseudo-treatments drawn at random "
+        "(all draws computed as one batched fixed-effects projection, identical to separate regressions)."]))
+    texts = []
+    for kind in c["kinds"]:
+        res = placebo_test(ctx.panel, ctx.y, ctx.d, ctx.controls, kind=kind, n_draws=c["n_draws"], seed=seed,
+                           cluster=ctx.cluster or "unit")
+        out.add_table(f"placebo_{kind}", res.table())
+        out.add_figure(f"placebo_{kind}", res.figure(),
+                       f"Placebo ({kind}): kernel density of {c['n_draws']} placebo estimates (line), their p-values "
+                       "(dots, right axis), and the actual estimate (dashed).")
+        out.summary[kind] = res.summary()
+        texts.append(readings.placebo_reading(res))
+    out.section.reading = " ".join(texts)
+    return out
+
+
+@dataclass(frozen=True)
+class SectionSpec:
+    key: str
+    title: str
+    build: Callable[[Context], Output]
+    enabled: Callable[[dict[str, Any]], bool]
+
+
+def _on(name: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda cfg: bool(cfg[name]["enabled"])
+
+
+SECTIONS: list[SectionSpec] = [
+    SectionSpec("data", "Data and sample", data_section, lambda cfg: True),
+    SectionSpec("descriptives", "Descriptive statistics", descriptives_section, _on("descriptives")),
+    SectionSpec("correlation", "Correlation analysis", correlation_section, _on("correlation")),
+    SectionSpec("baseline", "Baseline regression", baseline_section, _on("baseline")),
+    SectionSpec("event_study", "Parallel trends: event study", event_study_section, _on("event_study")),
+    SectionSpec("placebo", "Placebo test", placebo_section, _on("placebo")),
+]
