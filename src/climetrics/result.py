@@ -19,7 +19,7 @@ import pandas as pd
 COEF_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "ci_low", "ci_high"]
 
 
-@dataclass
+@dataclass(eq=False)  # results compare by identity; their tables are not hashable values
 class EstimationResult:
     """Estimates of one model.
 

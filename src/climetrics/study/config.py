@@ -124,6 +124,16 @@ SCHEMA: dict[str, Any] = {
         "ref": _f((int, list), -1, help="reference period(s)"),
         "control": _f(str, "all", choices=("all", "notyet")),
     },
+    "robustness": {
+        "enabled": _f(bool, True),
+        "shift_timing": _f(list, [2], item=int, help="years to move adoption earlier, one column each"),
+        "shift_sample": _f(str, "pre", choices=("pre", "full")),
+        "concurrent_policies": _f(list, [], item=str, help="bundled policy ids to control for"),
+        "concurrent_calendars": _f(dict, {}, item=str, help="{name = 'calendar.csv'} user calendars"),
+        "trim_outcome": _f(list, [0.05, 0.95], item=(int, float), help="[] to skip"),
+        "winsorize_outcome": _f(list, [0.01, 0.99], item=(int, float), help="[] to skip"),
+        "replace_treatment": _f(list, [], item=str, help="continuous treatment columns, one column each"),
+    },
     "placebo": {
         "enabled": _f(bool, True),
         "kinds": _f(list, ["space"], item=str, help="any of 'space', 'time', 'mixed'"),
@@ -229,6 +239,18 @@ def parse_config(raw: dict[str, Any], *, base_dir: Path | None = None, source: s
         bad = [k for k in values["placebo"]["kinds"] if k not in ("space", "time", "mixed")]
         if bad:
             problems.append(f"'placebo.kinds' has unknown kind {bad[0]!r}; use 'space', 'time' or 'mixed'")
+        for key in ("trim_outcome", "winsorize_outcome"):
+            q = values["robustness"][key]
+            if q and (len(q) != 2 or not 0 <= q[0] < q[1] <= 1):
+                problems.append(f"'robustness.{key}' must be [] or [lower, upper] with 0 <= lower < upper <= 1, got {q}")
+        if values["robustness"]["concurrent_policies"]:
+            from ..data import POLICY_DESCRIPTIONS
+
+            for i, name in enumerate(values["robustness"]["concurrent_policies"]):
+                if name not in POLICY_DESCRIPTIONS:
+                    problems.append(f"'robustness.concurrent_policies[{i}]': no bundled policy '{name}'"
+                                    f"{did_you_mean(name, POLICY_DESCRIPTIONS)}; bundled: {', '.join(POLICY_DESCRIPTIONS)}"
+                                    " (use robustness.concurrent_calendars for others)")
         if values["placebo"]["n_draws"] < 1:
             problems.append("'placebo.n_draws' must be at least 1")
         yrs = (data.get("simulate") or {}).get("years")
@@ -278,6 +300,8 @@ def check_against_data(cfg: StudyConfig, columns: list[str]) -> list[str]:
         for i, c in enumerate(cfg["prepare"][key]):
             need(f"prepare.{key}[{i}]", c)
     need("prepare.interpolate_by", cfg["prepare"]["interpolate_by"])
+    for i, c in enumerate(cfg["robustness"]["replace_treatment"]):
+        need(f"robustness.replace_treatment[{i}]", c)
     for i, c in enumerate(cfg["baseline"]["fixed_effects"] or []):
         need(f"baseline.fixed_effects[{i}]", c)
     return problems

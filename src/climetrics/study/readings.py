@@ -126,3 +126,26 @@ def placebo_reading(res: Any) -> str:
             f"{s['placebo_sd']:.4f}; {100 * s['share_p_below_0.05']:.1f}% of them are significant at 5%. "
             f"{share:.1f}% of the draws are at least as large in absolute value as the actual estimate "
             f"{s['actual']:.4f} (randomization-inference p = {s['ri_p_two_sided']:.3f}), {verdict}.")
+
+
+def robustness_reading(base: EstimationResult, checks: list[EstimationResult], treat: str) -> str:
+    """Does the treatment coefficient survive the checks? Timing placebos are read separately:
+    there a coefficient near zero is the expected, reassuring outcome."""
+    b = base.coef(treat)
+    timing = [r for r in checks if str(r.label).startswith("Timing")]
+    others = [r for r in checks if not str(r.label).startswith("Timing")]
+    parts = []
+    if others:
+        same = sum(math.copysign(1, r.coef(treat)) == math.copysign(1, b) for r in others)
+        sig = sum(r.pvalue(treat) < 0.05 for r in others)
+        ests = [r.coef(treat) for r in others]
+        parts.append(f"Across {len(others)} alternative specifications the treatment coefficient keeps the baseline "
+                     f"sign in {same} and is significant at 5% in {sig} (estimates from {min(ests):.4f} to "
+                     f"{max(ests):.4f}; baseline {b:.4f}). Columns that replace the treatment measure it on another "
+                     "scale, so compare their sign and significance rather than their size.")
+    for r in timing:
+        p = r.pvalue(treat)
+        parts.append(f"The timing placebo ({r.label}) gives {r.coef(treat):.4f} ({p_phrase(p)}): "
+                     + ("as expected, no effect before the real adoption." if p >= 0.1 else
+                        "an 'effect' before the real adoption, which points to anticipation or pre-existing trends."))
+    return " ".join(parts) if parts else "No robustness check was configured."

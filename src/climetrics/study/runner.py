@@ -28,6 +28,8 @@ from ..panel import Panel
 from ..report.html import Section, render_report
 from .config import StudyConfig, check_against_data, load_config
 
+# warnings that concern library internals, not the user's data or model
+_LIBRARY_NOISE = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
 _PACKAGES = ("numpy", "pandas", "scipy", "pyfixest", "statsmodels", "matplotlib")
 
 
@@ -169,7 +171,7 @@ class Study:
         for w in self.warnings:
             log(f"  warning: {w}")
         ctx = Context(panel=panel, config=cfg.values, truth=self.truth, data_note=self.data_note,
-                      warnings=self.warnings)
+                      warnings=self.warnings, config_dir=cfg.base_dir)
         sections: list[Section] = []
         results: dict[str, Any] = {}
         summaries: dict[str, Any] = {}
@@ -181,7 +183,11 @@ class Study:
             log(f"  - {spec.title} ...")
             s0 = time.perf_counter()
             try:
-                got = spec.build(ctx)
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    got = spec.build(ctx)
+                seen = dict.fromkeys(str(w.message) for w in caught if not issubclass(w.category, _LIBRARY_NOISE))
+                got.section.paragraphs += [f"Note: {m}" for m in seen]
             except Exception as err:  # a failed section is reported, the run goes on
                 msg = f"{type(err).__name__}: {err}"
                 sections.append(Section(spec.key, spec.title, error=msg))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..panel import Panel
@@ -27,6 +28,7 @@ class Context:
     truth: dict[str, Any] | None = None
     data_note: str | None = None
     warnings: list[str] = field(default_factory=list)
+    config_dir: Path = field(default_factory=Path.cwd)
 
     @property
     def y(self) -> str:
@@ -195,6 +197,47 @@ def placebo_section(ctx: Context) -> Output:
     return out
 
 
+def robustness_section(ctx: Context) -> Output:
+    import pandas as pd
+
+    from ..estimate import robustness as rb
+    from ..estimate.fe import twfe
+
+    r = ctx.config["robustness"]
+    args = (ctx.panel, ctx.y, ctx.d, ctx.controls)
+    kw = {"cluster": ctx.cluster}
+    todo = [(f"timing -{k}", lambda k=k: rb.shift_timing(*args, years=k, sample=r["shift_sample"], **kw))
+            for k in r["shift_timing"]]
+    calendars = {name: pd.read_csv(ctx.config_dir / path) for name, path in r["concurrent_calendars"].items()}
+    if r["concurrent_policies"] or calendars:
+        todo.append(("concurrent policies", lambda: rb.control_concurrent_policies(
+            *args, policies=r["concurrent_policies"], calendars=calendars, **kw)))
+    if r["trim_outcome"]:
+        todo.append(("trimming", lambda: rb.trim_outcome(*args, lower=r["trim_outcome"][0],
+                                                         upper=r["trim_outcome"][1], **kw)))
+    if r["winsorize_outcome"]:
+        todo.append(("winsorizing", lambda: rb.winsorize_outcome(*args, lower=r["winsorize_outcome"][0],
+                                                                 upper=r["winsorize_outcome"][1], **kw)))
+    for col in r["replace_treatment"]:
+        todo.append((f"index {col}", lambda col=col: rb.replace_treatment(
+            ctx.panel, ctx.y, col, ctx.controls, show_as=ctx.d, **kw)))
+    base = twfe(*args, **kw)
+    base.label = "Baseline"
+    checks, failed = [], []
+    for name, run in todo:
+        try:
+            checks.append(run())
+        except Exception as err:  # one failed check is reported; the others still run
+            failed.append(f"The {name} check could not be estimated: {err}")
+    out = Output(Section("robustness", "Robustness checks", paragraphs=failed,
+                         reading=readings.robustness_reading(base, checks, ctx.d)),
+                 results=[base, *checks])
+    if checks:
+        out.add_table("robustness", rb.robustness_table(base, checks, treat=ctx.d, controls=ctx.controls,
+                                                        labels=ctx.labels))
+    return out
+
+
 @dataclass(frozen=True)
 class SectionSpec:
     key: str
@@ -214,4 +257,5 @@ SECTIONS: list[SectionSpec] = [
     SectionSpec("baseline", "Baseline regression", baseline_section, _on("baseline")),
     SectionSpec("event_study", "Parallel trends: event study", event_study_section, _on("event_study")),
     SectionSpec("placebo", "Placebo test", placebo_section, _on("placebo")),
+    SectionSpec("robustness", "Robustness checks", robustness_section, _on("robustness")),
 ]
