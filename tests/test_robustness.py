@@ -48,8 +48,9 @@ def test_concurrent_policy_dummies_match_calendar(panel):
     assert res.coef("did") == pytest.approx(ref.coef("did"), rel=1e-10)
     assert res.coef("Policy: innovative_city_pilot") == pytest.approx(ref.coef("inn"), rel=1e-10)
     user = cm.data.policy_calendar("innovative_city_pilot")[["adcode", "adoption_year"]].rename(columns={"adcode": "city"})
-    res2 = rb.control_concurrent_policies(panel, "lnci", "did", C, policies=[], calendars={"inn": user},
-                                          unit_key="adcode")
+    with pytest.warns(UserWarning, match="units treated by 'inn' are not in the panel"):
+        res2 = rb.control_concurrent_policies(panel, "lnci", "did", C, policies=[], calendars={"inn": user},
+                                              unit_key="adcode")
     assert res2.coef("did") == pytest.approx(ref.coef("did"), rel=1e-10)
 
 
