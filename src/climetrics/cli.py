@@ -1,4 +1,4 @@
-"""Command line: ``climetrics run study.toml``, ``climetrics demo``, ``climetrics check study.toml``.
+"""Command line: ``climetrics run study.toml``, ``demo``, ``check study.toml``, ``init data.csv``.
 
 Exit codes: 0 success; 1 some sections failed (the report says which); 2 the config or data
 are invalid (every problem is listed, no traceback).
@@ -41,6 +41,24 @@ def _check(config: Path) -> int:
     return 0
 
 
+def _init(data: Path, out: Path | None, force: bool) -> int:
+    from .study.scaffold import scaffold
+
+    target = out or data.with_suffix(".toml")
+    if target.exists() and not force:
+        print(f"climetrics: {target} exists; pass --force to overwrite it or -o to choose another file",
+              file=sys.stderr)
+        return 2
+    if target.resolve() == data.resolve():
+        print("climetrics: the config would overwrite the data file; choose another -o", file=sys.stderr)
+        return 2
+    from .study.runner import atomic_write
+
+    atomic_write(target, scaffold(data, config_dir=target.resolve().parent))
+    print(f"climetrics: wrote {target}; check the detected columns, then run `climetrics check {target}`")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="climetrics", description="Policy-evaluation econometrics for carbon studies.")
     p.add_argument("--version", action="version", version=f"climetrics {__version__}")
@@ -52,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="out/demo", help="output directory (default: out/demo)")
     c = sub.add_parser("check", help="validate a config and its data without running the study")
     c.add_argument("config", type=Path)
+    i = sub.add_parser("init", help="write a commented study config for a data file (detects unit/time columns)")
+    i.add_argument("data", type=Path)
+    i.add_argument("-o", "--output", type=Path, help="config file to write (default: DATA with .toml)")
+    i.add_argument("--force", action="store_true", help="overwrite an existing config")
     return p
 
 
@@ -62,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args.config, args.out)
         if args.command == "demo":
             return _run(_demo_config_path(), args.out)
+        if args.command == "init":
+            return _init(args.data, args.output, args.force)
         return _check(args.config)
     except ClimetricsError as err:
         print(f"climetrics: {err}", file=sys.stderr)
