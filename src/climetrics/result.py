@@ -19,8 +19,27 @@ import pandas as pd
 COEF_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "ci_low", "ci_high"]
 
 
+class _Renders:
+    """Table exports shared by a single result and a set of results (both define ``table``)."""
+
+    def table(self, **kwargs: Any):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def to_markdown(self, **kwargs: Any) -> str:
+        return self.table(**kwargs).to_markdown()
+
+    def to_html(self, **kwargs: Any) -> str:
+        return self.table(**kwargs).to_html()
+
+    def to_latex(self, **kwargs: Any) -> str:
+        return self.table(**kwargs).to_latex()
+
+    def _repr_html_(self) -> str:
+        return self.table().to_html()
+
+
 @dataclass(eq=False)  # results compare by identity; their tables are not hashable values
-class EstimationResult:
+class EstimationResult(_Renders):
     """Estimates of one model.
 
     Attributes
@@ -124,20 +143,9 @@ class EstimationResult:
         """Render as a one-column regression table (see :func:`regression_table`)."""
         return ResultSet([self]).table(**kwargs)
 
-    def to_markdown(self, **kwargs: Any) -> str:
-        return self.table(**kwargs).to_markdown()
-
-    def to_html(self, **kwargs: Any) -> str:
-        return self.table(**kwargs).to_html()
-
-    def to_latex(self, **kwargs: Any) -> str:
-        return self.table(**kwargs).to_latex()
-
     def __repr__(self) -> str:
         return f"<{self.model} result: {self.depvar}, N={self.n_obs}>\n{self.table().to_text()}"
 
-    def _repr_html_(self) -> str:
-        return self.table().to_html()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly representation (used for manifests and caches)."""
@@ -164,7 +172,7 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-class ResultSet(Sequence[EstimationResult]):
+class ResultSet(_Renders, Sequence[EstimationResult]):
     """Several results shown side by side (columns (1), (2), ...)."""
 
     def __init__(self, results: Iterable[EstimationResult], *, title: str | None = None):
@@ -193,17 +201,6 @@ class ResultSet(Sequence[EstimationResult]):
         kwargs.setdefault("title", self.title)
         return regression_table(self._results, **kwargs)
 
-    def to_markdown(self, **kwargs: Any) -> str:
-        return self.table(**kwargs).to_markdown()
-
-    def to_html(self, **kwargs: Any) -> str:
-        return self.table(**kwargs).to_html()
-
-    def to_latex(self, **kwargs: Any) -> str:
-        return self.table(**kwargs).to_latex()
-
     def __repr__(self) -> str:
         return self.table().to_text()
 
-    def _repr_html_(self) -> str:
-        return self.table().to_html()
