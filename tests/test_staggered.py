@@ -534,3 +534,17 @@ def test_bacon_rejects_reversals_and_gaps(mpdta):
     gap = cm.Panel(mpdta.drop(index=[3]), "countyreal", "year")
     with pytest.raises(EstimationError, match="balanced panel"):
         bacon_decomposition(gap, "lemp", "D")
+
+
+def test_compare_estimators_reports_an_estimator_that_cannot_be_computed():
+    """Three treated units and four covariates: the CS propensity logit separates. The other
+    estimators are still shown and the table says why CS is missing."""
+    from climetrics.estimate.staggered import compare_estimators
+
+    p = cm.simulate(seed=11).panel
+    g = p.df["city"].map({320500: 2012, 330100: 2013, 110100: 2012}).fillna(0).to_numpy()
+    p = p.assign(g=g, d=(p.df["year"].to_numpy() >= np.where(g > 0, g, np.inf)).astype(float))
+    cmp = compare_estimators(p, "lnci", "g", treat="d", covariates=["lnpgdp", "gov", "str", "lnpden"])
+    assert cmp.labels[0] == "TWFE" and "Callaway-Sant'Anna" not in cmp.labels and len(cmp.labels) >= 2
+    assert cmp.skipped[0].startswith("Callaway-Sant'Anna could not be estimated on these data:")
+    assert cmp.skipped[0] in cmp.table().notes

@@ -30,7 +30,8 @@ def test_regression_table_cells_t_and_se():
     assert t.rows[1] == ["", f"({0.0228 / 0.0070:.2f})", "(1.50)"]
     assert ["City FE", "Yes", "Yes"] in t.rows and ["N", "1,850", "1,850"] in t.rows
     assert ["Cluster", "City", "City"] in t.rows
-    assert t.notes[0].startswith("T-statistics in parentheses, based on standard errors clustered by City")
+    assert t.notes[0].startswith("t-statistics in parentheses, based on standard errors clustered by City.")
+    assert regression_table([r1], stat="se").notes[0].startswith("Standard errors clustered by city in parentheses.")
     assert "3 rows dropped." in t.notes
     t_se = regression_table([r1], stat="se")
     assert t_se.rows[1] == ["", "(0.0070)"]

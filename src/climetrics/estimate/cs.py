@@ -66,13 +66,18 @@ TRIM = 0.995  # controls with propensity score >= TRIM get zero weight (DRDID's 
 def _logit(x: np.ndarray, d: np.ndarray, tol: float = 1e-12, max_iter: int = 100) -> np.ndarray:
     """Maximum-likelihood logit by Newton-Raphson; returns fitted probabilities."""
     beta = np.zeros(x.shape[1])
-    for _ in range(max_iter):
-        p = 1.0 / (1.0 + np.exp(-x @ beta))
-        step = np.linalg.solve((x * (p * (1 - p))[:, None]).T @ x, x.T @ (d - p))
-        beta += step
-        if np.abs(step).max() < tol:
-            return 1.0 / (1.0 + np.exp(-x @ beta))
-    raise EstimationError("the propensity-score logit did not converge (perfect separation?)")
+    failure = "the propensity-score logit did not converge (perfect separation?)"
+    with np.errstate(over="ignore"):  # exp overflow is the separation case reported below
+        for _ in range(max_iter):
+            p = 1.0 / (1.0 + np.exp(-x @ beta))
+            try:
+                step = np.linalg.solve((x * (p * (1 - p))[:, None]).T @ x, x.T @ (d - p))
+            except np.linalg.LinAlgError:
+                raise EstimationError(failure + "; the information matrix became singular") from None
+            beta += step
+            if np.abs(step).max() < tol:
+                return 1.0 / (1.0 + np.exp(-x @ beta))
+    raise EstimationError(failure)
 
 
 def _outcome_regression(dy: np.ndarray, d: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

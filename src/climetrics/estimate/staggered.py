@@ -20,7 +20,7 @@ coefficient tables -- and :func:`compare_estimators`, the side-by-side "TWFE vs 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -180,12 +180,14 @@ class EstimatorComparison:
     """Overall effect from TWFE and the heterogeneity-robust estimators, side by side.
 
     ``results`` holds one single-term (``"ATT"``) result per estimator; ``note`` says in plain
-    words whether and how TWFE disagrees with the robust estimators (empty when it does not).
+    words whether and how TWFE disagrees with the robust estimators (empty when it does not);
+    ``skipped`` says which robust estimators could not be computed on the data, and why.
     """
 
     results: ResultSet
     labels: list[str]
     note: str
+    skipped: list[str] = field(default_factory=list)
 
     def frame(self) -> pd.DataFrame:
         """One row per estimator: estimate, SE and confidence interval."""
@@ -199,7 +201,7 @@ class EstimatorComparison:
         kwargs.setdefault("column_labels", self.labels)
         kwargs.setdefault("stat", "se")
         notes = list(kwargs.pop("notes", None) or [])
-        return self.results.table(notes=notes + ([self.note] if self.note else []), **kwargs)
+        return self.results.table(notes=notes + ([self.note] if self.note else []) + self.skipped, **kwargs)
 
     def __repr__(self) -> str:
         return self.table().to_text()
@@ -279,19 +281,27 @@ def compare_estimators(
     tw_att = EstimationResult(coefs=tw_row, depvar=y, model="TWFE", n_obs=tw.n_obs,
                               fixed_effects=tw.fixed_effects, vcov=tw.vcov, cluster=tw.cluster,
                               n_clusters=tw.n_clusters)
-    cs = callaway_santanna(panel, y, group, covariates=covs, n_boot=n_boot,
-                           cluster=None if cluster == "unit" else cluster).aggregate("simple")
-    sa = sun_abraham(panel, y, group, covariates=covs, cluster=cluster)
-    bjs = did_imputation(panel, y, group, covariates=covs)
-    results = [tw_att, cs.to_result(), sa, bjs]
+    robust = {
+        "Callaway-Sant'Anna": lambda: callaway_santanna(
+            panel, y, group, covariates=covs, n_boot=n_boot,
+            cluster=None if cluster == "unit" else cluster).aggregate("simple").to_result(),
+        "Sun-Abraham": lambda: sun_abraham(panel, y, group, covariates=covs, cluster=cluster),
+        "Imputation (BJS)": lambda: did_imputation(panel, y, group, covariates=covs),
+    }
+    results, labels, skipped = [tw_att], ["TWFE"], []
+    for label, fit in robust.items():
+        try:  # one estimator failing on these data (e.g. a tiny cohort) must not hide the others
+            results.append(fit())
+            labels.append(label)
+        except EstimationError as err:
+            skipped.append(f"{label} could not be estimated on these data: {err}")
     results = [
         EstimationResult(coefs=r.coefs[r.coefs["term"] == "ATT"], depvar=y, model=r.model,
                          n_obs=r.n_obs, fixed_effects=r.fixed_effects, vcov=r.vcov,
                          cluster=r.cluster, n_clusters=r.n_clusters)
         for r in results
     ]
-    labels = ["TWFE", "Callaway-Sant'Anna", "Sun-Abraham", "Imputation (BJS)"]
     est = np.array([r.coef("ATT") for r in results])
-    note = _disagreement(labels, est, results[0].se("ATT"))
+    note = _disagreement(labels, est, results[0].se("ATT")) if len(results) > 1 else ""
     return EstimatorComparison(ResultSet(results, title="TWFE vs heterogeneity-robust estimators"),
-                               labels, note)
+                               labels, note, skipped)

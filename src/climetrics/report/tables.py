@@ -233,14 +233,13 @@ def regression_table(
     for key, name in (("r2", "R²"), ("r2_within", "Within R²")):
         if any(key in r.stats for r in results):
             rows.append([name, *[fmt(r.stats.get(key), 3) for r in results]])
-    paren = "t-statistics" if stat == "t" else "standard errors"
-    vc = {r.vcov for r in results}
-    clus = {r.cluster for r in results if r.cluster}
-    base = f"{paren.capitalize()} in parentheses"
-    if clus:
-        base += f", based on standard errors clustered by {', '.join(labels.get(c, c) for c in sorted(clus))}"
-    elif vc == {"hetero"}:
-        base += ", based on heteroskedasticity-robust standard errors"
+    clus = sorted({labels.get(r.cluster, r.cluster) for r in results if r.cluster})
+    kind = (f"clustered by {', '.join(clus)}" if clus
+            else "heteroskedasticity-robust" if {r.vcov for r in results} == {"hetero"} else "")
+    if stat == "t":
+        base = "t-statistics in parentheses" + (f", based on standard errors {kind}" if kind else "")
+    else:
+        base = "Standard errors" + (f" {kind}" if kind else "") + " in parentheses"
     all_notes = [base + ". * p<0.1, ** p<0.05, *** p<0.01."]
     for r in results:
         all_notes += [n for n in r.notes if n not in all_notes]

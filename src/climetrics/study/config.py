@@ -124,6 +124,9 @@ SCHEMA: dict[str, Any] = {
         "ref": _f((int, list), -1, help="reference period(s)"),
         "control": _f(str, "all", choices=("all", "notyet")),
     },
+    "robust_did": {
+        "enabled": _f(bool, True),
+    },
     "robustness": {
         "enabled": _f(bool, True),
         "shift_timing": _f(list, [2], item=int, help="years to move adoption earlier, one column each"),
