@@ -19,6 +19,15 @@ __version__ = "0.1.0"
 # public name -> (module, attribute); resolved on first access
 _LAZY = {
     "twfe": ("climetrics.estimate.fe", "twfe"),
+    "event_study": ("climetrics.estimate.event", "event_study"),
+    "placebo_test": ("climetrics.estimate.placebo", "placebo_test"),
+    "callaway_santanna": ("climetrics.estimate.cs", "callaway_santanna"),
+    "sun_abraham": ("climetrics.estimate.sunab", "sun_abraham"),
+    "did_imputation": ("climetrics.estimate.imputation", "did_imputation"),
+    "bacon_decomposition": ("climetrics.estimate.bacon", "bacon_decomposition"),
+    "twfe_weights": ("climetrics.estimate.bacon", "twfe_weights"),
+    "compare_estimators": ("climetrics.estimate.staggered", "compare_estimators"),
+    "robustness": ("climetrics.estimate.robustness", None),
     "EstimationResult": ("climetrics.result", "EstimationResult"),
     "ResultSet": ("climetrics.result", "ResultSet"),
     "simulate": ("climetrics.simulation", "simulate"),
