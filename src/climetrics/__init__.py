@@ -28,6 +28,8 @@ _LAZY = {
     "twfe_weights": ("climetrics.estimate.bacon", "twfe_weights"),
     "compare_estimators": ("climetrics.estimate.staggered", "compare_estimators"),
     "robustness": ("climetrics.estimate.robustness", None),
+    "mediation": ("climetrics.estimate.mediation", "mediation"),
+    "heterogeneity": ("climetrics.estimate.heterogeneity", "heterogeneity"),
     "EstimationResult": ("climetrics.result", "EstimationResult"),
     "ResultSet": ("climetrics.result", "ResultSet"),
     "simulate": ("climetrics.simulation", "simulate"),

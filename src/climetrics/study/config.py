@@ -137,6 +137,20 @@ SCHEMA: dict[str, Any] = {
         "winsorize_outcome": _f(list, [0.01, 0.99], item=(int, float), help="[] to skip"),
         "replace_treatment": _f(list, [], item=str, help="continuous treatment columns, one column each"),
     },
+    "mediation": {
+        "enabled": _f(bool, True),
+        "mediators": _f(list, [], item=str, help="candidate mechanism variables; [] skips the section"),
+        "n_boot": _f(int, 1000),
+    },
+    "heterogeneity": {
+        "enabled": _f(bool, True),
+        "by": [{
+            "column": _f(str, required=True, help="grouping column, e.g. 'income' or 'region'"),
+            "split": _f(str, "median", choices=("median", "mean", "quantile", "category")),
+            "q": _f(int, None, help="number of quantile groups with split = 'quantile'"),
+        }],
+        "n_perm": _f(int, 999),
+    },
     "placebo": {
         "enabled": _f(bool, True),
         "kinds": _f(list, ["space"], item=str, help="any of 'space', 'time', 'mixed'"),
@@ -305,6 +319,10 @@ def check_against_data(cfg: StudyConfig, columns: list[str]) -> list[str]:
     need("prepare.interpolate_by", cfg["prepare"]["interpolate_by"])
     for i, c in enumerate(cfg["robustness"]["replace_treatment"]):
         need(f"robustness.replace_treatment[{i}]", c)
+    for i, c in enumerate(cfg["mediation"]["mediators"]):
+        need(f"mediation.mediators[{i}]", c)
+    for i, h in enumerate(cfg["heterogeneity"]["by"]):
+        need(f"heterogeneity.by[{i}].column", h["column"])
     for i, c in enumerate(cfg["baseline"]["fixed_effects"] or []):
         need(f"baseline.fixed_effects[{i}]", c)
     return problems
