@@ -137,6 +137,16 @@ SCHEMA: dict[str, Any] = {
         "winsorize_outcome": _f(list, [0.01, 0.99], item=(int, float), help="[] to skip"),
         "replace_treatment": _f(list, [], item=str, help="continuous treatment columns, one column each"),
     },
+    "psm": {
+        "enabled": _f(bool, True),
+        "covariates": _f(list, None, item=str, help="matching covariates (default: the controls)"),
+        "method": _f(str, "kernel", choices=("kernel", "nearest", "radius")),
+        "kernel": _f(str, "epan", choices=("epan", "normal")),
+        "bandwidth": _f((int, float), 0.06, help="kernel bandwidth (seed 002 uses 0.2)"),
+        "caliper": _f((int, float), None, help="nearest/radius caliper"),
+        "model": _f(str, "probit", choices=("probit", "logit")),
+        "period_by_period": _f(bool, False),
+    },
     "mediation": {
         "enabled": _f(bool, True),
         "mediators": _f(list, [], item=str, help="candidate mechanism variables; [] skips the section"),
@@ -319,6 +329,8 @@ def check_against_data(cfg: StudyConfig, columns: list[str]) -> list[str]:
     need("prepare.interpolate_by", cfg["prepare"]["interpolate_by"])
     for i, c in enumerate(cfg["robustness"]["replace_treatment"]):
         need(f"robustness.replace_treatment[{i}]", c)
+    for i, c in enumerate(cfg["psm"]["covariates"] or []):
+        need(f"psm.covariates[{i}]", c)
     for i, c in enumerate(cfg["mediation"]["mediators"]):
         need(f"mediation.mediators[{i}]", c)
     for i, h in enumerate(cfg["heterogeneity"]["by"]):

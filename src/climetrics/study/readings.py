@@ -167,3 +167,17 @@ def heterogeneity_reading(res: Any, by_label: str) -> str:
                "The data do not show a reliable difference between groups; group-specific estimates should "
                "not be read as different effects."))
     return " ".join(parts)
+
+
+def balance_phrase(bal: Any) -> str:
+    """Covariate balance after matching, from a pstest-style :class:`Balance`."""
+    f = bal.frame
+    after = f[f["sample"].str.lower().str.startswith("matched")] if "sample" in f else None
+    if after is None or after.empty:
+        return ""
+    worst = after.loc[after["bias"].abs().idxmax()]
+    n_sig = int((after["p_value"] < 0.1).sum())
+    return (f"After matching the largest standardized bias is {worst['bias']:.1f}% ({worst['variable']}) and "
+            f"{n_sig} of {len(after)} covariates still differ at 10%"
+            + ("; balance is acceptable (|bias| < 10% is the usual rule of thumb)." if abs(worst["bias"]) < 10
+               else "; balance is imperfect, so read the matched estimates with care."))
