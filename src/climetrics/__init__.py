@@ -28,6 +28,7 @@ _LAZY = {
     "twfe_weights": ("climetrics.estimate.bacon", "twfe_weights"),
     "compare_estimators": ("climetrics.estimate.staggered", "compare_estimators"),
     "robustness": ("climetrics.estimate.robustness", None),
+    "psm_did": ("climetrics.estimate.psm", "psm_did"),
     "mediation": ("climetrics.estimate.mediation", "mediation"),
     "heterogeneity": ("climetrics.estimate.heterogeneity", "heterogeneity"),
     "EstimationResult": ("climetrics.result", "EstimationResult"),
