@@ -1,0 +1,831 @@
+"""Dynamic panel GMM: Arellano–Bond difference GMM and Blundell–Bond system GMM.
+
+The model is a dynamic panel regression with unit effects ``eta_i`` (and time effects)::
+
+    y_it = a_1 y_i,t-1 + ... + a_p y_i,t-p + x_it' b + lambda_t + eta_i + u_it
+
+OLS and the within estimator are inconsistent here for short panels (Nickell bias). First
+differencing removes ``eta_i``; lagged levels of ``y`` dated ``t-2`` and earlier are then valid
+instruments for the differenced equation (Arellano & Bond 1991). System GMM adds the equations
+in levels, instrumented by lagged differences (Blundell & Bond 1998).
+
+Conventions follow R ``plm::pgmm`` (Croissant & Millo), so that the estimates can be checked
+against it to machine precision:
+
+* Lags are by calendar period, as plm's ``lag`` and :meth:`Panel.lag`: a unit absent in a
+  period has missing values there (the step is the greatest common divisor of the gaps between
+  observed periods, e.g. two years for biennial data). With ``p`` the largest lag in the equation and
+  ``a`` the smallest GMM lag, the first ``TL1 = max(p + 1, a)`` periods are lost to the
+  differenced equation and ``TL1 - 1`` to the level equation.
+* GMM-style instruments of a variable with lag limits ``(a, b)``: for the differenced equation
+  of period ``t`` the levels dated ``t-b .. t-a``, one column per period and lag (or one per lag
+  with ``collapse``, Roodman 2009); for the level equation of period ``t`` the difference dated
+  ``t-a+1`` (for ``a = 2`` the usual ``Δy_{t-1}``), one column per period (one in all with
+  ``collapse``). Missing instrument values are set to zero.
+* Exogenous regressors and extra ``iv`` variables are standard instruments: differenced in the
+  differenced equation and in levels in the level equation.
+* Time effects (``time_effects=True``): difference GMM includes the differenced dummies of the
+  periods of the differenced equation, as regressors and as instruments; system GMM includes a
+  constant and dummies of all level periods but the first, in levels, instrumenting the level
+  equation (their differences enter the differenced equation as regressors).
+* One-step weight ``(sum_i Z_i' H Z_i)^-1`` with ``H`` the covariance of the differenced errors
+  under i.i.d. errors (``2`` on the diagonal, ``-1`` next to it) and, for system GMM, the
+  matrix of plm's ``fsm = "full"``: ``[[H, D], [D', I]]`` with ``D`` the covariance between
+  differenced and level errors. Two-step weight ``(sum_i Z_i' u_i u_i' Z_i)^-1`` from the
+  one-step residuals (not centred).
+* Robust standard errors: the one-step sandwich (clustered by unit) and, for two-step, the
+  Windmeijer (2005) finite-sample correction.
+* Hansen's J (plm calls it the "Sargan test") is ``g' W2 g`` with ``g = sum_i Z_i' u_i`` from
+  the estimator's own residuals and ``W2`` the two-step weight matrix; after one-step
+  estimation it is evaluated at the one-step estimates, as plm does.
+* Sargan's statistic (not robust to heteroskedasticity, not weakened by many instruments) is
+  the one-step criterion ``g1' (sum Z'HZ)^-1 g1 / s2`` with ``s2 = sum(Δû²) / (2 (n_d - K))``
+  from the one-step residuals of the ``n_d`` differenced equations. plm has no such scaled
+  statistic (its ``sargan(weights = "onestep")`` is ``N g' (sum Z'HZ)^-1 g``).
+* Arellano–Bond tests AR(1), AR(2) of the differenced residuals, with the variance of
+  Arellano & Bond (1991, eq. 8) using the reported (robust) covariance matrix. After one-step
+  estimation these reproduce the published DPD / Stata values; after two-step estimation
+  they use the two-step residuals throughout, as plm does, and may differ from two-step
+  m-statistics published from DPD or xtabond2 (implementations differ in the variance).
+
+Departures from plm, none of which affects the EmplUK reference models: all-zero instrument
+columns (instruments never observed in an equation used) and time dummies without
+observations or made collinear by periods absent from the whole panel are dropped (plm keeps
+them and falls back to a generalised inverse); for predetermined regressors (``a = 1``) the
+level-equation instrument is the current difference (plm always uses ``t-1``); the
+non-robust one-step covariance includes the error variance ``s2``.
+
+References
+----------
+Arellano, M. and Bond, S. (1991). Some tests of specification for panel data: Monte Carlo
+evidence and an application to employment equations. *Review of Economic Studies* 58(2),
+277–297.
+
+Blundell, R. and Bond, S. (1998). Initial conditions and moment restrictions in dynamic panel
+data models. *Journal of Econometrics* 87(1), 115–143.
+
+Windmeijer, F. (2005). A finite sample correction for the variance of linear efficient
+two-step GMM estimators. *Journal of Econometrics* 126(1), 25–51.
+
+Roodman, D. (2009). A note on the theme of too many instruments. *Oxford Bulletin of Economics
+and Statistics* 71(1), 135–158; and How to do xtabond2: an introduction to difference and
+system GMM in Stata. *Stata Journal* 9(1), 86–136.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..errors import EstimationError, PanelError
+from ..panel import Panel
+from ..result import EstimationResult
+
+__all__ = ["GMMResult", "dynamic_gmm", "gmm_table"]
+
+_METHODS = ("difference", "system")
+LagSpec = int | Sequence[int]
+LagLimits = tuple[int, int | None]
+
+
+# ---------------------------------------------------------------------------- helpers
+def _term_name(var: str, k: int) -> str:
+    if k == 0:
+        return var
+    return f"L.{var}" if k == 1 else f"L{k}.{var}"
+
+
+def _lag_list(spec: Any, what: str) -> list[int]:
+    if isinstance(spec, (int, np.integer)):
+        out = [int(spec)]
+    else:
+        out = [int(k) for k in spec]
+    if not out or any(k < 0 for k in out):
+        raise ValueError(f"{what}: lags must be non-negative integers, got {spec!r}")
+    return sorted(set(out))
+
+
+def _var_lags(spec: Any, what: str) -> dict[str, list[int]]:
+    """Normalise ``"x"``, ``["x", "z"]`` or ``{"x": [0, 1]}`` to ``{name: [lags]}``."""
+    if spec is None:
+        return {}
+    if isinstance(spec, str):
+        return {spec: [0]}
+    if isinstance(spec, Mapping):
+        return {str(k): _lag_list(v, f"{what}['{k}']") for k, v in spec.items()}
+    out: dict[str, list[int]] = {}
+    for v in spec:
+        if not isinstance(v, str):
+            raise ValueError(f"{what}: expected column names, got {v!r}")
+        out[v] = [0]
+    return out
+
+
+def _limits(v: Any, name: str) -> LagLimits:
+    try:
+        a, b = v
+    except (TypeError, ValueError):
+        raise ValueError(f"gmm_lags for '{name}' must be a pair (min_lag, max_lag or None), got {v!r}") from None
+    a = int(a)
+    b = None if b is None else int(b)
+    if a < 1:
+        raise ValueError(f"gmm_lags for '{name}': the smallest lag must be at least 1, got {a}")
+    if b is not None and b < a:
+        raise ValueError(f"gmm_lags for '{name}': max lag {b} is smaller than min lag {a}")
+    return a, b
+
+
+def _scaled_eigen_ratio(m: np.ndarray) -> float:
+    """Smallest over largest eigenvalue of ``m`` after scaling it to unit diagonal, so that the
+    singularity check does not depend on the units of the variables."""
+    dg = np.sqrt(np.clip(np.diag(m), 0, None))
+    dg = np.where(dg > 0, dg, 1.0)
+    ev = np.linalg.eigvalsh(m / np.outer(dg, dg))
+    return float(ev[0] / ev[-1]) if ev[-1] > 0 else 0.0
+
+
+def _safe_inv(m: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Inverse of a symmetric positive semi-definite matrix; Moore–Penrose inverse if singular."""
+    sym = (m + m.T) / 2
+    if _scaled_eigen_ratio(sym) <= 1e-13:
+        return np.linalg.pinv(sym, rcond=1e-12, hermitian=True), True
+    return np.linalg.inv(m), False
+
+
+# ---------------------------------------------------------------------------- design
+@dataclass
+class _Design:
+    """Stacked per-unit blocks: every unit has the same ``R`` equation rows (zeros if unused)."""
+
+    y: np.ndarray  # (N, R)
+    X: np.ndarray  # (N, R, K)
+    Z: np.ndarray  # (N, R, L)
+    H: np.ndarray  # (R, R)
+    n_diff: int  # the first n_diff rows are differenced equations, the rest levels
+    valid: np.ndarray  # (N, R) bool
+    names: list[str]
+    time_terms: list[str]
+    inst_names: list[str]
+    dropped_instruments: int
+    dropped_terms: list[str]
+
+
+def _grid(panel: Panel, cols: Sequence[str]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    df = panel.df
+    ucodes, units = pd.factorize(df[panel.unit], sort=True)
+    observed = np.sort(df[panel.time].unique())
+    step = int(np.gcd.reduce(np.diff(observed))) if observed.size > 1 else 1
+    periods = np.arange(observed[0], observed[-1] + 1, step)
+    tpos = (df[panel.time].to_numpy() - observed[0]) // step
+    n, t = len(units), len(periods)
+    out = {}
+    for c in cols:
+        a = np.full((n, t), np.nan)
+        a[ucodes, tpos] = pd.to_numeric(df[c]).to_numpy(dtype=float)
+        out[c] = a
+    return out, np.asarray(units), periods
+
+
+def _lag(a: np.ndarray, k: int) -> np.ndarray:
+    if k == 0:
+        return a
+    out = np.full_like(a, np.nan)
+    if k < a.shape[1]:
+        out[:, k:] = a[:, :-k]
+    return out
+
+
+def _diff(a: np.ndarray) -> np.ndarray:
+    out = np.full_like(a, np.nan)
+    out[:, 1:] = a[:, 1:] - a[:, :-1]
+    return out
+
+
+def _gmm_diff_block(v: np.ndarray, rows: np.ndarray, a: int, b: int | None, collapse: bool, name: str,
+                    periods: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """GMM-style instruments (levels dated t-b..t-a) for the differenced equations at ``rows``."""
+    n, t = v.shape
+    if collapse:
+        n_cols = t - a if b is None else min(t - a, b - a + 1)
+        j = np.arange(n_cols)
+        src = rows[:, None] - a - j[None, :]
+        ok = src >= 0
+        block = v[:, np.clip(src, 0, None)]
+        block[:, ~ok] = np.nan
+        return block, [f"{name} L{a + k}" for k in j]
+    r_idx, s_idx = [], []
+    for r, tt in enumerate(rows):
+        lo = 0 if b is None else max(0, tt - b)
+        s = np.arange(lo, tt - a + 1)
+        r_idx.append(np.full(s.size, r))
+        s_idx.append(s)
+    r_all, s_all = np.concatenate(r_idx), np.concatenate(s_idx)
+    block = np.zeros((n, rows.size, r_all.size))
+    block[:, r_all, np.arange(r_all.size)] = v[:, s_all]
+    names = [f"{name} L{rows[r] - s} ({periods[rows[r]]})" for r, s in zip(r_all, s_all, strict=True)]
+    return block, names
+
+
+def _gmm_level_block(dv: np.ndarray, rows: np.ndarray, a: int, collapse: bool, name: str,
+                     periods: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """GMM-style instruments of the level equations: the difference dated t-a+1 (one column
+    per level period where that difference exists, or a single column with ``collapse``)."""
+    n = dv.shape[0]
+    src = rows - a + 1
+    ok = src >= 1  # the first period has no difference
+    vals = np.full((n, rows.size), np.nan)
+    vals[:, ok] = dv[:, src[ok]]
+    if collapse:
+        return vals[:, :, None], [f"D.{name} L{a - 1}"]
+    idx = np.flatnonzero(ok)
+    block = np.zeros((n, rows.size, idx.size))
+    block[:, idx, np.arange(idx.size)] = vals[:, idx]
+    return block, [f"D.{name} L{a - 1} ({periods[rows[r]]})" for r in idx]
+
+
+def _collinear(x: np.ndarray, names: Sequence[str], tol: float = 1e-10) -> list[str]:
+    """Columns that are zero or linear combinations of earlier ones (greedy, in order).
+
+    Works on the Gram matrix: the squared residual of column j on the kept columns is
+    ``G_jj - G_jk G_kk^-1 G_kj``; a column is collinear when that is at most ``tol * G_jj``.
+    """
+    g = x.T @ x
+    kept: list[int] = []
+    out: list[str] = []
+    for j in range(g.shape[0]):
+        if g[j, j] <= 0:
+            out.append(names[j])
+            continue
+        res = g[j, j]
+        if kept:
+            gk = g[np.ix_(kept, kept)]
+            c = g[kept, j]
+            res = g[j, j] - c @ np.linalg.solve(gk, c)
+        if res <= tol * g[j, j]:
+            out.append(names[j])
+        else:
+            kept.append(j)
+    return out
+
+
+def _one_step_h(n_diff: int, n_level: int) -> np.ndarray:
+    g = 2 * np.eye(n_diff) - np.eye(n_diff, k=1) - np.eye(n_diff, k=-1)
+    if n_level == 0:
+        return g
+    d = np.zeros((n_diff, n_level))
+    i = np.arange(n_diff)
+    d[i, i] = -1.0
+    d[i, i + 1] = 1.0
+    return np.block([[g, d], [d.T, np.eye(n_level)]])
+
+
+def _build(
+    panel: Panel,
+    y: str,
+    y_lags: list[int],
+    x: dict[str, list[int]],
+    gmm: dict[str, LagLimits],
+    iv: dict[str, list[int]],
+    system: bool,
+    collapse: bool,
+    time_effects: bool,
+) -> tuple[_Design, dict[str, Any]]:
+    cols = list(dict.fromkeys([y, *x, *gmm, *iv]))
+    panel.require(cols, context="dynamic_gmm")
+    data, units, periods = _grid(panel, cols)
+    n, t = data[y].shape
+    main_max = max([*y_lags, *(k for ks in x.values() for k in ks)])
+    a_min = min(a for a, _ in gmm.values())
+    tl1 = max(main_max + 1, a_min)
+    tl2 = tl1 - 1
+    r1 = t - tl1
+    if r1 < 1:
+        raise EstimationError(
+            f"too few periods for the lags: the panel has {t} periods ({periods[0]}-{periods[-1]}), "
+            f"but the model loses the first {tl1} to lags and differencing (largest lag {main_max}, "
+            f"smallest GMM instrument lag {a_min}); at least {tl1 + 1} periods are needed"
+        )
+    diff_rows = np.arange(tl1, t)
+    level_rows = np.arange(tl2, t) if system else np.arange(0)
+    r2 = level_rows.size
+
+    # regressors in levels, (N, T) each
+    reg: list[tuple[str, np.ndarray]] = [(_term_name(y, k), _lag(data[y], k)) for k in y_lags]
+    reg += [(_term_name(v, k), _lag(data[v], k)) for v, ks in x.items() for k in ks]
+    names = [nm for nm, _ in reg]
+    dup = {nm for nm in names if names.count(nm) > 1}
+    if dup:
+        raise PanelError(f"regressor(s) {sorted(dup)} appear twice; y lags and x lags must be distinct")
+    yl = data[y]
+
+    def rows_of(a2: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return a2[:, rows]
+
+    y_d = rows_of(_diff(yl), diff_rows)
+    x_d = np.stack([rows_of(_diff(a2), diff_rows) for _, a2 in reg], axis=2)
+    y_l = rows_of(yl, level_rows)
+    x_l = np.stack([rows_of(a2, level_rows) for _, a2 in reg], axis=2)
+
+    # time effects: regressor blocks (diff rows, level rows) and their instrument block
+    time_terms: list[str] = []
+    t_d = np.zeros((n, r1, 0))
+    t_l = np.zeros((n, r2, 0))
+    t_inst_level = system  # system: level dummies instrument the level equation
+    if time_effects and system:
+        # constant + dummies of level periods after the first, in levels
+        v2 = np.zeros((r2, r2))
+        v2[:, 0] = 1.0
+        v2[np.arange(1, r2), np.arange(1, r2)] = 1.0
+        time_terms = ["_cons"] + [f"{panel.time}_{periods[p]}" for p in level_rows[1:]]
+        t_d = np.broadcast_to(v2[1:] - v2[:-1], (n, r1, r2))
+        t_l = np.broadcast_to(v2, (n, r2, r2))
+    elif time_effects:
+        time_terms = [f"{panel.time}_{periods[p]}" for p in diff_rows]
+        t_d = np.broadcast_to(np.eye(r1) - np.eye(r1, k=-1), (n, r1, r1))
+    elif system:
+        time_terms = ["_cons"]
+        t_d = np.zeros((n, r1, 1))
+        t_l = np.ones((n, r2, 1))
+
+    # validity of equation rows: outcome and every regressor observed
+    ok_d = np.isfinite(y_d) & np.isfinite(x_d).all(axis=2)
+    ok_l = np.isfinite(y_l) & np.isfinite(x_l).all(axis=2) if system else np.zeros((n, 0), bool)
+    valid = np.concatenate([ok_d, ok_l], axis=1)
+    if not valid.any():
+        absent = np.setdiff1d(periods, panel.df[panel.time].unique())
+        hint = (
+            f"; periods {', '.join(map(str, absent))} are absent from the whole panel and lags are "
+            "taken by calendar period (renumber the time column to treat consecutive observed "
+            "periods as one step apart)" if absent.size else ""
+        )
+        raise EstimationError(
+            f"no observations left for the dynamic model of '{y}': every unit lacks the "
+            f"consecutive periods needed for the lags and differences{hint}"
+        )
+    yv = np.concatenate([y_d, y_l], axis=1) if system else y_d
+    X = np.concatenate([x_d, x_l], axis=1) if system else x_d
+    T_ = np.concatenate([t_d, t_l], axis=1) if system else np.asarray(t_d)
+    X = np.concatenate([X, T_], axis=2)
+    yv = np.where(valid, yv, 0.0)
+    X = np.where(valid[:, :, None], X, 0.0)
+    names = names + time_terms
+
+    # regressors collinear in the rows used: an error for the model's variables; time effects
+    # without observations or made redundant by absent periods are dropped
+    coll = _collinear(X.reshape(-1, X.shape[2]), names)
+    bad_main = [nm for nm in coll if nm not in time_terms]
+    if bad_main:
+        raise EstimationError(
+            f"regressor(s) {bad_main} are zero or collinear with other regressors in every "
+            "equation used (e.g. a time-invariant variable, which differencing removes); drop "
+            "them from the model"
+        )
+    keep_t = np.array([nm not in coll for nm in time_terms], dtype=bool)
+    keep = np.r_[np.ones(len(names) - len(time_terms), bool), keep_t]
+    X = X[:, :, keep]
+    names = [nm for nm, k in zip(names, keep, strict=True) if k]
+    dropped_terms = [nm for nm in time_terms if nm in coll]
+    time_terms = [nm for nm in time_terms if nm not in coll]
+
+    # instruments: time effects, GMM-style, standard
+    z_d: list[np.ndarray] = []
+    z_l: list[np.ndarray] = []
+    zn_d: list[str] = []
+    zn_l: list[str] = []
+    if time_terms:
+        if t_inst_level:
+            z_l.append(np.asarray(t_l)[:, :, keep_t])
+            zn_l += time_terms
+        else:
+            z_d.append(np.asarray(t_d)[:, :, keep_t])
+            zn_d += [f"D.{nm}" for nm in time_terms]
+    for v, (a, b) in gmm.items():
+        blk, nm = _gmm_diff_block(data[v], diff_rows, a, b, collapse, v, periods)
+        z_d.append(blk)
+        zn_d += nm
+        if system:
+            blk, nm = _gmm_level_block(_diff(data[v]), level_rows, a, collapse, v, periods)
+            z_l.append(blk)
+            zn_l += nm
+    std = [(_term_name(v, k), _lag(data[v], k)) for v, ks in iv.items() for k in ks]
+    if std:
+        z_d.append(np.stack([rows_of(_diff(a2), diff_rows) for _, a2 in std], axis=2))
+        zn_d += [f"D.{nm}" for nm, _ in std]
+        if system:
+            z_l.append(np.stack([rows_of(a2, level_rows) for _, a2 in std], axis=2))
+            zn_l += [nm for nm, _ in std]
+    zd = np.concatenate(z_d, axis=2)
+    if system:
+        zl = np.concatenate(z_l, axis=2)
+        Z = np.zeros((n, r1 + r2, zd.shape[2] + zl.shape[2]))
+        Z[:, :r1, : zd.shape[2]] = zd
+        Z[:, r1:, zd.shape[2]:] = zl
+    else:
+        Z = zd
+    inst_names = zn_d + zn_l
+    Z = np.where(valid[:, :, None] & np.isfinite(Z), Z, 0.0)
+    # drop instruments never observed in a used equation
+    nz = np.abs(Z).reshape(-1, Z.shape[2]).max(axis=0) > 0
+    dropped_inst = int((~nz).sum())
+    Z = Z[:, :, nz]
+    inst_names = [nm for nm, k in zip(inst_names, nz, strict=True) if k]
+
+    design = _Design(
+        y=yv, X=X, Z=Z, H=_one_step_h(r1, r2), n_diff=r1, valid=valid, names=names,
+        time_terms=time_terms, inst_names=inst_names, dropped_instruments=dropped_inst,
+        dropped_terms=dropped_terms,
+    )
+    info = {
+        "units": units,
+        "periods": periods,
+        "first_diff_period": periods[tl1],
+        "lost_periods": tl1,
+        "absent_periods": np.setdiff1d(periods, panel.df[panel.time].unique()),
+        "step": int(periods[1] - periods[0]) if periods.size > 1 else 1,
+    }
+    return design, info
+
+
+# ---------------------------------------------------------------------------- estimation
+@dataclass
+class _Fit:
+    beta: np.ndarray
+    resid: np.ndarray  # (N, R)
+    bread: np.ndarray  # (X'Z W Z'X)^-1
+    weight: np.ndarray  # W
+
+
+def _gmm_fit(XZ: np.ndarray, Zy: np.ndarray, W: np.ndarray, d: _Design) -> _Fit:
+    m = XZ @ W @ XZ.T
+    bread = None
+    if _scaled_eigen_ratio((m + m.T) / 2) > 1e-14:
+        bread = np.linalg.inv(m)
+    if bread is None or not np.all(np.isfinite(bread)):
+        raise EstimationError(
+            "the GMM normal equations are singular: the regressors are collinear, or the "
+            f"instruments ({XZ.shape[1]}) do not identify the {XZ.shape[0]} coefficients"
+        )
+    beta = bread @ (XZ @ W @ Zy)
+    resid = d.y - np.einsum("nrk,k->nr", d.X, beta)
+    return _Fit(beta, resid, bread, W)
+
+
+def _ar_test(d: _Design, fit: _Fit, V: np.ndarray, XZ: np.ndarray, order: int) -> tuple[float, float]:
+    """Arellano & Bond (1991) m-statistic of order ``order`` on the differenced residuals."""
+    r1 = d.n_diff
+    if order >= r1:
+        return float("nan"), float("nan")
+    e = fit.resid[:, :r1]
+    el = np.zeros_like(e)
+    el[:, order:] = e[:, :-order]
+    Xd = d.X[:, :r1, :]
+    Zd = d.Z[:, :r1, :]
+    s = np.einsum("nr,nr->n", e, el)  # e_i' e_{l,i}
+    num = s.sum()
+    eve = np.sum(s**2)
+    ex = np.einsum("nr,nrk->k", el, Xd)
+    zve = np.einsum("nrl,nr,n->l", Zd, e, s)
+    denom = eve - 2 * ex @ fit.bread @ XZ @ fit.weight @ zve + ex @ V @ ex
+    if not denom > 0:
+        return float("nan"), float("nan")
+    z = float(num / np.sqrt(denom))
+    return z, float(2 * stats.norm.sf(abs(z)))
+
+
+def _normal_table(names: Sequence[str], beta: np.ndarray, se: np.ndarray) -> pd.DataFrame:
+    z = beta / se
+    crit = stats.norm.ppf(0.975)
+    return pd.DataFrame({
+        "term": list(names), "estimate": beta, "std_error": se, "statistic": z,
+        "p_value": 2 * stats.norm.sf(np.abs(z)), "ci_low": beta - crit * se, "ci_high": beta + crit * se,
+    })
+
+
+def _chi2_sf(stat: float, df: int) -> float:
+    return float(stats.chi2.sf(stat, df)) if df > 0 and np.isfinite(stat) else float("nan")
+
+
+def _wald(beta: np.ndarray, V: np.ndarray, idx: Sequence[int]) -> tuple[float, int, float]:
+    if not idx:
+        return float("nan"), 0, float("nan")
+    b = beta[list(idx)]
+    v = V[np.ix_(idx, idx)]
+    w = float(b @ np.linalg.solve(v, b))
+    return w, len(idx), float(stats.chi2.sf(w, len(idx)))
+
+
+def dynamic_gmm(
+    panel: Panel,
+    y: str,
+    x: str | Sequence[str] | Mapping[str, LagSpec] = (),
+    *,
+    lags: LagSpec = 1,
+    method: str = "difference",
+    steps: int = 2,
+    gmm_lags: LagLimits | Mapping[str, LagLimits] = (2, None),
+    iv: str | Sequence[str] | Mapping[str, LagSpec] = (),
+    collapse: bool = False,
+    time_effects: bool = True,
+    robust: bool = True,
+) -> GMMResult:
+    """Arellano–Bond difference GMM or Blundell–Bond system GMM for a dynamic panel model.
+
+    Parameters
+    ----------
+    panel
+        The data. Lags are by calendar period (a period absent for a unit gives missing
+        values), in steps of the greatest common divisor of the gaps between observed periods
+        (so biennial data lag by two years).
+    y
+        Outcome; its lags are the dynamic regressors ``L.y``, ``L2.y``, ...
+    x
+        Further regressors: column names (entering at lag 0) or a mapping ``{name: lags}``,
+        e.g. ``{"w": [0, 1], "k": 0}`` for ``w``, ``L.w`` and ``k``. Regressors not listed in
+        ``gmm_lags`` are strictly exogenous and serve as their own standard instruments.
+    lags
+        Lags of ``y`` on the right-hand side: ``p`` for lags ``1..p`` or an explicit list.
+    method
+        ``"difference"`` (Arellano & Bond 1991) or ``"system"`` (Blundell & Bond 1998).
+    steps
+        ``1`` (one-step) or ``2`` (two-step efficient GMM).
+    gmm_lags
+        Lag limits ``(a, b)`` of the GMM-style instruments of ``y`` (``b=None``: all available
+        lags; default ``(2, None)``). A mapping ``{name: (a, b)}`` sets limits per variable;
+        regressors named in it are treated as endogenous (``a=2``) or predetermined (``a=1``)
+        and instrumented GMM-style instead of by themselves. ``y`` defaults to ``(2, None)``.
+    iv
+        Additional standard instruments (names or ``{name: lags}``), differenced in the
+        differenced equation and in levels in the level equation.
+    collapse
+        Collapse the GMM-style instruments to one column per lag (Roodman 2009), which keeps the
+        instrument count linear rather than quadratic in the number of periods.
+    time_effects
+        Include time dummies (two-way model). System GMM always has a constant.
+    robust
+        Cluster-robust standard errors by unit (one-step) or Windmeijer (2005) corrected
+        (two-step). ``False`` gives the conventional ones (one-step: ``s2 (X'Z W Z'X)^-1``
+        with ``s2`` as in the Sargan statistic; two-step: ``(X'Z W2 Z'X)^-1``).
+
+    Returns
+    -------
+    GMMResult
+        Coefficients with z-statistics (time dummies included; ``.table()`` hides them) and
+        ``stats``: ``hansen``, ``hansen_df``, ``hansen_p``, ``sargan``, ``sargan_df``,
+        ``sargan_p``, ``ar1``, ``ar1_p``, ``ar2``, ``ar2_p``, ``wald``, ``wald_df``, ``wald_p``
+        (regressors other than time effects), ``n_instruments``, ``n_groups``, ``n_obs_diff``
+        and, for system GMM, ``n_obs_level``. ``n_obs`` counts the differenced equations
+        (difference GMM) or the level equations (system GMM), as xtabond2 reports.
+
+    Raises
+    ------
+    EstimationError
+        Too few periods for the lags, no usable observations, an under-identified model, or a
+        singular one-step weight matrix (linearly dependent instruments) while instruments do
+        not outnumber groups. When they do (instrument proliferation), generalised inverses
+        are used as in plm and xtabond2, and a note warns.
+
+    Notes
+    -----
+    The implementation follows R ``plm::pgmm`` (see the module docstring for its conventions);
+    when instruments outnumber groups a note warns of instrument proliferation (Roodman 2009),
+    and a singular two-step weight matrix is replaced by its generalised inverse. Hansen and
+    Sargan degrees of freedom are instruments minus coefficients, as in plm, even when a
+    generalised inverse was needed.
+
+    References
+    ----------
+    Arellano & Bond (1991); Blundell & Bond (1998); Windmeijer (2005); Roodman (2009).
+    """
+    if method not in _METHODS:
+        raise ValueError(f"method must be 'difference' or 'system', got {method!r}")
+    if steps not in (1, 2):
+        raise ValueError(f"steps must be 1 or 2, got {steps!r}")
+    y_lags = _lag_list(range(1, int(lags) + 1) if isinstance(lags, (int, np.integer)) else lags, "lags")
+    if not y_lags or min(y_lags) < 1:
+        raise ValueError(f"lags of '{y}' must be at least 1 for a dynamic model, got {lags!r}")
+    x_l = _var_lags(x, "x")
+    iv_l = _var_lags(iv, "iv")
+    if y in x_l:
+        raise PanelError(f"outcome '{y}' also appears in x; its lags are set with lags=")
+    if isinstance(gmm_lags, Mapping):
+        gmm = {str(k): _limits(v, str(k)) for k, v in gmm_lags.items()}
+        gmm = {y: gmm.pop(y, (2, None)), **gmm}
+    else:
+        gmm = {y: _limits(gmm_lags, y)}
+    unknown = [v for v in gmm if v != y and v not in x_l]
+    if unknown:
+        raise PanelError(f"gmm_lags names {unknown}, which are not regressors (x); GMM-style "
+                         "instruments are for y and endogenous or predetermined x")
+    if gmm[y][0] < 2:
+        raise ValueError(
+            f"GMM instruments of '{y}' must start at lag 2 or later: y_(t-1) is correlated with "
+            f"the differenced error, got gmm_lags {gmm[y]}"
+        )
+    exog = {v: ks for v, ks in x_l.items() if v not in gmm}
+    std = dict(exog)
+    for v, ks in iv_l.items():
+        std[v] = sorted(set(std.get(v, [])) | set(ks))
+
+    system = method == "system"
+    d, info = _build(panel, y, y_lags, x_l, gmm, std, system, collapse, time_effects)
+    n_units, _, L = d.Z.shape
+    K = d.X.shape[2]
+    notes: list[str] = []
+    groups = d.valid.any(axis=1)
+    n_groups = int(groups.sum())
+    n_diff = int(d.valid[:, : d.n_diff].sum())
+    n_level = int(d.valid[:, d.n_diff:].sum())
+    if L < K:
+        raise EstimationError(
+            f"under-identified: {L} instruments for {K} coefficients; widen gmm_lags or add iv"
+        )
+
+    # cross-products, summed over units
+    Zf = d.Z.reshape(-1, L)
+    XZ = d.X.reshape(-1, K).T @ Zf  # (K, L)
+    Zy = Zf.T @ d.y.reshape(-1)
+    HZ = np.einsum("rs,nsl->nrl", d.H, d.Z).reshape(-1, L)
+    ZHZ = Zf.T @ HZ
+    W1, singular = _safe_inv(ZHZ)
+    if singular and L <= n_groups:
+        raise EstimationError(
+            f"the one-step weight matrix (sum of Z'HZ over units, {L} instruments) is singular: "
+            "some instruments are linear combinations of others in the sample (e.g. an iv variable "
+            "duplicating a regressor, or lags observed for very few units); remove the redundant "
+            "instruments, shorten gmm_lags or use collapse=True"
+        )
+    if singular:
+        notes.append(
+            "The one-step weight matrix is singular (more instruments than the data can "
+            "separate); a generalised inverse was used, as plm and xtabond2 do."
+        )
+    one = _gmm_fit(XZ, Zy, W1, d)
+    g1 = np.einsum("nrl,nr->nl", d.Z, one.resid)  # per-unit moments at the one-step estimate
+    S = g1.T @ g1
+    W2, s_singular = _safe_inv(S)
+    if L > n_groups:
+        notes.insert(0,
+            f"Instrument proliferation: {L} instruments for {n_groups} groups; the two-step "
+            "weight matrix is singular and the Hansen test is weak (Roodman 2009). Consider "
+            "collapse=True or shorter gmm_lags."
+        )
+    elif s_singular:
+        notes.append("The two-step weight matrix is singular; a generalised inverse was used.")
+    V1r = one.bread @ (XZ @ W1 @ S @ W1 @ XZ.T) @ one.bread
+    ed = one.resid[:, : d.n_diff]
+    sigma2 = float(np.sum(ed**2) / (2 * max(n_diff - K, 1)))
+    if steps == 1:
+        fit = one
+        V = V1r if robust else sigma2 * one.bread
+        vcov_name = "robust" if robust else "iid"
+    else:
+        fit = _gmm_fit(XZ, Zy, W2, d)
+        if robust:
+            g2 = np.einsum("nrl,nr->nl", d.Z, fit.resid).sum(axis=0)
+            ZX_i = np.einsum("nrl,nrk->nlk", d.Z, d.X)
+            P = fit.bread @ XZ @ W2  # (K, L)
+            q = W2 @ g2
+            Pa = np.einsum("jl,nlk->njk", P, ZX_i)
+            D = np.einsum("njk,n->jk", Pa, g1 @ q) + (g1 @ P.T).T @ np.einsum("nlk,l->nk", ZX_i, q)
+            B2 = fit.bread
+            V = B2 + D @ B2 + (D @ B2).T + D @ V1r @ D.T
+            vcov_name = "Windmeijer"
+        else:
+            V = fit.bread
+            vcov_name = "iid"
+    V = (V + V.T) / 2
+    se = np.sqrt(np.clip(np.diag(V), 0, None))
+
+    g = np.einsum("nrl,nr->l", d.Z, fit.resid)
+    hansen = float(g @ W2 @ g)
+    df_over = L - K
+    sargan_q = float(g1.sum(axis=0) @ W1 @ g1.sum(axis=0))
+    sargan = sargan_q / sigma2 if sigma2 > 0 else float("nan")
+    ar1, ar1_p = _ar_test(d, fit, V, XZ, 1)
+    ar2, ar2_p = _ar_test(d, fit, V, XZ, 2)
+    if d.n_diff <= 2:
+        notes.append(f"AR(2) test not available: only {d.n_diff} differenced periods.")
+    main_idx = [i for i, nm in enumerate(d.names) if nm not in d.time_terms]
+    time_idx = [i for i, nm in enumerate(d.names) if nm in d.time_terms and nm != "_cons"]
+    wald, wald_df, wald_p = _wald(fit.beta, V, main_idx)
+    wald_t, wald_t_df, wald_t_p = _wald(fit.beta, V, time_idx)
+    st: dict[str, float] = {
+        "hansen": hansen, "hansen_df": df_over, "hansen_p": _chi2_sf(hansen, df_over),
+        "sargan": sargan, "sargan_df": df_over, "sargan_p": _chi2_sf(sargan, df_over),
+        "ar1": ar1, "ar1_p": ar1_p, "ar2": ar2, "ar2_p": ar2_p,
+        "wald": wald, "wald_df": wald_df, "wald_p": wald_p,
+        "n_instruments": L, "n_groups": n_groups, "n_obs_diff": n_diff,
+    }
+    if time_idx:
+        st.update({"wald_time": wald_t, "wald_time_df": wald_t_df, "wald_time_p": wald_t_p})
+    if system:
+        st["n_obs_level"] = n_level
+    if d.dropped_instruments:
+        notes.append(f"{d.dropped_instruments} instrument columns without observations dropped.")
+    if d.dropped_terms:
+        notes.append(
+            f"Time effects without observations or collinear in the sample dropped: {', '.join(d.dropped_terms)}."
+        )
+    if info["absent_periods"].size:
+        notes.append(
+            f"Periods absent from the whole panel: {', '.join(map(str, info['absent_periods']))}; "
+            "lags are by calendar period, so lags across them are missing."
+        )
+    if info["step"] > 1:
+        notes.append(f"Periods are {info['step']} time units apart; one lag is one such step.")
+    kind = "Difference" if not system else "System"
+    meta = {
+        "method": method,
+        "steps": steps,
+        "collapse": collapse,
+        "time_effects": time_effects,
+        "lags": y_lags,
+        "x": x_l,
+        "gmm_lags": gmm,
+        "iv": std,
+        "instruments": d.inst_names,
+        "time_terms": d.time_terms,
+        "first_diff_period": info["first_diff_period"],
+        "sigma2": sigma2,
+        "sargan_quadratic_form": sargan_q,
+        "coef_onestep": dict(zip(d.names, one.beta, strict=True)),
+        "df_t": None,
+    }
+    return GMMResult(
+        coefs=_normal_table(d.names, fit.beta, se),
+        depvar=y,
+        model=f"{kind} GMM ({'one' if steps == 1 else 'two'}-step)",
+        n_obs=n_level if system else n_diff,
+        fixed_effects=(),
+        vcov=vcov_name,
+        cluster=panel.unit if robust else None,
+        n_clusters=n_groups if robust else None,
+        stats=st,
+        notes=notes,
+        meta=meta,
+        cov=V,
+    )
+
+
+# ---------------------------------------------------------------------------- reporting
+@dataclass(eq=False, repr=False)
+class GMMResult(EstimationResult):
+    """An :class:`EstimationResult` of :func:`dynamic_gmm` with a GMM-style table."""
+
+    def table(self, **kwargs: Any):
+        """One-column table: coefficients (time dummies hidden), then instrument count, groups,
+        AR(1)/AR(2) and Hansen/Sargan p-values (see :func:`gmm_table`)."""
+        return gmm_table([self], **kwargs)
+
+
+def gmm_table(results: Sequence[EstimationResult], *, show_time_effects: bool = False, **kwargs: Any):
+    """Regression table for GMM results (may be mixed with other results, e.g. FE columns).
+
+    Adds rows "Time effects", "Instruments", "Groups", "AR(1) p", "AR(2) p", "Hansen p" and
+    "Sargan p" (blank for non-GMM columns), as dynamic-panel robustness tables report them.
+    Keyword arguments go to :func:`climetrics.report.tables.regression_table`.
+    """
+    from ..report.tables import fmt, regression_table
+
+    results = list(results)
+    if "keep" not in kwargs and not show_time_effects:
+        keep: list[str] = []
+        for r in results:
+            hidden = set(r.meta.get("time_terms", ())) - {"_cons"}
+            keep += [t for t in r.terms if t not in keep and t not in hidden]
+        kwargs["keep"] = keep
+
+    def row(key: str, digits: int = 3, integer: bool = False) -> list[str]:
+        out = []
+        for r in results:
+            v = r.stats.get(key)
+            if v is None or (isinstance(v, float) and not np.isfinite(v)):
+                out.append("")
+            else:
+                out.append(fmt(int(v)) if integer else fmt(float(v), digits))
+        return out
+
+    is_gmm = [isinstance(r, GMMResult) or "n_instruments" in r.stats for r in results]
+    extra = dict(kwargs.pop("extra_rows", None) or {})
+    extra["Time effects"] = [
+        ("Yes" if r.meta.get("time_effects") else "No") if g else "" for r, g in zip(results, is_gmm, strict=True)
+    ]
+    extra["Instruments"] = row("n_instruments", integer=True)
+    extra["Groups"] = row("n_groups", integer=True)
+    extra["AR(1) p"] = row("ar1_p")
+    extra["AR(2) p"] = row("ar2_p")
+    extra["Hansen p"] = row("hansen_p")
+    extra["Sargan p"] = row("sargan_p")
+    kwargs.setdefault("stat", "se")
+    notes = list(kwargs.pop("notes", None) or [])
+    if any(is_gmm):
+        notes.append(
+            "GMM: AR(1)/AR(2) are Arellano-Bond tests of the differenced residuals; Hansen and "
+            "Sargan test the over-identifying restrictions (p-values shown)."
+        )
+    return regression_table(results, extra_rows=extra, notes=notes, **kwargs)
