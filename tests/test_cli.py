@@ -32,7 +32,7 @@ def test_demo_writes_report_tables_manifest(demo_out):
             assert (demo_out / "tables" / f"{key}.{ext}").stat().st_size > 0
     m = json.loads((demo_out / "manifest.json").read_text())
     assert m["versions"]["pyfixest"] and len(m["data"]["sha256"]) == 64
-    assert set(m["sections"].values()) == {"ok"} and len(m["sections"]) == 11
+    assert set(m["sections"].values()) == {"ok"} and len(m["sections"]) == 12
     base = m["results"]["baseline"]
     assert len(base) == 5 and base[-1]["coefs"][0]["term"] == "did"
     lo, hi = base[-1]["coefs"][0]["ci_low"], base[-1]["coefs"][0]["ci_high"]
@@ -125,3 +125,13 @@ def test_version_flag(capsys):
     with pytest.raises(SystemExit) as e:
         main(["--version"])
     assert e.value.code == 0 and cm.__version__ in capsys.readouterr().out
+
+
+def test_gmm_section_runs_when_enabled(tmp_path):
+    cfg = _write_study(tmp_path, extra="\n[gmm]\nenabled = true\nmethod = \"system\"\n")
+    assert main(["run", str(cfg), "--out", str(tmp_path / "g")]) == 0
+    m = json.loads((tmp_path / "g" / "manifest.json").read_text())
+    assert m["sections"]["gmm"] == "ok" and m["sections"]["model_selection"] == "ok"
+    gmm = m["results"]["gmm"][0]
+    assert gmm["coefs"][0]["term"] == "L.lnci" and gmm["stats"]["n_instruments"] > 0
+    assert "AR(2) test p =" in (tmp_path / "g" / "report.html").read_text()

@@ -117,6 +117,17 @@ SCHEMA: dict[str, Any] = {
         "stat": _f(str, "t", choices=("t", "se")),
         "ssc": _f(str, "nested", choices=("nested", "full")),
     },
+    "model_selection": {
+        "enabled": _f(bool, True),
+        "robust_hausman": _f(bool, True, help="cluster-robust (regression-based) Hausman test"),
+    },
+    "gmm": {
+        "enabled": _f(bool, False),
+        "method": _f(str, "system", choices=("difference", "system")),
+        "steps": _f(int, 2, choices=(1, 2)),
+        "lags": _f(int, 1, help="lags of the outcome on the right-hand side"),
+        "collapse": _f(bool, True, help="collapsed instruments (Roodman 2009) against instrument proliferation"),
+    },
     "event_study": {
         "enabled": _f(bool, True),
         "window": _f(list, [-5, 5], item=int, help="[lo, hi] event-time window, e.g. [-8, 6]"),

@@ -151,6 +151,44 @@ def baseline_section(ctx: Context) -> Output:
     return out
 
 
+def model_selection_section(ctx: Context) -> Output:
+    from ..estimate.panel_tests import model_selection_tests
+
+    res = model_selection_tests(ctx.panel, ctx.y, [ctx.d, *ctx.controls],
+                                robust_hausman=ctx.config["model_selection"]["robust_hausman"])
+    out = Output(Section("model_selection", "Model selection", paragraphs=[
+        "Is a fixed-effects model needed (F test against pooled OLS), are there unit effects at all "
+        "(Breusch-Pagan LM), and may they be treated as random (Hausman)?"],
+        reading=" ".join(t.verdict[:1].upper() + t.verdict[1:] + "." for t in res)))
+    out.add_table("model_selection", res.table())
+    return out
+
+
+def gmm_section(ctx: Context) -> Output:
+    from ..estimate.gmm import dynamic_gmm
+
+    g = ctx.config["gmm"]
+    res = dynamic_gmm(ctx.panel, ctx.y, [ctx.d, *ctx.controls], lags=g["lags"], method=g["method"],
+                      steps=g["steps"], collapse=g["collapse"])
+    st = res.stats
+    ok_ar2 = st["ar2_p"] >= 0.1
+    ok_hansen = st["hansen_p"] >= 0.1
+    reading = (f"With the lagged outcome on the right-hand side, {ctx.label(ctx.d)} is {res.coef(ctx.d):.4f} "
+               f"({readings.p_phrase(res.pvalue(ctx.d))}). AR(2) test p = {st['ar2_p']:.3f}: "
+               + ("no second-order serial correlation, so lagged levels are valid instruments. " if ok_ar2 else
+                  "second-order serial correlation, so the lag-2 instruments are invalid; use deeper lags. ")
+               + f"Hansen test p = {st['hansen_p']:.3f} with {int(st['n_instruments'])} instruments: "
+               + ("the over-identifying restrictions are not rejected." if ok_hansen else
+                  "the over-identifying restrictions are rejected, so the GMM estimate is not reliable."))
+    out = Output(Section("gmm", "Dynamic panel GMM", paragraphs=[
+        f"{'System' if g['method'] == 'system' else 'Difference'} GMM ({g['steps']}-step"
+        + (", Windmeijer-corrected SEs" if g["steps"] == 2 else "") + (", collapsed instruments" if g["collapse"] else "")
+        + ") with the outcome lagged " + (f"{g['lags']} periods." if g["lags"] > 1 else "one period.")],
+        reading=reading), results=[res])
+    out.add_table("gmm", res.table(labels=ctx.labels))
+    return out
+
+
 def event_study_section(ctx: Context) -> Output:
     from ..estimate.event import event_study
 
@@ -389,11 +427,13 @@ SECTIONS: list[SectionSpec] = [
     SectionSpec("descriptives", "Descriptive statistics", descriptives_section, _on("descriptives")),
     SectionSpec("correlation", "Correlation analysis", correlation_section, _on("correlation")),
     SectionSpec("baseline", "Baseline regression", baseline_section, _on("baseline")),
+    SectionSpec("model_selection", "Model selection", model_selection_section, _on("model_selection")),
     SectionSpec("event_study", "Parallel trends: event study", event_study_section, _on("event_study")),
     SectionSpec("placebo", "Placebo test", placebo_section, _on("placebo")),
     SectionSpec("robust_did", "TWFE versus heterogeneity-robust DID", robust_did_section, _on("robust_did")),
     SectionSpec("robustness", "Robustness checks", robustness_section, _on("robustness")),
     SectionSpec("psm", "PSM-DID", psm_section, _on("psm")),
+    SectionSpec("gmm", "Dynamic panel GMM", gmm_section, _on("gmm")),
     SectionSpec("mediation", "Mechanism analysis", mediation_section,
                 lambda cfg: cfg["mediation"]["enabled"] and bool(cfg["mediation"]["mediators"])),
     SectionSpec("heterogeneity", "Heterogeneity analysis", heterogeneity_section,
