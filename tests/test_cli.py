@@ -32,7 +32,7 @@ def test_demo_writes_report_tables_manifest(demo_out):
             assert (demo_out / "tables" / f"{key}.{ext}").stat().st_size > 0
     m = json.loads((demo_out / "manifest.json").read_text())
     assert m["versions"]["pyfixest"] and len(m["data"]["sha256"]) == 64
-    assert set(m["sections"].values()) == {"ok"} and len(m["sections"]) == 12
+    assert set(m["sections"].values()) == {"ok"} and len(m["sections"]) == 13
     base = m["results"]["baseline"]
     assert len(base) == 5 and base[-1]["coefs"][0]["term"] == "did"
     lo, hi = base[-1]["coefs"][0]["ci_low"], base[-1]["coefs"][0]["ci_high"]
@@ -135,3 +135,14 @@ def test_gmm_section_runs_when_enabled(tmp_path):
     gmm = m["results"]["gmm"][0]
     assert gmm["coefs"][0]["term"] == "L.lnci" and gmm["stats"]["n_instruments"] > 0
     assert "AR(2) test p =" in (tmp_path / "g" / "report.html").read_text()
+
+
+def test_iv_and_nonlinear_sections(tmp_path):
+    cfg = _write_study(tmp_path, extra='\n[iv]\ndistance_reference = "杭州市"\n\n[nonlinear]\nx = "lnpgdp"\n')
+    cfg.write_text(cfg.read_text().replace('controls = ["lnpgdp", "gov"]', 'controls = ["gov"]'))
+    assert main(["run", str(cfg), "--out", str(tmp_path / "n")]) == 0
+    m = json.loads((tmp_path / "n" / "manifest.json").read_text())
+    assert m["sections"]["iv"] == "ok" and m["sections"]["nonlinear"] == "ok"
+    assert m["summaries"]["iv"]["first_stage_F"] > 0
+    html = (tmp_path / "n" / "report.html").read_text()
+    assert "Anderson-Rubin test, valid however weak the instrument" in html and "U-test p =" in html

@@ -165,7 +165,7 @@ def test_plot_draws_curve_and_band(quad):
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    ax = quad.plot()
+    ax = quad.plot().axes[0]
     assert len(ax.collections) >= 1  # CI band
     xs, ys = ax.lines[0].get_data()
     assert xs[0] == pytest.approx(quad.x_min) and xs[-1] == pytest.approx(quad.x_max)

@@ -291,7 +291,8 @@ class PolynomialResult(_Renders):
         The fixed effects make the level of the curve unidentified, so the curve is drawn
         relative to its value at ``reference`` (``"mean"`` of x, ``"min"``, or a number):
         ``g(x) = sum_j b_j (x^j - r^j)``, with delta-method band ``+/- c sqrt(a' V a)``,
-        ``a_j = x^j - r^j``. Turning points inside the range are marked. Returns the Axes.
+        ``a_j = x^j - r^j``. Turning points inside the range are marked. Returns the Figure
+        (like every figure method of climetrics); pass ``ax`` to draw into an existing one.
         """
         from ..report.figures import _pyplot
 
@@ -326,7 +327,7 @@ class PolynomialResult(_Renders):
         ax.set_ylabel(f"{self.result.depvar} (relative to {self.x} = {r:.3g})")
         ax.legend(frameon=False)
         ax.spines[["top", "right"]].set_visible(False)
-        return ax
+        return ax.figure
 
     def __repr__(self) -> str:
         return f"<Polynomial FE result: {self.result.depvar} on {self.x} (degree {self.degree})>\n{self.verdict()}"

@@ -148,6 +148,16 @@ SCHEMA: dict[str, Any] = {
         "winsorize_outcome": _f(list, [0.01, 0.99], item=(int, float), help="[] to skip"),
         "replace_treatment": _f(list, [], item=str, help="continuous treatment columns, one column each"),
     },
+    "iv": {
+        "enabled": _f(bool, True),
+        "instruments": _f(list, [], item=str, help="instrument columns"),
+        "distance_reference": _f(str, None, help="build ln(1 + km to this city) x trend (seed 000: '杭州市')"),
+    },
+    "nonlinear": {
+        "enabled": _f(bool, True),
+        "x": _f(str, None, help="regressor with polynomial terms (seed 001: the digital-economy measure)"),
+        "degree": _f(int, 2, choices=(2, 3)),
+    },
     "psm": {
         "enabled": _f(bool, True),
         "covariates": _f(list, None, item=str, help="matching covariates (default: the controls)"),
@@ -340,6 +350,9 @@ def check_against_data(cfg: StudyConfig, columns: list[str]) -> list[str]:
     need("prepare.interpolate_by", cfg["prepare"]["interpolate_by"])
     for i, c in enumerate(cfg["robustness"]["replace_treatment"]):
         need(f"robustness.replace_treatment[{i}]", c)
+    for i, c in enumerate(cfg["iv"]["instruments"]):
+        need(f"iv.instruments[{i}]", c)
+    need("nonlinear.x", cfg["nonlinear"]["x"])
     for i, c in enumerate(cfg["psm"]["covariates"] or []):
         need(f"psm.covariates[{i}]", c)
     for i, c in enumerate(cfg["mediation"]["mediators"]):

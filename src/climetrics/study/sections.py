@@ -362,6 +362,44 @@ def psm_section(ctx: Context) -> Output:
     return out
 
 
+def iv_section(ctx: Context) -> Output:
+    from ..estimate.iv import distance_trend_instrument, iv_2sls
+
+    c = ctx.config["iv"]
+    panel, instruments = ctx.panel, list(c["instruments"])
+    paras = ["Two-stage least squares with unit and year fixed effects, instrumenting the treatment."]
+    if c["distance_reference"]:
+        panel = distance_trend_instrument(panel, c["distance_reference"], shift=1.0)
+        instruments.append("iv_distance_trend")
+        paras.append(f"Instrument iv_distance_trend = ln(1 + great-circle km to {c['distance_reference']}) x "
+                     "(year - first year + 1), as in seed 000; its validity rests on distance affecting the outcome "
+                     "only through the policy, which the data cannot test with one instrument.")
+    res = iv_2sls(panel, ctx.y, ctx.d, instruments, ctx.controls, cluster=ctx.cluster)
+    out = Output(Section("iv", "Endogeneity: instrumental variables", paragraphs=paras,
+                         reading=readings.iv_reading(res, ctx.d)),
+                 results=[*res.first_stages.values(), res.second],
+                 summary={"estimate": res.coef(ctx.d), "first_stage_F": res.diagnostics.first_stage_F[ctx.d],
+                          "ar_p": res.anderson_rubin["p_value"]})
+    out.add_table("iv", res.table(labels=ctx.labels))
+    return out
+
+
+def nonlinear_section(ctx: Context) -> Output:
+    from ..estimate.nonlinear import polynomial_fe
+
+    c = ctx.config["nonlinear"]
+    res = polynomial_fe(ctx.panel, ctx.y, c["x"], [v for v in ctx.controls if v != c["x"]], degree=c["degree"],
+                        cluster=ctx.cluster)
+    out = Output(Section("nonlinear", "Nonlinearity", paragraphs=[
+        f"Fixed-effects regression of {ctx.label(ctx.y)} on {ctx.label(c['x'])} and its powers up to "
+        f"{c['degree']}; turning points with delta-method confidence intervals."], reading=res.verdict()),
+        results=[res.result])
+    out.add_table("nonlinear", res.table())
+    out.add_figure("nonlinear", res.plot(), f"Fitted relation of {ctx.label(ctx.y)} to {ctx.label(c['x'])} "
+                                            "with 95% confidence band over the observed range.")
+    return out
+
+
 def mediation_section(ctx: Context) -> Output:
     from ..estimate.mediation import mediation
 
@@ -433,9 +471,13 @@ SECTIONS: list[SectionSpec] = [
     SectionSpec("robust_did", "TWFE versus heterogeneity-robust DID", robust_did_section, _on("robust_did")),
     SectionSpec("robustness", "Robustness checks", robustness_section, _on("robustness")),
     SectionSpec("psm", "PSM-DID", psm_section, _on("psm")),
+    SectionSpec("iv", "Endogeneity: instrumental variables", iv_section,
+                lambda cfg: cfg["iv"]["enabled"] and bool(cfg["iv"]["instruments"] or cfg["iv"]["distance_reference"])),
     SectionSpec("gmm", "Dynamic panel GMM", gmm_section, _on("gmm")),
     SectionSpec("mediation", "Mechanism analysis", mediation_section,
                 lambda cfg: cfg["mediation"]["enabled"] and bool(cfg["mediation"]["mediators"])),
     SectionSpec("heterogeneity", "Heterogeneity analysis", heterogeneity_section,
                 lambda cfg: cfg["heterogeneity"]["enabled"] and bool(cfg["heterogeneity"]["by"])),
+    SectionSpec("nonlinear", "Nonlinearity", nonlinear_section,
+                lambda cfg: cfg["nonlinear"]["enabled"] and cfg["nonlinear"]["x"] is not None),
 ]
