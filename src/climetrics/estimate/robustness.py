@@ -7,6 +7,7 @@
 * :func:`control_concurrent_policies` -- add other pilot policies' DID dummies (bundled or
   user calendars) as controls (seeds 000, 002, 003).
 * :func:`trim_outcome`, :func:`winsorize_outcome` -- outliers of the outcome (seed 000 sec. 5.4.4).
+* :func:`replace_outcome` -- another measure of the outcome (seed 000 uses NDDF performance).
 * :func:`replace_treatment` -- a continuous treatment (e.g. an entropy-weight digital
   infrastructure index, seed 000 sec. 5.4.5) instead of the dummy.
 
@@ -105,6 +106,14 @@ def winsorize_outcome(panel: Panel, y: str, treat: str, controls: str | Sequence
     res = twfe(panel.winsorize(y, lower, upper), y, treat, controls, **kw)
     return _label(res, "Winsorized",
                   f"Outcome winsorized at its {lower:g} and {upper:g} quantiles.")
+
+
+def replace_outcome(panel: Panel, outcome: str, treat: str, controls: str | Sequence[str] = (),
+                    **kw) -> EstimationResult:
+    """TWFE with another measure of the outcome (e.g. NDDF carbon performance instead of carbon
+    intensity); compare sign and significance, not size, and mind the direction of the measure."""
+    res = twfe(panel, outcome, treat, controls, **kw)
+    return _label(res, f"Outcome: {outcome}", f"Outcome replaced by '{outcome}'.")
 
 
 def replace_treatment(panel: Panel, y: str, index: str, controls: str | Sequence[str] = (), *,

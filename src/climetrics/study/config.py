@@ -72,6 +72,15 @@ POLICY_SCHEMA: dict[str, Field] = {
     "include_unverified": _f(bool, False),
 }
 
+NDDF_SCHEMA: dict[str, Field] = {
+    "column": _f(str, "tfcpi", help="name of the carbon-performance column to create"),
+    "inputs": _f(list, ["capital", "labour", "energy"], item=str),
+    "good": _f(list, ["gdp"], item=str),
+    "bad": _f(list, ["co2"], item=str),
+    "frontier": _f(str, "global", choices=("contemporaneous", "sequential", "window", "global")),
+    "rts": _f(str, "crs", choices=("crs", "vrs")),
+}
+
 SCHEMA: dict[str, Any] = {
     "study": {
         "title": _f(str, "climetrics study"),
@@ -94,6 +103,7 @@ SCHEMA: dict[str, Any] = {
     },
     "prepare": {
         "policies": [POLICY_SCHEMA],
+        "nddf": [NDDF_SCHEMA],
         "interpolate": _f(list, [], item=str, help="columns to fill linearly within unit"),
         "interpolate_by": _f(str, None, help="then fill remaining gaps with the group-year mean of this column"),
         "winsorize": _f(list, [], item=str),
@@ -147,6 +157,7 @@ SCHEMA: dict[str, Any] = {
         "trim_outcome": _f(list, [0.05, 0.95], item=(int, float), help="[] to skip"),
         "winsorize_outcome": _f(list, [0.01, 0.99], item=(int, float), help="[] to skip"),
         "replace_treatment": _f(list, [], item=str, help="continuous treatment columns, one column each"),
+        "alternative_outcomes": _f(list, [], item=str, help="other outcome columns, one column each"),
     },
     "iv": {
         "enabled": _f(bool, True),
@@ -329,6 +340,7 @@ def check_against_data(cfg: StudyConfig, columns: list[str]) -> list[str]:
     # columns that [prepare] steps will create count as available
     created = {p["column"] or p["name"] for p in cfg["prepare"]["policies"]}
     created |= {f"ln{c}" for c in cfg["prepare"]["log"]}
+    created |= {n["column"] for n in cfg["prepare"]["nddf"]}
     available = list(columns) + sorted(created)
 
     def need(key: str, col: str | None) -> None:
@@ -348,8 +360,13 @@ def check_against_data(cfg: StudyConfig, columns: list[str]) -> list[str]:
         for i, c in enumerate(cfg["prepare"][key]):
             need(f"prepare.{key}[{i}]", c)
     need("prepare.interpolate_by", cfg["prepare"]["interpolate_by"])
-    for i, c in enumerate(cfg["robustness"]["replace_treatment"]):
-        need(f"robustness.replace_treatment[{i}]", c)
+    for key in ("replace_treatment", "alternative_outcomes"):
+        for i, c in enumerate(cfg["robustness"][key]):
+            need(f"robustness.{key}[{i}]", c)
+    for i, n in enumerate(cfg["prepare"]["nddf"]):
+        for key in ("inputs", "good", "bad"):
+            for j, c in enumerate(n[key]):
+                need(f"prepare.nddf[{i}].{key}[{j}]", c)
     for i, c in enumerate(cfg["iv"]["instruments"]):
         need(f"iv.instruments[{i}]", c)
     need("nonlinear.x", cfg["nonlinear"]["x"])

@@ -142,6 +142,8 @@ class Study:
                 calendar = pd.read_csv((self.config.base_dir / pol["calendar"]).resolve())
             panel = cmdata.policy_dummies(panel, pol["name"], unit_key=pol["unit_key"], name=pol["column"],
                                           include_unverified=pol["include_unverified"], calendar=calendar)
+        for spec in p["nddf"]:
+            panel = _add_nddf(panel, spec)
         if p["interpolate"]:
             panel = panel.interpolate(p["interpolate"], method="linear")
             if p["interpolate_by"]:
@@ -238,6 +240,18 @@ class Study:
         atomic_write(out / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False, default=_json_default))
         log(f"climetrics: wrote {out / 'report.html'} ({manifest['wall_time_s']:.1f} s)")
         return RunResult(out_dir=out, sections=sections, results=results, manifest=manifest)
+
+
+def _add_nddf(panel: Panel, spec: dict[str, Any]) -> Panel:
+    """Total-factor carbon performance (NDDF, seed 000) as a new column, aligned by unit and year."""
+    from ..measure import nddf_performance
+
+    if spec["column"] in panel:
+        raise ConfigError(f"'prepare.nddf': column '{spec['column']}' already exists in the data; choose another 'column'")
+    res = nddf_performance(panel, spec["inputs"], spec["good"], spec["bad"], frontier=spec["frontier"], rts=spec["rts"])
+    key = [panel.unit, panel.time]
+    merged = panel.df[key].merge(res[[*key, "tfcpi"]], on=key, how="left")
+    return panel.assign(**{spec["column"]: merged["tfcpi"].to_numpy()})
 
 
 def _json_default(obj: Any) -> Any:

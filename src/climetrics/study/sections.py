@@ -256,6 +256,8 @@ def robustness_section(ctx: Context) -> Output:
     if r["winsorize_outcome"]:
         todo.append(("winsorizing", lambda: rb.winsorize_outcome(*args, lower=r["winsorize_outcome"][0],
                                                                  upper=r["winsorize_outcome"][1], **kw)))
+    for col in r["alternative_outcomes"]:
+        todo.append((f"outcome {col}", lambda col=col: rb.replace_outcome(ctx.panel, col, ctx.d, ctx.controls, **kw)))
     for col in r["replace_treatment"]:
         todo.append((f"index {col}", lambda col=col: rb.replace_treatment(
             ctx.panel, ctx.y, col, ctx.controls, show_as=ctx.d, **kw)))
