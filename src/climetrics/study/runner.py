@@ -132,7 +132,7 @@ class Study:
 
     def prepare(self, panel: Panel) -> Panel:
         """Apply the [prepare] steps in a fixed, documented order: policy dummies, interpolation,
-        winsorizing, logs."""
+        NDDF carbon performance (so filled inputs count), winsorizing, logs."""
         p = self.config["prepare"]
         from .. import data as cmdata
 
@@ -142,12 +142,12 @@ class Study:
                 calendar = pd.read_csv((self.config.base_dir / pol["calendar"]).resolve())
             panel = cmdata.policy_dummies(panel, pol["name"], unit_key=pol["unit_key"], name=pol["column"],
                                           include_unverified=pol["include_unverified"], calendar=calendar)
-        for spec in p["nddf"]:
-            panel = _add_nddf(panel, spec)
         if p["interpolate"]:
             panel = panel.interpolate(p["interpolate"], method="linear")
             if p["interpolate_by"]:
                 panel = panel.interpolate(p["interpolate"], method="group_mean", by=p["interpolate_by"])
+        for spec in p["nddf"]:
+            panel = _add_nddf(panel, spec)
         if p["winsorize"]:
             lo, hi = p["winsorize_limits"]
             panel = panel.winsorize(p["winsorize"], lo, hi)
