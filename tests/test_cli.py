@@ -28,7 +28,7 @@ def test_demo_writes_report_tables_manifest(demo_out):
     assert "SIMULATED DATA" in html and "data:image/png;base64," in html
     assert "covers the truth" in html
     for key in ("descriptives", "correlation", "baseline"):
-        for ext in ("md", "html", "tex", "csv"):
+        for ext in ("md", "html", "tex", "csv", "xlsx", "docx"):
             assert (demo_out / "tables" / f"{key}.{ext}").stat().st_size > 0
     m = json.loads((demo_out / "manifest.json").read_text())
     assert m["versions"]["pyfixest"] and len(m["data"]["sha256"]) == 64

@@ -77,3 +77,21 @@ def test_result_accessors_and_dict():
     d = r.to_dict()
     assert d["n_obs"] == 1850 and d["coefs"][0]["term"] == "did"
     assert isinstance(d["coefs"][0]["estimate"], float) and np.isfinite(d["stats"]["r2"])
+
+
+def test_xlsx_and_docx_exports_hold_every_cell(tmp_path):
+    from docx import Document
+    from openpyxl import load_workbook
+
+    tab = ResultSet([_res(0.0228, 0.007, 0.002), _res(0.015, 0.01, 0.14)], title="Baseline").table(
+        labels={"did": "DID"})
+    tab.to_xlsx(tmp_path / "t.xlsx")
+    ws = load_workbook(tmp_path / "t.xlsx").active
+    values = [[c.value or "" for c in row] for row in ws.iter_rows()]
+    assert values[0][0] == "Baseline" and values[1][1:] == ["(1)", "(2)"]
+    assert ["DID", "0.0228***", "0.0150"] in values and values[-1][0] == tab.notes[-1]
+    tab.to_docx(tmp_path / "t.docx")
+    doc = Document(tmp_path / "t.docx")
+    cells = [[c.text for c in r.cells] for r in doc.tables[0].rows]
+    assert cells[0] == ["", "(1)", "(2)"] and ["DID", "0.0228***", "0.0150"] in cells
+    assert doc.paragraphs[0].text == "Baseline" and doc.paragraphs[-1].text == tab.notes[-1]

@@ -145,6 +145,68 @@ class Table:
         return "\n".join(out)
 
 
+    def to_xlsx(self, path) -> None:
+        """Write the table to an Excel sheet: title, header rows, cells, then notes."""
+        from openpyxl import Workbook
+        from openpyxl.styles import Alignment, Border, Font, Side
+
+        wb = Workbook()
+        ws = wb.active
+        ws.title = "table"
+        r = 1
+        if self.title:
+            ws.cell(r, 1, self.title).font = Font(bold=True)
+            r += 1
+        line = Side(style="thin")
+        for i, row in enumerate([[self.stub, *self.columns], *([""] + h for h in self.header_rows)]):
+            for j, v in enumerate(row, start=1):
+                c = ws.cell(r, j, v)
+                c.alignment = Alignment(horizontal="left" if j == 1 else "center")
+                if i == 0:
+                    c.border = Border(top=line)
+            r += 1
+        for i, row in enumerate(self.rows):
+            for j, v in enumerate(row, start=1):
+                c = ws.cell(r, j, v)
+                c.alignment = Alignment(horizontal="left" if j == 1 else "right")
+                if i in self.rules or i == 0:
+                    c.border = Border(top=line)
+            r += 1
+        for n in self.notes:
+            ws.cell(r, 1, n).font = Font(italic=True, size=9)
+            r += 1
+        ws.column_dimensions["A"].width = max([len(x[0]) for x in self.rows] + [12]) + 2
+        wb.save(path)
+
+    def to_docx(self, path) -> None:
+        """Write the table to a Word document (three-line table style, notes below)."""
+        from docx import Document
+        from docx.enum.text import WD_ALIGN_PARAGRAPH
+        from docx.shared import Pt
+
+        doc = Document()
+        if self.title:
+            doc.add_paragraph().add_run(self.title).bold = True
+        head = [[self.stub, *self.columns], *([""] + h for h in self.header_rows)]
+        grid = head + self.rows
+        t = doc.add_table(rows=len(grid), cols=len(grid[0]))
+        for i, row in enumerate(grid):
+            for j, v in enumerate(row):
+                cell = t.cell(i, j)
+                cell.text = v
+                par = cell.paragraphs[0]
+                par.alignment = WD_ALIGN_PARAGRAPH.LEFT if j == 0 else WD_ALIGN_PARAGRAPH.CENTER
+                for run in par.runs:
+                    run.font.size = Pt(9)
+                    run.bold = i < len(head) and i == 0
+        for n in self.notes:
+            p = doc.add_paragraph()
+            run = p.add_run(n)
+            run.italic = True
+            run.font.size = Pt(8)
+        doc.save(path)
+
+
 _LATEX_SPECIAL = {
     "\\": r"\textbackslash{}",
     "&": r"\&",

@@ -207,6 +207,8 @@ class Study:
                 atomic_write(out / "tables" / f"{name}.html", table.to_html() + "\n")
                 atomic_write(out / "tables" / f"{name}.tex", table.to_latex() + "\n")
                 atomic_write(out / "tables" / f"{name}.csv", table.to_frame().to_csv(index=False))
+                for ext, writer in (("xlsx", table.to_xlsx), ("docx", table.to_docx)):
+                    atomic_write(out / "tables" / f"{name}.{ext}", _to_bytes(writer))
             for (name, fig), shown in zip(got.figures.items(), got.section.figures, strict=True):
                 n_fig += 1
                 shown.caption = f"Figure {n_fig}. {shown.caption}"
@@ -252,6 +254,15 @@ def _add_nddf(panel: Panel, spec: dict[str, Any]) -> Panel:
     key = [panel.unit, panel.time]
     merged = panel.df[key].merge(res[[*key, "tfcpi"]], on=key, how="left")
     return panel.assign(**{spec["column"]: merged["tfcpi"].to_numpy()})
+
+
+def _to_bytes(writer: Callable[[Any], None]) -> bytes:
+    """Bytes of a file written by ``writer(path_or_buffer)`` (for the atomic writer)."""
+    import io
+
+    buf = io.BytesIO()
+    writer(buf)
+    return buf.getvalue()
 
 
 def _json_default(obj: Any) -> Any:
