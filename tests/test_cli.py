@@ -161,3 +161,18 @@ def test_nddf_prepare_step_and_alternative_outcome(tmp_path):
     # the study's 'bbc' dummy comes from the same Broadband China calendar as the simulator's 'did'
     res = cm.twfe(df.assign(tfcpi=ref["tfcpi"].to_numpy()), "tfcpi", "did", ["lnpgdp", "gov"])
     assert m["results"]["robustness"][-1]["coefs"][0]["estimate"] == pytest.approx(res.coef("did"), rel=1e-10)
+
+
+def test_unchanged_sections_are_reused_and_changed_ones_recomputed(tmp_path):
+    cfg = _write_study(tmp_path)
+    assert main(["run", str(cfg)]) == 0
+    first = json.loads((tmp_path / "results" / "manifest.json").read_text())
+    assert first["reused_from_cache"] == []
+    cfg.write_text(cfg.read_text() + "\n[placebo]\nn_draws = 50\n")
+    assert main(["run", str(cfg)]) == 0
+    second = json.loads((tmp_path / "results" / "manifest.json").read_text())
+    assert "placebo" not in second["reused_from_cache"] and "baseline" in second["reused_from_cache"]
+    assert second["results"]["baseline"] == first["results"]["baseline"]
+    assert second["summaries"]["placebo"]["space"]["draws"] == 50
+    assert main(["run", str(cfg), "--no-cache"]) == 0
+    assert json.loads((tmp_path / "results" / "manifest.json").read_text())["reused_from_cache"] == []

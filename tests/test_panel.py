@@ -199,3 +199,21 @@ def test_correlate_matches_scipy_with_stars():
 
     _, pm = correlation_matrix(df, ["a", "c"])
     assert pm.iloc[0, 1] == pytest.approx(stats.pearsonr(df["a"], df["c"])[1], rel=1e-10)
+
+
+def test_linear_interpolation_equals_numpy_interp_per_unit():
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame({"u": np.repeat(np.arange(40), 12), "t": np.tile(np.arange(2000, 2012), 40)})
+    df = df.sample(frac=0.9, random_state=1)  # unbalanced: gaps in time too
+    df["v"] = rng.normal(size=len(df))
+    df.loc[rng.random(len(df)) < 0.3, "v"] = np.nan
+    got = cm.Panel(df, "u", "t").interpolate("v").df
+    for u, g in got.groupby("u"):
+        src = df[df["u"] == u].sort_values("t")
+        ok = src["v"].notna().to_numpy()
+        if ok.sum() < 2:
+            continue
+        x, xo, yo = src["t"].to_numpy(float), src["t"].to_numpy(float)[ok], src["v"].to_numpy()[ok]
+        inside = (x >= xo.min()) & (x <= xo.max())
+        np.testing.assert_allclose(g["v"].to_numpy()[inside], np.interp(x[inside], xo, yo), rtol=1e-12)
+        assert np.isnan(g["v"].to_numpy()[~inside & ~ok]).all()

@@ -19,11 +19,11 @@ def _demo_config_path() -> Path:
     return Path(str(resources.files("climetrics.study").joinpath("demo.toml")))
 
 
-def _run(config: Path, out: str | None) -> int:
+def _run(config: Path, out: str | None, cache: bool = True) -> int:
     from .study.runner import Study
 
     study = Study.from_file(config)
-    result = study.run(out)
+    result = study.run(out, cache=cache)
     if result.failed:
         print(f"climetrics: {len(result.failed)} section(s) failed: {', '.join(result.failed)} "
               f"(see {result.report_path})", file=sys.stderr)
@@ -66,8 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a study from a TOML config and write the report")
     r.add_argument("config", type=Path)
     r.add_argument("--out", help="output directory (default: study.output in the config)")
+    r.add_argument("--no-cache", action="store_true", help="recompute every section")
     d = sub.add_parser("demo", help="run the bundled demo study on simulated data")
     d.add_argument("--out", default="out/demo", help="output directory (default: out/demo)")
+    d.add_argument("--no-cache", action="store_true", help="recompute every section")
     c = sub.add_parser("check", help="validate a config and its data without running the study")
     c.add_argument("config", type=Path)
     i = sub.add_parser("init", help="write a commented study config for a data file (detects unit/time columns)")
@@ -81,9 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "run":
-            return _run(args.config, args.out)
+            return _run(args.config, args.out, not args.no_cache)
         if args.command == "demo":
-            return _run(_demo_config_path(), args.out)
+            return _run(_demo_config_path(), args.out, not args.no_cache)
         if args.command == "init":
             return _init(args.data, args.output, args.force)
         return _check(args.config)

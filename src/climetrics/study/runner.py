@@ -7,9 +7,11 @@ directory; input files are only ever read.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
+import pickle
 import platform
 import tempfile
 import time
@@ -156,8 +158,26 @@ class Study:
         return panel
 
     # ------------------------------------------------------------------ run
-    def run(self, out_dir: str | Path | None = None, *, log: Callable[[str], None] = print) -> RunResult:
-        """Run every enabled section and write report.html, tables/, figures/ and manifest.json."""
+    def _cache_key(self, section: str) -> str:
+        """Hash of everything a section's result depends on: the data, the shared config
+        (study seed, data, variables, prepare), the section's own config and the package code."""
+        cfg = self.config.values
+        payload = {
+            "section": section,
+            "own": cfg.get(section),
+            "shared": {k: cfg[k] for k in ("data", "variables", "prepare")} | {"seed": cfg["study"]["seed"]},
+            "data": self.data_hash,
+            "code": _code_fingerprint(),
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+    def run(self, out_dir: str | Path | None = None, *, log: Callable[[str], None] = print,
+            cache: bool = True) -> RunResult:
+        """Run every enabled section and write report.html, tables/, figures/ and manifest.json.
+
+        With ``cache`` a section whose inputs are unchanged since the last run into the same output
+        directory is reused from ``out_dir/.cache`` (see :meth:`_cache_key`); failed sections are
+        never cached."""
         from ..report.figures import save
         from .sections import SECTIONS, Context
 
@@ -179,17 +199,30 @@ class Study:
         summaries: dict[str, Any] = {}
         timings: dict[str, float] = {}
         n_table = n_fig = 0
+        reused: list[str] = []
         for spec in SECTIONS:
             if not spec.enabled(cfg.values):
                 continue
             log(f"  - {spec.title} ...")
             s0 = time.perf_counter()
+            key = self._cache_key(spec.key)
+            cached = out / ".cache" / f"{spec.key}-{key}.pkl"
             try:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    got = spec.build(ctx)
-                seen = dict.fromkeys(str(w.message) for w in caught if not issubclass(w.category, _LIBRARY_NOISE))
-                got.section.paragraphs += [f"Note: {m}" for m in seen]
+                if cache and cached.exists():
+                    got = pickle.loads(cached.read_bytes())
+                    reused.append(spec.key)
+                    log("    (unchanged: reused from the cache)")
+                else:
+                    with warnings.catch_warnings(record=True) as caught:
+                        warnings.simplefilter("always")
+                        got = spec.build(ctx)
+                    seen = dict.fromkeys(str(w.message) for w in caught
+                                         if not issubclass(w.category, _LIBRARY_NOISE))
+                    got.section.paragraphs += [f"Note: {m}" for m in seen]
+                    if cache:
+                        for old in cached.parent.glob(f"{spec.key}-*.pkl"):
+                            old.unlink()
+                        atomic_write(cached, pickle.dumps(got))
             except Exception as err:  # a failed section is reported, the run goes on
                 msg = f"{type(err).__name__}: {err}"
                 sections.append(Section(spec.key, spec.title, error=msg))
@@ -235,8 +268,10 @@ class Study:
             "sections": {s.key: ("failed: " + s.error.splitlines()[0]) if s.error else "ok" for s in sections},
             "summaries": summaries,
             "timings_s": timings,
+            "reused_from_cache": reused,
             "results": {k: [r.to_dict() for r in v] for k, v in results.items()},
-            "files": sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.name != "manifest.json"),
+            "files": sorted(str(p.relative_to(out)) for p in out.rglob("*")
+                            if p.is_file() and p.name != "manifest.json" and ".cache" not in p.parts),
             "wall_time_s": round(time.perf_counter() - t0, 3),
         }
         atomic_write(out / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False, default=_json_default))
@@ -254,6 +289,16 @@ def _add_nddf(panel: Panel, spec: dict[str, Any]) -> Panel:
     key = [panel.unit, panel.time]
     merged = panel.df[key].merge(res[[*key, "tfcpi"]], on=key, how="left")
     return panel.assign(**{spec["column"]: merged["tfcpi"].to_numpy()})
+
+
+@functools.cache
+def _code_fingerprint() -> str:
+    """Hash of the package's source, so a code change invalidates cached sections."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for f in sorted(root.rglob("*.py")):
+        h.update(f.read_bytes())
+    return h.hexdigest()
 
 
 def _to_bytes(writer: Callable[[Any], None]) -> bytes:
