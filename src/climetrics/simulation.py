@@ -81,6 +81,9 @@ def simulate(
     noise: float = 0.05,
     missing_rate: float = 0.0,
     unit_types: tuple[str, ...] = ("prefecture_city", "municipality"),
+    sample: dict[str, list[Any]] | None = None,
+    synthetic_batches: tuple[int, ...] | None = None,
+    treated_share: float = 0.5,
     seed: int = 0,
 ) -> Simulated:
     """Simulate a city-year panel with a known effect of a staggered policy.
@@ -111,6 +114,15 @@ def simulate(
         Share of control-variable cells set to missing (to exercise interpolation).
     unit_types
         Which bundled unit types form the sample (prefecture cities and municipalities by default).
+    sample
+        Keep only cities whose bundled attributes take the listed values, e.g.
+        ``{"region": ["East"], "coastal": [1]}`` (seed 003's eastern coastal cities).
+    synthetic_batches
+        Instead of a real calendar, assign ``treated_share`` of the cities at random to these
+        adoption years (for policies whose real lists are not available, e.g. smart-city pilots).
+        The calendar is then synthetic and the truth says so.
+    treated_share
+        Share of cities treated under ``synthetic_batches``.
     seed
         Seed of the random generator; the same seed gives identical data.
     """
@@ -121,7 +133,18 @@ def simulate(
     rng = np.random.default_rng(seed)
     cities = cmdata.cities(include_county_level=True)
     cities = cities[cities["unit_type"].isin(unit_types)].sort_values("adcode").reset_index(drop=True)
-    cal = calendar if calendar is not None else cmdata.policy_calendar(policy)
+    for col, allowed in (sample or {}).items():
+        if col not in cities:
+            raise ValueError(f"sample: no bundled city attribute '{col}'; available: {', '.join(cities.columns)}")
+        cities = cities[cities[col].isin(allowed)].reset_index(drop=True)
+    if cities.empty:
+        raise ValueError(f"sample {sample} leaves no city")
+    if synthetic_batches:
+        pick = rng.random(len(cities)) < treated_share
+        cal = pd.DataFrame({"adcode": cities.loc[pick, "adcode"].to_numpy(),
+                            "adoption_year": rng.choice(list(synthetic_batches), size=int(pick.sum()))})
+    else:
+        cal = calendar if calendar is not None else cmdata.policy_calendar(policy)
     g = cities["adcode"].map(cal.groupby("adcode")["adoption_year"].min()).to_numpy(float)
     n = len(cities)
     yrs = np.arange(years[0], years[1] + 1)
@@ -235,6 +258,8 @@ def simulate(
     low_cells = post & (high[:, None] == 0)
     truth = {
         "outcome": "lnci",
+        # lnco2 = lnci + ln GDP and the policy does not move GDP, so the effect on lnco2 is the same
+        "same_effect_outcomes": ["lnco2"],
         "treatment": "did",
         "att": float(tau[post].mean()),
         "att_on": float(tau[on].mean()),
@@ -251,8 +276,11 @@ def simulate(
         "n_treated": int(treated.sum()),
         "n_control": int((~treated).sum()),
         "cohorts": {int(k): int(v) for k, v in pd.Series(g[treated]).value_counts().sort_index().items()},
+        "calendar": "synthetic (random batches)" if synthetic_batches else (
+            "user" if calendar is not None else policy),
     }
     params = dict(policy=policy, years=years, effect=effect, lag=lag, heterogeneity=heterogeneity,
                   mediator_a=mediator_a, mediator_b=mediator_b, spillover=spillover, noise=noise,
-                  missing_rate=missing_rate, unit_types=unit_types, seed=seed)
+                  missing_rate=missing_rate, unit_types=unit_types, sample=sample,
+                  synthetic_batches=synthetic_batches, treated_share=treated_share, seed=seed)
     return Simulated(panel=Panel(df, "city", "year"), truth=truth, params=params)

@@ -61,6 +61,9 @@ SIMULATE_SCHEMA: dict[str, Field] = {
     "spillover": _f((int, float), 0.0),
     "noise": _f((int, float), 0.05),
     "missing_rate": _f((int, float), 0.0),
+    "sample": _f(dict, None, item=list, help="keep cities with these attributes, e.g. {region = ['East']}"),
+    "synthetic_batches": _f(list, None, item=int, help="random synthetic calendar with these adoption years"),
+    "treated_share": _f((int, float), 0.5),
     "seed": _f(int, 0),
 }
 

@@ -116,6 +116,8 @@ class Study:
 
             s = dict(d["simulate"])
             s["years"] = tuple(s["years"])
+            if s["synthetic_batches"] is not None:
+                s["synthetic_batches"] = tuple(s["synthetic_batches"])
             sim = simulate(**s)
             panel, self.truth, self.data_note = sim.panel, sim.truth, sim.note
         else:

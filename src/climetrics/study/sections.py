@@ -57,7 +57,8 @@ class Context:
 
     def truth_applies(self) -> bool:
         t = self.truth
-        return t is not None and t.get("outcome") == self.y and t.get("treatment") == self.d
+        return (t is not None and t.get("treatment") == self.d
+                and self.y in (t.get("outcome"), *t.get("same_effect_outcomes", ())))
 
 
 @dataclass
