@@ -1,4 +1,16 @@
-"""Efficiency and productivity measurement by data envelopment analysis (DEA).
+"""Indicator construction: carbon accounting, DEA carbon performance, entropy-weight indices,
+agglomeration, downscaling and gap filling.
+
+* :func:`fossil_co2`, :func:`city_co2` -- IPCC-style CO2 accounting from fuel use (seed 001 eq. 9)
+  and city energy use (seed 002);
+* :func:`entropy_index` -- entropy-weight composite index (seeds 000, 002);
+* :func:`location_quotient`, :func:`producer_service_agglomeration` -- specialisation (seed 002 eq. 6);
+* :func:`downscale` -- provincial totals to cities in proportion to a proxy (seed 000);
+* :func:`fill_trailing` -- trailing years completed by a time-series forecast, each cell flagged (seed 003);
+* :func:`digital_economy_value_added`, :func:`provincial_digital_economy` -- digital-economy value
+  added from input-output tables (seed 001 eqs. 1-4, BEA method; layout in docs/io_tables.md).
+
+Efficiency and productivity measurement by data envelopment analysis (DEA):
 
 * :func:`nddf_performance` -- non-radial directional distance function with undesirable outputs
   and the total-factor carbon emission performance index (Zhou, Ang & Wang 2012; seed 000);
@@ -16,7 +28,13 @@ LP per frontier, updating only the evaluated DMU's data between solves
 
 from __future__ import annotations
 
+from .agglomeration import location_quotient, producer_service_agglomeration
+from .carbon import city_co2, emission_factors, fossil_co2
 from .dea import FRONTIERS, DEADataWarning, bcc, ccr, radial_efficiency
+from .downscale import downscale
+from .entropy import entropy_index
+from .gapfill import fill_trailing
+from .io_digital import digital_economy_value_added, provincial_digital_economy, read_io_table
 from .malmquist import global_malmquist_luenberger, malmquist_luenberger
 from .nddf import ddf_efficiency, default_weights, nddf_performance
 from .sbm import sbm_efficiency
@@ -26,6 +44,17 @@ __all__ = [
     "DEADataWarning",
     "bcc",
     "ccr",
+    "city_co2",
+    "downscale",
+    "emission_factors",
+    "entropy_index",
+    "digital_economy_value_added",
+    "fill_trailing",
+    "fossil_co2",
+    "location_quotient",
+    "producer_service_agglomeration",
+    "provincial_digital_economy",
+    "read_io_table",
     "ddf_efficiency",
     "default_weights",
     "global_malmquist_luenberger",
