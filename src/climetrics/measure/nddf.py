@@ -75,7 +75,37 @@ def default_weights(m: int, s: int, k: int) -> np.ndarray:
     return np.r_[np.full(m, 1 / (3 * m)), np.full(s, 1 / (3 * s)), np.full(k, 1 / (3 * k))]
 
 
-class NDDFModel(Model):
+class _DirectionalModel(Model):
+    """Shared rows of the directional distance models with weakly disposable bad outputs:
+    ``X'lam (+ ...) <= x_o``, ``Y'lam (- ...) >= y_o``, ``B'lam (+ ...) = b_o`` (, ``e'lam = 1``).
+    Subclasses add their model columns and the per-DMU objective or coefficients."""
+
+    def __init__(self, m: int, s: int, k: int, vrs: bool) -> None:
+        self.m, self.s, self.k, self.vrs = m, s, k, int(vrs)
+        self.p = m + s + k
+        self._rows = np.arange(self.p, dtype=np.int32)
+        self._lo = np.full(self.p, -INF)  # row-bound buffers; the data parts are set per DMU
+        self._hi = np.full(self.p, INF)
+
+    def _row_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        m, s, k = self.m, self.s, self.k
+        row_lo = np.r_[np.full(m, -INF), np.zeros(s + k), np.ones(self.vrs)]
+        row_hi = np.r_[np.zeros(m), np.full(s, INF), np.zeros(k), np.ones(self.vrs)]
+        return row_lo, row_hi
+
+    def lam_rows(self, Zr: np.ndarray) -> np.ndarray:
+        return data_rows(Zr, convex=bool(self.vrs))
+
+    def _load_rows(self, lp: FrontierLP, z: np.ndarray) -> None:
+        """Right-hand sides of the evaluated DMU: <= x_o, >= y_o, = b_o."""
+        m, s = self.m, self.s
+        self._lo[m:] = z[m:]
+        self._hi[:m] = z[:m]
+        self._hi[m + s:] = z[m + s:]
+        lp.set_rows(self._rows, self._lo, self._hi)
+
+
+class NDDFModel(_DirectionalModel):
     """LP of the non-radial DDF: columns ``theta`` (m + s + k absolute slacks), then lambda.
 
     Rows: ``X'lam + theta_x <= x_o``, ``Y'lam - theta_y >= y_o``, ``B'lam + theta_b = b_o``
@@ -83,34 +113,22 @@ class NDDFModel(Model):
     """
 
     def __init__(self, m: int, s: int, k: int, w: np.ndarray, vrs: bool) -> None:
-        self.m, self.s, self.k, self.w, self.vrs = m, s, k, np.asarray(w, float), int(vrs)
-        self.p = m + s + k
+        super().__init__(m, s, k, vrs)
+        self.w = np.asarray(w, float)
         self.lam0 = self.p
         self.n_values = self.p
         self.n_out = self.p + 1
-        self._rows = np.arange(self.p, dtype=np.int32)
-        self._lo = np.full(self.p, -INF)  # row-bound buffers; the data parts are set per DMU
-        self._hi = np.full(self.p, INF)
 
     def fixed(self):
         m, s, k, p = self.m, self.s, self.k, self.p
         T = np.zeros((p + self.vrs, p))
         T[np.arange(p), np.arange(p)] = np.r_[np.ones(m), -np.ones(s), np.ones(k)]
-        row_lo = np.r_[np.full(m, -INF), np.zeros(s + k), np.ones(self.vrs)]
-        row_hi = np.r_[np.zeros(m), np.full(s, INF), np.zeros(k), np.ones(self.vrs)]
+        row_lo, row_hi = self._row_bounds()
         col_hi = np.where(self.w > 0, INF, 0.0)  # w = 0: that component of g is 0
         return T, np.zeros(p), np.zeros(p), col_hi, row_lo, row_hi
 
-    def lam_rows(self, Zr: np.ndarray) -> np.ndarray:
-        return data_rows(Zr, convex=bool(self.vrs))
-
     def load(self, lp: FrontierLP, z: np.ndarray) -> None:
-        m, s = self.m, self.s
-        lo, hi = self._lo, self._hi
-        lo[m:] = z[m:]
-        hi[:m] = z[:m]
-        hi[m + s:] = z[m + s:]
-        lp.set_rows(self._rows, lo, hi)
+        self._load_rows(lp, z)
         lp.set_costs(self._rows, -self.w / z)
 
     def read(self, obj: float, vals: np.ndarray | None, z: np.ndarray) -> np.ndarray:
@@ -222,7 +240,7 @@ def nddf_performance(
     return result_frame(d, cols, status)
 
 
-class DDFModel(Model):
+class DDFModel(_DirectionalModel):
     """Radial DDF (Chung, Fare & Grosskopf 1997), direction ``g = (-gx * x_o, y_o, -b_o)``::
 
         max beta  s.t.  X'lam + beta * gx * x_o <= x_o,  Y'lam - beta * y_o >= y_o,
@@ -236,32 +254,20 @@ class DDFModel(Model):
     lam0 = 1
 
     def __init__(self, m: int, s: int, k: int, vrs: bool, full: bool) -> None:
-        self.m, self.s, self.k, self.vrs, self.full = m, s, k, int(vrs), full
-        self.p = m + s + k
-        self._rows = np.arange(self.p, dtype=np.int32)
+        super().__init__(m, s, k, vrs)
+        self.full = full
         self._brows = np.arange(0 if full else m, self.p, dtype=np.int32)
         self._sign = np.r_[np.ones(m), -np.ones(s), np.ones(k)][self._brows]
-        self._lo = np.full(self.p, -INF)
-        self._hi = np.full(self.p, INF)
 
     def fixed(self):
-        m, s, k, p = self.m, self.s, self.k, self.p
+        p = self.p
         first = np.zeros((p + self.vrs, 1))
         first[self._brows, 0] = self._sign  # placeholders, set per DMU
-        row_lo = np.r_[np.full(m, -INF), np.zeros(s + k), np.ones(self.vrs)]
-        row_hi = np.r_[np.zeros(m), np.full(s, INF), np.zeros(k), np.ones(self.vrs)]
+        row_lo, row_hi = self._row_bounds()
         return first, np.array([-1.0]), np.array([-INF]), np.array([INF]), row_lo, row_hi
 
-    def lam_rows(self, Zr: np.ndarray) -> np.ndarray:
-        return data_rows(Zr, convex=bool(self.vrs))
-
     def load(self, lp: FrontierLP, z: np.ndarray) -> None:
-        m, s = self.m, self.s
-        lo, hi = self._lo, self._hi
-        lo[m:] = z[m:]
-        hi[:m] = z[:m]
-        hi[m + s:] = z[m + s:]
-        lp.set_rows(self._rows, lo, hi)
+        self._load_rows(lp, z)
         lp.set_coeffs(self._brows, 0, self._sign * z[self._brows])
 
     def read(self, obj: float, vals, z) -> np.ndarray:
