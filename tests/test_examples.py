@@ -16,6 +16,14 @@ def test_example_recovers_truth(config, tmp_path):
     assert main(["run", str(config), "--out", str(tmp_path), "--no-cache"]) == 0
     m = json.loads((tmp_path / "manifest.json").read_text())
     assert set(m["sections"].values()) == {"ok"}
+    if m["truth"]["digital_index"] is not None:  # seed 004: continuous index, IV and suppression
+        dig = m["truth"]["digital_index"]
+        iv = next(r for r in m["results"]["iv"] if r["model"] == "2SLS")["coefs"][0]
+        assert iv["term"] == "dei" and iv["ci_low"] <= dig["total"] <= iv["ci_high"]
+        path = m["summaries"]["mediation"]["paths"][0]
+        assert path["suppression"] and path["ci_low_percentile"] > 0  # ab > 0 while c' < 0
+        assert abs(path["suppression_ratio"] - dig["suppressed_share"]) < 0.05
+        return
     truth = m["truth"]["att"]
     base = m["results"]["baseline"][-1]["coefs"][0]
     assert base["ci_low"] <= truth <= base["ci_high"]
@@ -27,4 +35,5 @@ def test_example_recovers_truth(config, tmp_path):
 
 
 def test_examples_listed():
-    assert [p.stem for p in EXAMPLES] == ["seed002_cbec_zones", "seed003_smart_city"]
+    assert [p.stem for p in EXAMPLES] == ["seed002_cbec_zones", "seed003_smart_city",
+                                          "seed004_digital_agglomeration"]

@@ -84,3 +84,22 @@ def test_twfe_unbiased_for_static_homogeneous_effect():
     bias = np.array(est) - np.array(truth)
     assert abs(bias.mean()) < 3 * bias.std(ddof=1) / np.sqrt(len(bias))
     assert truth[0] == pytest.approx(-0.05)
+
+
+def test_digital_index_scenario_leaves_other_variables_alone():
+    a, b = cm.simulate(seed=4), cm.simulate(seed=4, digital_index=-0.1)
+    changed = ["lnci", "lnco2", "co2", "energy"]
+    pd.testing.assert_frame_equal(a.panel.df.drop(columns=changed),
+                                  b.panel.df.drop(columns=[*changed, "dei", "agglom"]))
+    d = b.truth["digital_index"]
+    assert d["total"] == pytest.approx(-0.1 + 0.5 * 0.012) and d["suppressed_share"] == pytest.approx(0.06)
+    assert a.truth["digital_index"] is None
+
+
+def test_sample_and_synthetic_calendar():
+    s = cm.simulate(seed=3, sample={"region": ["East"]}, synthetic_batches=(2012, 2013, 2014), treated_share=0.5)
+    df = s.panel.df
+    assert set(df["region"]) == {"East"} and s.truth["calendar"] == "synthetic (random batches)"
+    assert set(s.truth["cohorts"]) <= {2012, 2013, 2014} and 0.3 < s.truth["n_treated"] / df["city"].nunique() < 0.7
+    with pytest.raises(ValueError, match="no bundled city attribute 'regio'"):
+        cm.simulate(sample={"regio": ["East"]})

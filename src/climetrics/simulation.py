@@ -67,6 +67,25 @@ def _ar1(rng: np.random.Generator, n: int, t: int, rho: float, sd: float) -> np.
     return out
 
 
+def _digital_economy(cities: pd.DataFrame, size: np.ndarray, yrs: np.ndarray, a: float, seed: int):
+    """Seed 004's variables: digital-economy index, agglomeration and a shared shock (n x t each).
+
+    ``dei`` grows at 0.08 - 0.01 ln(1 + km to Hangzhou) per year (so distance x trend predicts it),
+    plus a shock that also enters the outcome. ``agglom = a * dei + city level + noise``.
+    """
+    from .estimate.iv import haversine_km
+
+    rng = np.random.default_rng([seed, 4])  # own stream: other variables are unchanged
+    hz = cities.loc[cities["adcode"] == 330100, ["lon", "lat"]].to_numpy()[0]
+    dist = np.log1p(haversine_km(cities["lon"].to_numpy(), cities["lat"].to_numpy(), hz[0], hz[1]))
+    n, t = len(cities), len(yrs)
+    trend = np.arange(t)[None, :] * (0.08 - 0.01 * dist)[:, None]
+    shock = _ar1(rng, n, t, 0.5, 0.05)
+    dei = 0.2 + 0.1 * size[:, None] + trend + 0.5 * shock + rng.normal(0, 0.03, (n, t))
+    agglom = 1.0 + 0.3 * size[:, None] + a * dei + _ar1(rng, n, t, 0.6, 0.2)
+    return dei, agglom, shock
+
+
 def simulate(
     *,
     policy: str = "broadband_china",
@@ -84,6 +103,9 @@ def simulate(
     sample: dict[str, list[Any]] | None = None,
     synthetic_batches: tuple[int, ...] | None = None,
     treated_share: float = 0.5,
+    digital_index: float | None = None,
+    agglomeration_a: float = 0.5,
+    agglomeration_b: float = 0.012,
     seed: int = 0,
 ) -> Simulated:
     """Simulate a city-year panel with a known effect of a staggered policy.
@@ -123,6 +145,14 @@ def simulate(
         The calendar is then synthetic and the truth says so.
     treated_share
         Share of cities treated under ``synthetic_batches``.
+    digital_index
+        Seed 004's scenario (off by default): a continuous digital-economy index ``dei`` whose
+        direct effect on ``lnci`` is this value, plus industrial agglomeration ``agglom`` that
+        ``dei`` raises (``agglomeration_a``) and that raises carbon intensity
+        (``agglomeration_b``), so the agglomeration channel suppresses part of the effect.
+        ``dei`` grows more slowly with distance from Hangzhou (a relevant instrument) and shares
+        a shock with ``lnci`` (so OLS is biased and IV is needed). Drawn from a separate random
+        stream, so all other variables are the same as without it.
     seed
         Seed of the random generator; the same seed gives identical data.
     """
@@ -205,6 +235,11 @@ def simulate(
         + theta * exposure + mediator_b * med + spillover * wd + rng.normal(0, noise, (n, t))
     )
 
+    dei = agglom = None
+    if digital_index is not None:
+        dei, agglom, shock = _digital_economy(cities, size, yrs, agglomeration_a, seed)
+        lnci = lnci + digital_index * dei + agglomeration_b * agglom + 0.03 * shock
+
     # --- consistent levels for DEA and accounting
     pop = np.exp(lnpden) * area[:, None] / 1e4  # 10^4 persons
     gdp = np.exp(lnpgdp) * pop / 1e4  # 10^8 yuan (pgdp in yuan, pop in 10^4)
@@ -246,6 +281,8 @@ def simulate(
         "students": flat(students),
         "green_innov": flat(med),
     })
+    if dei is not None:
+        df["dei"], df["agglom"] = flat(dei), flat(agglom)
     if missing_rate > 0:
         for c in ("gov", "str", "urban"):
             m = rng.random(len(df)) < missing_rate
@@ -276,11 +313,18 @@ def simulate(
         "n_treated": int(treated.sum()),
         "n_control": int((~treated).sum()),
         "cohorts": {int(k): int(v) for k, v in pd.Series(g[treated]).value_counts().sort_index().items()},
+        "digital_index": None if digital_index is None else {
+            "treatment": "dei", "mediator": "agglom", "direct": digital_index,
+            "indirect": agglomeration_a * agglomeration_b,
+            "total": digital_index + agglomeration_a * agglomeration_b,
+            "suppressed_share": abs(agglomeration_a * agglomeration_b / digital_index)},
         "calendar": "synthetic (random batches)" if synthetic_batches else (
             "user" if calendar is not None else policy),
     }
     params = dict(policy=policy, years=years, effect=effect, lag=lag, heterogeneity=heterogeneity,
                   mediator_a=mediator_a, mediator_b=mediator_b, spillover=spillover, noise=noise,
                   missing_rate=missing_rate, unit_types=unit_types, sample=sample,
-                  synthetic_batches=synthetic_batches, treated_share=treated_share, seed=seed)
+                  synthetic_batches=synthetic_batches, treated_share=treated_share,
+                  digital_index=digital_index, agglomeration_a=agglomeration_a,
+                  agglomeration_b=agglomeration_b, seed=seed)
     return Simulated(panel=Panel(df, "city", "year"), truth=truth, params=params)

@@ -64,6 +64,9 @@ SIMULATE_SCHEMA: dict[str, Field] = {
     "sample": _f(dict, None, item=list, help="keep cities with these attributes, e.g. {region = ['East']}"),
     "synthetic_batches": _f(list, None, item=int, help="random synthetic calendar with these adoption years"),
     "treated_share": _f((int, float), 0.5),
+    "digital_index": _f((int, float), None, help="seed 004 scenario: direct effect of the index 'dei'"),
+    "agglomeration_a": _f((int, float), 0.5),
+    "agglomeration_b": _f((int, float), 0.012),
     "seed": _f(int, 0),
 }
 
