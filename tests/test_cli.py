@@ -26,6 +26,8 @@ def test_demo_writes_report_tables_manifest(demo_out):
     for sec in ("data", "descriptives", "correlation", "baseline"):
         assert f'<section id="{sec}">' in html
     assert "SIMULATED DATA" in html and "data:image/png;base64," in html
+    for ext in ("png", "svg", "pdf"):
+        assert (demo_out / "figures" / f"event_study.{ext}").stat().st_size > 1000
     assert "covers the truth" in html
     for key in ("descriptives", "correlation", "baseline"):
         for ext in ("md", "html", "tex", "csv", "xlsx", "docx"):

@@ -248,7 +248,8 @@ class Study:
                 n_fig += 1
                 shown.caption = f"Figure {n_fig}. {shown.caption}"
                 atomic_write(out / "figures" / f"{name}.png", shown.png)
-                atomic_write(out / "figures" / f"{name}.svg", save(fig, "svg"))
+                atomic_write(out / "figures" / f"{name}.svg", save(fig, "svg", close=False))
+                atomic_write(out / "figures" / f"{name}.pdf", save(fig, "pdf"))
             if got.results:
                 results[spec.key] = got.results
             if got.summary:
