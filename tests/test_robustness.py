@@ -83,3 +83,16 @@ def test_config_rejects_unknown_concurrent_policy():
     text = str(err.value)
     assert "'robustness.concurrent_policies[0]': no bundled policy 'low_carbon' (did you mean 'low_carbon_pilot'?)" in text
     assert "'robustness.trim_outcome' must be [] or [lower, upper]" in text
+
+
+def test_expand_provinces_switch(panel):
+    import warnings as w
+
+    with w.catch_warnings(record=True) as caught:
+        w.simplefilter("always")
+        off = rb.control_concurrent_policies(panel, "lnci", "did", C, policies=["low_carbon_pilot"],
+                                             expand_provinces=False)
+        on = rb.control_concurrent_policies(panel, "lnci", "did", C, policies=["low_carbon_pilot"],
+                                            expand_provinces=True)
+    assert not any("province-level entries" in str(x.message) for x in caught)
+    assert off.coef("Policy: low_carbon_pilot") != on.coef("Policy: low_carbon_pilot")

@@ -68,12 +68,15 @@ def shift_timing(
 def control_concurrent_policies(
     panel: Panel, y: str, treat: str, controls: str | Sequence[str] = (), *,
     policies: Sequence[str] = ("low_carbon_pilot", "innovative_city_pilot"),
-    calendars: dict[str, pd.DataFrame] | None = None, unit_key: str = "auto", **kw
+    calendars: dict[str, pd.DataFrame] | None = None, unit_key: str = "auto",
+    expand_provinces: bool | None = None, **kw
 ) -> EstimationResult:
     """TWFE adding other policies' staggered DID dummies as controls.
 
     ``policies`` are bundled calendar ids; ``calendars`` maps further policy names to user
-    calendars (a unit column and ``adoption_year``), e.g. smart-city pilots.
+    calendars (a unit column and ``adoption_year``), e.g. smart-city pilots. ``expand_provinces``
+    decides whether province-level pilots treat all their cities (see
+    :func:`climetrics.data.policy_calendar`; ``None`` warns that they were left out).
     """
     from .. import data as cmdata
 
@@ -84,7 +87,8 @@ def control_concurrent_policies(
         raise EstimationError("control_concurrent_policies: give at least one policy or calendar")
     for name, cal in todo:
         col = f"_pol_{name}"
-        p = cmdata.policy_dummies(p, name, name=col, calendar=cal, unit_key=unit_key)
+        p = cmdata.policy_dummies(p, name, name=col, calendar=cal, unit_key=unit_key,
+                                  **({} if cal is not None else {"expand_provinces": expand_provinces}))
         if p.df[col].nunique() < 2:
             raise EstimationError(f"concurrent policy '{name}' does not vary in this panel; drop it from the list")
         added.append(col)

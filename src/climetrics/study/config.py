@@ -76,6 +76,7 @@ POLICY_SCHEMA: dict[str, Field] = {
     "calendar": _f(str, None, help="csv with a unit column and 'adoption_year' for user policies"),
     "unit_key": _f(str, "auto", choices=("auto", "adcode", "name", "name_en")),
     "include_unverified": _f(bool, False),
+    "expand_provinces": _f(bool, None, help="treat every city of a province-level pilot (low-carbon 2010/2012)"),
 }
 
 NDDF_SCHEMA: dict[str, Field] = {
@@ -160,6 +161,7 @@ SCHEMA: dict[str, Any] = {
         "shift_sample": _f(str, "pre", choices=("pre", "full")),
         "concurrent_policies": _f(list, [], item=str, help="bundled policy ids to control for"),
         "concurrent_calendars": _f(dict, {}, item=str, help="{name = 'calendar.csv'} user calendars"),
+        "expand_provinces": _f(bool, None, help="province-level pilots: treat all their cities (true) or none (false)"),
         "trim_outcome": _f(list, [0.05, 0.95], item=(int, float), help="[] to skip"),
         "winsorize_outcome": _f(list, [0.01, 0.99], item=(int, float), help="[] to skip"),
         "replace_treatment": _f(list, [], item=str, help="continuous treatment columns, one column each"),

@@ -145,7 +145,8 @@ class Study:
             if pol["calendar"]:
                 calendar = pd.read_csv((self.config.base_dir / pol["calendar"]).resolve())
             panel = cmdata.policy_dummies(panel, pol["name"], unit_key=pol["unit_key"], name=pol["column"],
-                                          include_unverified=pol["include_unverified"], calendar=calendar)
+                                          include_unverified=pol["include_unverified"], calendar=calendar,
+                                          expand_provinces=pol["expand_provinces"])
         if p["interpolate"]:
             panel = panel.interpolate(p["interpolate"], method="linear")
             if p["interpolate_by"]:

@@ -250,7 +250,8 @@ def robustness_section(ctx: Context) -> Output:
     calendars = {name: pd.read_csv(ctx.config_dir / path) for name, path in r["concurrent_calendars"].items()}
     if r["concurrent_policies"] or calendars:
         todo.append(("concurrent policies", lambda: rb.control_concurrent_policies(
-            *args, policies=r["concurrent_policies"], calendars=calendars, **kw)))
+            *args, policies=r["concurrent_policies"], calendars=calendars,
+            expand_provinces=r["expand_provinces"], **kw)))
     if r["trim_outcome"]:
         todo.append(("trimming", lambda: rb.trim_outcome(*args, lower=r["trim_outcome"][0],
                                                          upper=r["trim_outcome"][1], **kw)))
