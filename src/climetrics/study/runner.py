@@ -118,7 +118,10 @@ class Study:
             s["years"] = tuple(s["years"])
             if s["synthetic_batches"] is not None:
                 s["synthetic_batches"] = tuple(s["synthetic_batches"])
-            sim = simulate(**s)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                sim = simulate(**s)
+            self.warnings += _user_warnings(caught)
             panel, self.truth, self.data_note = sim.panel, sim.truth, sim.note
         else:
             path = cfg.data_path()
@@ -131,7 +134,7 @@ class Study:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             panel = self.prepare(panel)
-        self.warnings += [str(w.message) for w in caught]
+        self.warnings += _user_warnings(caught)
         return panel
 
     def prepare(self, panel: Panel) -> Panel:
@@ -219,9 +222,7 @@ class Study:
                     with warnings.catch_warnings(record=True) as caught:
                         warnings.simplefilter("always")
                         got = spec.build(ctx)
-                    seen = dict.fromkeys(str(w.message) for w in caught
-                                         if not issubclass(w.category, _LIBRARY_NOISE))
-                    got.section.paragraphs += [f"Note: {m}" for m in seen]
+                        got.section.paragraphs += [f"Note: {m}" for m in _user_warnings(caught)]
                     if cache:
                         for old in cached.parent.glob(f"{spec.key}-*.pkl"):
                             old.unlink()
@@ -303,6 +304,11 @@ def _code_fingerprint() -> str:
     for f in sorted(root.rglob("*.py")):
         h.update(f.read_bytes())
     return h.hexdigest()
+
+
+def _user_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
+    """Distinct messages of warnings about the user's data or model (library deprecations dropped)."""
+    return list(dict.fromkeys(str(w.message) for w in caught if not issubclass(w.category, _LIBRARY_NOISE)))
 
 
 def _to_bytes(writer: Callable[[Any], None]) -> bytes:
