@@ -178,3 +178,14 @@ def test_unchanged_sections_are_reused_and_changed_ones_recomputed(tmp_path):
     assert second["summaries"]["placebo"]["space"]["draws"] == 50
     assert main(["run", str(cfg), "--no-cache"]) == 0
     assert json.loads((tmp_path / "results" / "manifest.json").read_text())["reused_from_cache"] == []
+
+
+def test_progress_callback_sees_every_section(tmp_path):
+    from climetrics.study.runner import Study
+
+    calls = []
+    run = Study.from_file(_write_study(tmp_path)).run(tmp_path / "p", log=lambda m: None,
+                                                      progress=lambda d, t, title: calls.append((d, t, title)))
+    n = len(run.sections)
+    assert [c[0] for c in calls] == list(range(n + 1)) and all(c[1] == n for c in calls)
+    assert calls[0][2] == "Data and sample" and calls[-1][2] == "writing the report"

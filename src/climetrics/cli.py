@@ -23,7 +23,20 @@ def _run(config: Path, out: str | None, cache: bool = True) -> int:
     from .study.runner import Study
 
     study = Study.from_file(config)
-    result = study.run(out, cache=cache)
+    if sys.stderr.isatty():  # interactive: a progress bar; logs and CI get plain lines
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                   TimeElapsedColumn())
+        with Progress(*columns, transient=True) as bar:
+            task = bar.add_task("climetrics", total=None)
+
+            def advance(done: int, total: int, title: str) -> None:
+                bar.update(task, completed=done, total=total, description=title)
+
+            result = study.run(out, cache=cache, progress=advance, log=bar.console.print)
+    else:
+        result = study.run(out, cache=cache)
     if result.failed:
         print(f"climetrics: {len(result.failed)} section(s) failed: {', '.join(result.failed)} "
               f"(see {result.report_path})", file=sys.stderr)

@@ -178,12 +178,13 @@ class Study:
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
     def run(self, out_dir: str | Path | None = None, *, log: Callable[[str], None] = print,
-            cache: bool = True) -> RunResult:
+            cache: bool = True, progress: Callable[[int, int, str], None] | None = None) -> RunResult:
         """Run every enabled section and write report.html, tables/, figures/ and manifest.json.
 
         With ``cache`` a section whose inputs are unchanged since the last run into the same output
         directory is reused from ``out_dir/.cache`` (see :meth:`_cache_key`); failed sections are
-        never cached."""
+        never cached. ``progress(done, total, title)`` is called before each section and once
+        at the end (the CLI draws a progress bar with it)."""
         from ..report.figures import save
         from .sections import SECTIONS, Context
 
@@ -206,9 +207,10 @@ class Study:
         timings: dict[str, float] = {}
         n_table = n_fig = 0
         reused: list[str] = []
-        for spec in SECTIONS:
-            if not spec.enabled(cfg.values):
-                continue
+        enabled = [spec for spec in SECTIONS if spec.enabled(cfg.values)]
+        for i, spec in enumerate(enabled):
+            if progress:
+                progress(i, len(enabled), spec.title)
             log(f"  - {spec.title} ...")
             s0 = time.perf_counter()
             key = self._cache_key(spec.key)
@@ -256,6 +258,8 @@ class Study:
                 results[spec.key] = got.results
             if got.summary:
                 summaries[spec.key] = got.summary
+        if progress:
+            progress(len(enabled), len(enabled), "writing the report")
         title = cfg["study"]["title"]
         meta = [f"climetrics {_versions()['climetrics']} · {time.strftime('%Y-%m-%d %H:%M')} · seed {cfg['study']['seed']}"]
         atomic_write(out / "report.html", render_report(
