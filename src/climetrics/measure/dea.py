@@ -412,8 +412,12 @@ class FrontierSolver:
     def _solve_full(self, z: np.ndarray, exclude: int | None) -> tuple[str, float, np.ndarray | None]:
         if self._full is None:
             self._full = self._make(np.arange(self.n))
-        lp = self._full
-        self.model.load(lp, z)
+        self.model.load(self._full, z)
+        return self._solve_excluding(self._full, exclude)
+
+    def _solve_excluding(self, lp: FrontierLP, exclude: int | None) -> tuple[str, float, np.ndarray | None]:
+        """Solve ``lp`` with the lambda of reference position ``exclude`` (if any) fixed at 0,
+        restoring its bounds afterwards (super-efficiency leaves the DMU itself out)."""
         col = [self._lam0 + exclude] if exclude is not None else []
         if col:
             lp.set_cols(col, [0.0], [0.0])
@@ -429,14 +433,7 @@ class FrontierSolver:
         model, lp = self.model, self.lp
         model.load(lp, z)
         if not self.colgen:
-            col = [self._lam0 + exclude] if exclude is not None else []
-            if col:
-                lp.set_cols(col, [0.0], [0.0])
-            try:
-                return self._solve(lp)
-            finally:
-                if col:
-                    lp.set_cols(col, [0.0], [INF])
+            return self._solve_excluding(lp, exclude)
         use_self = own is not None and own != exclude
         zc = model.lam_rows(z[None, :])[:, 0]
         lp.set_coeffs(self._self_rows, self._self_col, zc[self._self_rows])
