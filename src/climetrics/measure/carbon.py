@@ -143,6 +143,16 @@ def _to_gj(q: pd.Series, unit: str, fuel: str, basis: str, ncv: float) -> pd.Ser
     return q * table[unit] * ncv / 1e6
 
 
+def _total(res: pd.DataFrame, detail: bool) -> pd.Series | pd.DataFrame:
+    """Sum of the per-source CO2 columns, missing where any source is missing (never a silent
+    zero); with ``detail`` the per-source columns plus ``co2``."""
+    total = res.sum(axis=1, min_count=res.shape[1]).where(res.notna().all(axis=1))
+    total.name = "co2"
+    if detail:
+        return res.assign(co2=total)
+    return total
+
+
 def fossil_co2(
     df: Any,
     fuels: dict[str, str] | None = None,
@@ -241,13 +251,7 @@ def fossil_co2(
         # GJ x kg C/GJ -> kg C; x O x 44/12 -> kg CO2; /1000 -> t
         t_co2 = gj * float(row["carbon_content"]) * float(row["oxidation"]) * CO2_PER_C / 1e3
         out[f"co2_{fuel}"] = t_co2 * _OUT_UNITS[output_units]
-    res = pd.DataFrame(out, index=data.index)
-    total = res.sum(axis=1, min_count=len(out)).where(res.notna().all(axis=1))
-    total.name = "co2"
-    if detail:
-        res["co2"] = total
-        return res
-    return total
+    return _total(pd.DataFrame(out, index=data.index), detail)
 
 
 # ---------------------------------------------------------------------- city level
@@ -412,10 +416,4 @@ def city_co2(
         if not np.isfinite(hf) or hf < 0:
             raise PanelError(f"heat_factor must be a non-negative number, got {show(heat_factor)}")
         terms["co2_heat"] = num(heat) * _HEAT_UNITS[u["heat"]] * hf
-    res = pd.DataFrame(terms, index=data.index) * _OUT_UNITS[output_units]
-    total = res.sum(axis=1, min_count=len(terms)).where(res.notna().all(axis=1))
-    total.name = "co2"
-    if detail:
-        res["co2"] = total
-        return res
-    return total
+    return _total(pd.DataFrame(terms, index=data.index) * _OUT_UNITS[output_units], detail)
