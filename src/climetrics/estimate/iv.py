@@ -702,29 +702,28 @@ def iv_2sls(
     u = yv - R @ beta
     f2, df2 = factor(K + p)
     cov2 = _sandwich(bread, Rhat * u[:, None], clus, n_g, f2)
-    names2 = [*endog_l, *w_names]
-    second = EstimationResult(
-        coefs=_coef_table(names2, beta, np.sqrt(np.diag(cov2)), df2),
-        depvar=y,
-        model="2SLS",
-        n_obs=n,
-        fixed_effects=tuple(fe_l),
-        vcov=vcov_name,
-        cluster=clus_col,
-        n_clusters=n_g if clus_col else None,
-        stats={},
-        notes=list(notes),
-        meta={
-            "endog": endog_l,
-            "instruments": inst_l,
-            "controls": ctrl_l,
-            "ssc": ssc,
-            "df_t": df2,
-            "formula": f"{y} ~ {' + '.join(ctrl_l) or '1'} | {' + '.join(fe_l) or '0'} | "
-            f"{' + '.join(endog_l)} ~ {' + '.join(inst_l)}",
-        },
-        label=title,
-        cov=cov2,
+    def result(names, b, cov, df_t, depvar, model, label, **meta) -> EstimationResult:
+        """One stage's estimates with the sample and inference settings shared by all stages."""
+        return EstimationResult(
+            coefs=_coef_table(names, b, np.sqrt(np.diag(cov)), df_t),
+            depvar=depvar,
+            model=model,
+            n_obs=n,
+            fixed_effects=tuple(fe_l),
+            vcov=vcov_name,
+            cluster=clus_col,
+            n_clusters=n_g if clus_col else None,
+            stats={},
+            notes=list(notes),
+            meta={"instruments": inst_l, "controls": ctrl_l, "ssc": ssc, "df_t": df_t, **meta},
+            label=label,
+            cov=cov,
+        )
+
+    second = result(
+        [*endog_l, *w_names], beta, cov2, df2, y, "2SLS", title, endog=endog_l,
+        formula=f"{y} ~ {' + '.join(ctrl_l) or '1'} | {' + '.join(fe_l) or '0'} | "
+        f"{' + '.join(endog_l)} ~ {' + '.join(inst_l)}",
     )
 
     # first stages
@@ -738,21 +737,7 @@ def iv_2sls(
     fs_p: dict[str, float] = {}
     for j, e in enumerate(endog_l):
         cov1 = _sandwich(zf_bread, Zf * v[:, [j]], clus, n_g, f1)
-        res = EstimationResult(
-            coefs=_coef_table(names1, gam[:, j], np.sqrt(np.diag(cov1)), df1),
-            depvar=e,
-            model="2SLS first stage",
-            n_obs=n,
-            fixed_effects=tuple(fe_l),
-            vcov=vcov_name,
-            cluster=clus_col,
-            n_clusters=n_g if clus_col else None,
-            stats={},
-            notes=list(notes),
-            meta={"instruments": inst_l, "controls": ctrl_l, "ssc": ssc, "df_t": df1},
-            label=f"First stage: {e}",
-            cov=cov1,
-        )
+        res = result(names1, gam[:, j], cov1, df1, e, "2SLS first stage", f"First stage: {e}")
         w = res.wald_test(inst_l)
         fs_F[e], fs_p[e] = w["F"], w["p_value"]
         res.stats["first_stage_F"] = w["F"]
