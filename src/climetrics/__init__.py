@@ -41,6 +41,7 @@ _LAZY = {
     "EstimationResult": ("climetrics.result", "EstimationResult"),
     "ResultSet": ("climetrics.result", "ResultSet"),
     "simulate": ("climetrics.simulation", "simulate"),
+    "simulate_provinces": ("climetrics.simulation_province", "simulate_provinces"),
     "data": ("climetrics.data", None),
     "measure": ("climetrics.measure", None),
     "nddf_performance": ("climetrics.measure", "nddf_performance"),

@@ -51,6 +51,12 @@ class Simulated:
 
     def __repr__(self) -> str:
         t = self.truth
+        if "att" not in t:  # spatial scenario: report the spatial parameters instead
+            return (
+                f"Simulated({self.panel!r}; true rho = {t['rho']:.3f}, direct effect of "
+                f"{t['treatment']} = {t['effects']['direct']:.4f}, indirect = "
+                f"{t['effects']['indirect']:.4f})"
+            )
         return (
             f"Simulated({self.panel!r}; true ATT on {t['outcome']} = {t['att']:.4f}, "
             f"mediated share = {t['mediated_share']:.3f})"
