@@ -25,6 +25,7 @@ def test_example_recovers_truth(config, tmp_path):
         path = m["summaries"]["mediation"]["paths"][0]
         assert path["suppression"] and path["ci_low_percentile"] > 0  # ab > 0 while c' < 0
         assert abs(path["suppression_ratio"] - dig["suppressed_share"]) < 0.05
+        assert "Treatment &#x27;Digital economy index&#x27; is continuous" in (tmp_path / "report.html").read_text()
         return
     truth = m["truth"]["att"]
     base = m["results"]["baseline"][-1]["coefs"][0]

@@ -86,7 +86,12 @@ class Output:
 def data_section(ctx: Context) -> Output:
     p, d = ctx.panel, ctx.d
     paras = [ctx.data_note or "", p.balance().summary()]
-    if d in p:
+    binary = d in p and set(p.df[d].dropna().unique()) <= {0, 1}
+    if d in p and not binary:
+        x = p.df[d]
+        paras.append(f"Treatment '{ctx.label(d)}' is continuous: mean {x.mean():.4g}, standard deviation "
+                     f"{x.std():.4g}, range [{x.min():.4g}, {x.max():.4g}].")
+    if binary:
         ever = p.df.groupby(p.unit)[d].max()
         first = p.df[p.df[d] == 1].groupby(p.unit)[p.time].min()
         cohorts = first.value_counts().sort_index()
