@@ -22,22 +22,60 @@ def merged(**sections):
 
 
 CASES = [
-    ("unknown section", {**BASE, "baselin": {}}, r"unknown key 'baselin' \(did you mean 'baseline'\?\)"),
-    ("unknown key", merged(baseline={"stepwis": True}), r"unknown key 'baseline.stepwis' \(did you mean 'stepwise'\?\)"),
-    ("wrong type", merged(baseline={"stepwise": "yes"}), r"'baseline.stepwise' must be true/false, got 'yes'"),
-    ("bad choice", merged(baseline={"stat": "z"}), r"'baseline.stat' = 'z' is not allowed; use one of \['t', 'se'\]"),
-    ("missing outcome", merged(variables={"outcome": None}) | {"variables": {"treatment": "did"}},
-     r"missing required key 'variables.outcome'"),
-    ("list item type", merged(variables={"controls": ["a", 3]}), r"every item of 'variables.controls' must be a string, got 3"),
+    (
+        "unknown section",
+        {**BASE, "baselin": {}},
+        r"unknown key 'baselin' \(did you mean 'baseline'\?\)",
+    ),
+    (
+        "unknown key",
+        merged(baseline={"stepwis": True}),
+        r"unknown key 'baseline.stepwis' \(did you mean 'stepwise'\?\)",
+    ),
+    (
+        "wrong type",
+        merged(baseline={"stepwise": "yes"}),
+        r"'baseline.stepwise' must be true/false, got 'yes'",
+    ),
+    (
+        "bad choice",
+        merged(baseline={"stat": "z"}),
+        r"'baseline.stat' = 'z' is not allowed; use one of \['t', 'se'\]",
+    ),
+    (
+        "missing outcome",
+        merged(variables={"outcome": None}) | {"variables": {"treatment": "did"}},
+        r"missing required key 'variables.outcome'",
+    ),
+    (
+        "list item type",
+        merged(variables={"controls": ["a", 3]}),
+        r"every item of 'variables.controls' must be a string, got 3",
+    ),
     ("no data", merged(data=None), r"\[data\] needs either 'path'"),
     ("path without keys", {**BASE, "data": {"path": "x.csv"}}, r"also needs 'unit' and 'time'"),
     ("section not a table", {**BASE, "baseline": 3}, r"'baseline' must be a table"),
-    ("winsor limits", merged(prepare={"winsorize_limits": [0.9, 0.1]}), r"'prepare.winsorize_limits' must be \[lower, upper\]"),
-    ("policies not array", merged(prepare={"policies": {"name": "x"}}), r"'prepare.policies' must be an array of tables"),
-    ("policy key", merged(prepare={"policies": [{"nam": "x"}]}),
-     r"(?s)unknown key 'prepare.policies\[0\].nam'.*missing required key 'prepare.policies\[0\].name'"),
+    (
+        "winsor limits",
+        merged(prepare={"winsorize_limits": [0.9, 0.1]}),
+        r"'prepare.winsorize_limits' must be \[lower, upper\]",
+    ),
+    (
+        "policies not array",
+        merged(prepare={"policies": {"name": "x"}}),
+        r"'prepare.policies' must be an array of tables",
+    ),
+    (
+        "policy key",
+        merged(prepare={"policies": [{"nam": "x"}]}),
+        r"(?s)unknown key 'prepare.policies\[0\].nam'.*missing required key 'prepare.policies\[0\].name'",
+    ),
     ("bad int", {**BASE, "study": {"seed": 1.5}}, r"'study.seed' must be an integer, got 1.5"),
-    ("simulate years", {**BASE, "data": {"simulate": {"years": [2020, 2010]}}}, r"'data.simulate.years' must be \[first, last\]"),
+    (
+        "simulate years",
+        {**BASE, "data": {"simulate": {"years": [2020, 2010]}}},
+        r"'data.simulate.years' must be \[first, last\]",
+    ),
 ]
 
 
@@ -61,8 +99,13 @@ def test_defaults_filled():
 
 
 def test_columns_checked_against_data():
-    cfg = parse_config(merged(variables={"controls": ["lnpgdpp"]}, prepare={"log": ["gdp"]},
-                              descriptives={"columns": ["lngdp", "zz"]}))
+    cfg = parse_config(
+        merged(
+            variables={"controls": ["lnpgdpp"]},
+            prepare={"log": ["gdp"]},
+            descriptives={"columns": ["lngdp", "zz"]},
+        )
+    )
     problems = check_against_data(cfg, ["city", "year", "y", "did", "lnpgdp", "gdp"])
     assert problems == [
         "'variables.controls[0]': column 'lnpgdpp' is not in the data (did you mean 'lnpgdp'?)",
@@ -77,3 +120,141 @@ def test_toml_syntax_error_and_missing_file(tmp_path):
         load_config(p)
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "none.toml")
+
+
+# ---------------------------------------------------------------- [prepare] measurement steps
+def prep(**steps):
+    return merged(prepare=steps)
+
+
+PREPARE_CASES = [
+    (
+        "carbon fuels not a table",
+        prep(carbon=[{"fuels": ["coal"]}]),
+        r"'prepare.carbon\[0\].fuels' must be a table, got \['coal'\]",
+    ),
+    (
+        "carbon unknown key",
+        prep(carbon=[{"fuel": {"coal": "c"}}]),
+        r"unknown key 'prepare.carbon\[0\].fuel' \(did you mean 'fuels'\?\)",
+    ),
+    (
+        "carbon output unit",
+        prep(carbon=[{"output_units": "Gt"}]),
+        r"'prepare.carbon\[0\].output_units' = 'Gt' is not allowed",
+    ),
+    ("carbon empty fuels", prep(carbon=[{"fuels": {}}]), r"'prepare.carbon\[0\].fuels' is empty"),
+    (
+        "entropy without column",
+        prep(entropy=[{"positive": ["a"]}]),
+        r"missing required key 'prepare.entropy\[0\].column'",
+    ),
+    (
+        "entropy without indicators",
+        prep(entropy=[{"column": "idx"}]),
+        r"'prepare.entropy\[0\]' needs at least one indicator in 'positive' or 'negative'",
+    ),
+    (
+        "entropy weights",
+        prep(entropy=[{"column": "idx", "positive": ["a"], "weights": "yearly"}]),
+        r"'prepare.entropy\[0\].weights' = 'yearly' is not allowed; use one of \['pooled', 'per_year'\]",
+    ),
+    (
+        "entropy indicator twice",
+        prep(entropy=[{"column": "idx", "positive": ["a"], "negative": ["a"]}]),
+        r"'prepare.entropy\[0\]': indicator\(s\) listed more than once: \['a'\]",
+    ),
+    (
+        "entropy negative shift",
+        prep(entropy=[{"column": "idx", "positive": ["a"], "shift": -1}]),
+        r"'prepare.entropy\[0\].shift' must be >= 0",
+    ),
+    (
+        "agglomeration tier not a list",
+        prep(agglomeration=[{"tiers": {"high": "emp_it"}, "total": "emp"}]),
+        r"every item of 'prepare.agglomeration\[0\].tiers' must be a list, got 'emp_it'",
+    ),
+    (
+        "agglomeration empty tier",
+        prep(agglomeration=[{"tiers": {"high": []}, "total": "emp"}]),
+        r"'prepare.agglomeration\[0\].tiers.high' must be a non-empty list of column names",
+    ),
+    (
+        "agglomeration without total",
+        prep(agglomeration=[{"tiers": {"high": ["emp_it"]}}]),
+        r"missing required key 'prepare.agglomeration\[0\].total'",
+    ),
+    (
+        "downscale without proxy",
+        prep(downscale=[{"column": "c", "value": "v"}]),
+        r"missing required key 'prepare.downscale\[0\].proxy'",
+    ),
+    (
+        "fill method",
+        prep(fill_trailing=[{"columns": ["co2"], "method": "arima"}]),
+        r"'prepare.fill_trailing\[0\].method' = 'arima' is not allowed",
+    ),
+    (
+        "fill columns not a list",
+        prep(fill_trailing=[{"columns": "co2"}]),
+        r"'prepare.fill_trailing\[0\].columns' must be a list, got 'co2'",
+    ),
+    (
+        "fill no columns",
+        prep(fill_trailing=[{"columns": []}]),
+        r"'prepare.fill_trailing\[0\].columns' must name at least one column",
+    ),
+    (
+        "fill fit_years",
+        prep(fill_trailing=[{"columns": ["co2"], "fit_years": 1}]),
+        r"'prepare.fill_trailing\[0\].fit_years' must be at least 2",
+    ),
+    (
+        "same new column twice",
+        prep(carbon=[{"column": "idx"}], entropy=[{"column": "idx", "positive": ["a"]}]),
+        r"'prepare.entropy\[0\].column': column 'idx' is also created by 'prepare.carbon\[0\].column'",
+    ),
+]
+
+
+@pytest.mark.parametrize("name,raw,pattern", PREPARE_CASES, ids=[c[0] for c in PREPARE_CASES])
+def test_malformed_measurement_step_names_the_key(name, raw, pattern):
+    with pytest.raises(ConfigError, match=pattern):
+        parse_config(raw)
+
+
+def test_measurement_columns_checked_against_data():
+    cfg = parse_config(
+        prep(
+            carbon=[{}],
+            entropy=[{"column": "idx", "positive": ["a"], "negative": ["zz"]}],
+            agglomeration=[{"tiers": {"high": ["emp_it", "emp_fin"]}, "total": "emp"}],
+            downscale=[{"column": "cable", "value": "cable_prov", "proxy": "telecom"}],
+            fill_trailing=[{"columns": ["co2", "co3"]}],
+        )
+    )
+    cols = [
+        "city",
+        "year",
+        "y",
+        "did",
+        "a",
+        "b",
+        "coal",
+        "coke",
+        "gasoline",
+        "diesel",
+        "fuel_oil",
+        "natural_gas",
+        "emp_it",
+        "emp",
+        "province",
+        "cable_prov",
+        "telecom",
+    ]
+    assert check_against_data(cfg, cols) == [
+        "'prepare.carbon[0].fuels (default 'kerosene')': column 'kerosene' is not in the data",
+        "'prepare.fill_trailing[0].columns[1]': column 'co3' is not in the data (did you mean 'co2'?)",
+        "'prepare.agglomeration[0].tiers.high[1]': column 'emp_fin' is not in the data (did you mean 'emp_it'?)",
+        "'prepare.entropy[0].negative[0]': column 'zz' is not in the data",
+    ]

@@ -27,6 +27,7 @@ Example::
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,58 @@ NDDF_SCHEMA: dict[str, Field] = {
     "rts": _f(str, "crs", choices=("crs", "vrs")),
 }
 
+CARBON_SCHEMA: dict[str, Field] = {
+    "column": _f(str, "co2", help="name of the CO2 column to create"),
+    "fuels": _f(
+        dict,
+        None,
+        item=str,
+        help="{fuel = 'column'}; default: seed 001's seven fuels in same-named columns",
+    ),
+    "units": _f(
+        (str, dict),
+        "10^4 t",
+        help="unit of the fuel columns ('t', '10^4 t', 'tce', ...) or {fuel = 'unit'}",
+    ),
+    "gas_units": _f(str, "10^8 m3", choices=("m3", "10^4 m3", "10^8 m3")),
+    "output_units": _f(str, "10^4 t", choices=("kg", "t", "10^4 t", "Mt")),
+}
+
+ENTROPY_SCHEMA: dict[str, Field] = {
+    "column": _f(str, required=True, help="name of the index column to create"),
+    "positive": _f(list, [], item=str, help="indicators where more is better"),
+    "negative": _f(list, [], item=str, help="indicators where more is worse"),
+    "weights": _f(
+        str, "pooled", choices=("pooled", "per_year"), help="one set of weights, or one per year"
+    ),
+    "shift": _f((int, float), 0.0001, help="added to standardised values before the proportions"),
+}
+
+AGGLOMERATION_SCHEMA: dict[str, Field] = {
+    "prefix": _f(str, "spec", help="overall index column; one '<prefix>_<tier>' column per tier"),
+    "tiers": _f(dict, None, required=True, item=list, help="{tier = ['employment columns']}"),
+    "total": _f(str, required=True, help="column of total employment of the city"),
+}
+
+DOWNSCALE_SCHEMA: dict[str, Field] = {
+    "column": _f(str, required=True, help="name of the city-level column to create"),
+    "value": _f(
+        str, required=True, help="provincial total, repeated on every city row of the province"
+    ),
+    "proxy": _f(str, required=True, help="city weight, e.g. telecom revenue"),
+    "province": _f(str, "province", help="province column"),
+}
+
+FILL_SCHEMA: dict[str, Field] = {
+    "columns": _f(list, required=True, item=str, help="columns whose trailing years to forecast"),
+    "method": _f(str, "linear_trend", choices=("linear_trend", "ar1", "holt")),
+    "last_observed": _f(int, None, help="last year of the source data (default: each unit's own)"),
+    "fit_years": _f(int, None, help="fit on each unit's last fit_years observed years"),
+    "until": _f(int, None, help="also add and fill rows up to this year"),
+    "log": _f(bool, False, help="forecast ln(column) (keeps it positive)"),
+    "on_short": _f(str, "raise", choices=("raise", "warn"), help="units with too short a history"),
+}
+
 SCHEMA: dict[str, Any] = {
     "study": {
         "title": _f(str, "climetrics study"),
@@ -110,6 +163,11 @@ SCHEMA: dict[str, Any] = {
     },
     "prepare": {
         "policies": [POLICY_SCHEMA],
+        "carbon": [CARBON_SCHEMA],
+        "downscale": [DOWNSCALE_SCHEMA],
+        "fill_trailing": [FILL_SCHEMA],
+        "agglomeration": [AGGLOMERATION_SCHEMA],
+        "entropy": [ENTROPY_SCHEMA],
         "nddf": [NDDF_SCHEMA],
         "interpolate": _f(list, [], item=str, help="columns to fill linearly within unit"),
         "interpolate_by": _f(str, None, help="then fill remaining gaps with the group-year mean of this column"),
@@ -323,9 +381,77 @@ def parse_config(raw: dict[str, Any], *, base_dir: Path | None = None, source: s
         yrs = (data.get("simulate") or {}).get("years")
         if yrs is not None and (len(yrs) != 2 or yrs[0] >= yrs[1]):
             problems.append(f"'data.simulate.years' must be [first, last] with first < last, got {yrs}")
+        problems += _prepare_problems(values["prepare"])
     if problems:
         raise ConfigError(problems)
     return StudyConfig(values=values, base_dir=base_dir or Path.cwd(), source=source)
+
+
+def created_columns(prepare: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(key, column)`` for every column the [prepare] steps create, in the order they run."""
+    out = [
+        (f"prepare.policies[{i}].column", p["column"] or p["name"])
+        for i, p in enumerate(prepare["policies"])
+    ]
+    out += [(f"prepare.carbon[{i}].column", c["column"]) for i, c in enumerate(prepare["carbon"])]
+    out += [
+        (f"prepare.downscale[{i}].column", d["column"]) for i, d in enumerate(prepare["downscale"])
+    ]
+    for i, a in enumerate(prepare["agglomeration"]):
+        out += [(f"prepare.agglomeration[{i}].prefix", a["prefix"])]
+        out += [
+            (f"prepare.agglomeration[{i}].tiers.{t}", f"{a['prefix']}_{t}")
+            for t in a["tiers"] or {}
+        ]
+    out += [(f"prepare.entropy[{i}].column", e["column"]) for i, e in enumerate(prepare["entropy"])]
+    out += [(f"prepare.nddf[{i}].column", n["column"]) for i, n in enumerate(prepare["nddf"])]
+    return out + [(f"prepare.log[{i}]", f"ln{c}") for i, c in enumerate(prepare["log"])]
+
+
+def _prepare_problems(prepare: dict[str, Any]) -> list[str]:
+    """Checks of the [prepare] measurement steps that the schema cannot express."""
+    problems: list[str] = []
+    for i, c in enumerate(prepare["carbon"]):
+        if c["fuels"] == {}:
+            problems.append(
+                f"'prepare.carbon[{i}].fuels' is empty; give {{fuel = 'column'}} or leave it out"
+            )
+    for i, e in enumerate(prepare["entropy"]):
+        cols = e["positive"] + e["negative"]
+        if not cols:
+            problems.append(
+                f"'prepare.entropy[{i}]' needs at least one indicator in 'positive' or 'negative'"
+            )
+        dup = sorted({c for c in cols if cols.count(c) > 1})
+        if dup:
+            problems.append(f"'prepare.entropy[{i}]': indicator(s) listed more than once: {dup}")
+        if not e["shift"] >= 0:
+            problems.append(f"'prepare.entropy[{i}].shift' must be >= 0, got {e['shift']}")
+    for i, a in enumerate(prepare["agglomeration"]):
+        if a["tiers"] == {}:
+            problems.append(
+                f"'prepare.agglomeration[{i}].tiers' is empty; give {{tier = ['columns']}}"
+            )
+        for tier, cols in (a["tiers"] or {}).items():
+            if not cols or not all(isinstance(c, str) for c in cols):
+                problems.append(
+                    f"'prepare.agglomeration[{i}].tiers.{tier}' must be a non-empty list of column names"
+                )
+    for i, f in enumerate(prepare["fill_trailing"]):
+        if not f["columns"]:
+            problems.append(f"'prepare.fill_trailing[{i}].columns' must name at least one column")
+        if f["fit_years"] is not None and f["fit_years"] < 2:
+            problems.append(
+                f"'prepare.fill_trailing[{i}].fit_years' must be at least 2, got {f['fit_years']}"
+            )
+    first: dict[str, str] = {}
+    for key, col in created_columns(prepare):
+        if col in first:
+            problems.append(
+                f"'{key}': column '{col}' is also created by '{first[col]}'; choose another name"
+            )
+        first.setdefault(col, key)
+    return problems
 
 
 def load_config(path: str | Path) -> StudyConfig:
@@ -346,9 +472,7 @@ def check_against_data(cfg: StudyConfig, columns: list[str]) -> list[str]:
     v = cfg["variables"]
     problems: list[str] = []
     # columns that [prepare] steps will create count as available
-    created = {p["column"] or p["name"] for p in cfg["prepare"]["policies"]}
-    created |= {f"ln{c}" for c in cfg["prepare"]["log"]}
-    created |= {n["column"] for n in cfg["prepare"]["nddf"]}
+    created = {col for _, col in created_columns(cfg["prepare"])}
     available = list(columns) + sorted(created)
 
     def need(key: str, col: str | None) -> None:
@@ -375,6 +499,7 @@ def check_against_data(cfg: StudyConfig, columns: list[str]) -> list[str]:
         for key in ("inputs", "good", "bad"):
             for j, c in enumerate(n[key]):
                 need(f"prepare.nddf[{i}].{key}[{j}]", c)
+    _measure_columns(cfg["prepare"], need)
     for i, c in enumerate(cfg["iv"]["instruments"]):
         need(f"iv.instruments[{i}]", c)
     need("nonlinear.x", cfg["nonlinear"]["x"])
@@ -387,3 +512,31 @@ def check_against_data(cfg: StudyConfig, columns: list[str]) -> list[str]:
     for i, c in enumerate(cfg["baseline"]["fixed_effects"] or []):
         need(f"baseline.fixed_effects[{i}]", c)
     return problems
+
+
+def _measure_columns(prepare: dict[str, Any], need: Callable[[str, str | None], None]) -> None:
+    """Check the input columns of the [prepare] measurement steps with ``need(key, column)``."""
+    for i, c in enumerate(prepare["carbon"]):
+        if c["fuels"] is None:
+            from ..measure.carbon import FUELS
+
+            for fuel in FUELS:
+                need(f"prepare.carbon[{i}].fuels (default '{fuel}')", fuel)
+        else:
+            for fuel, col in c["fuels"].items():
+                need(f"prepare.carbon[{i}].fuels.{fuel}", col)
+    for i, d in enumerate(prepare["downscale"]):
+        for key in ("value", "proxy", "province"):
+            need(f"prepare.downscale[{i}].{key}", d[key])
+    for i, f in enumerate(prepare["fill_trailing"]):
+        for j, c in enumerate(f["columns"]):
+            need(f"prepare.fill_trailing[{i}].columns[{j}]", c)
+    for i, a in enumerate(prepare["agglomeration"]):
+        need(f"prepare.agglomeration[{i}].total", a["total"])
+        for tier, cols in (a["tiers"] or {}).items():
+            for j, c in enumerate(cols):
+                need(f"prepare.agglomeration[{i}].tiers.{tier}[{j}]", c)
+    for i, e in enumerate(prepare["entropy"]):
+        for key in ("positive", "negative"):
+            for j, c in enumerate(e[key]):
+                need(f"prepare.entropy[{i}].{key}[{j}]", c)

@@ -41,7 +41,9 @@ def atomic_write(path: Path, data: str | bytes) -> None:
     mode = "wb" if isinstance(data, bytes) else "w"
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8"})) as fh:
+        with os.fdopen(
+            fd, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8"})
+        ) as fh:
             fh.write(data)
         os.replace(tmp, path)
     except BaseException:
@@ -100,17 +102,42 @@ class Study:
         self.data_note: str | None = None
         self.data_hash: str | None = None
         self.warnings: list[str] = []
+        #: weights of each [[prepare.entropy]] index, by the index's column name
+        self.entropy_weights: dict[str, pd.DataFrame] = {}
+        #: whether the last :meth:`load_panel` reused the prepared panel from the cache
+        self.prepared_from_cache = False
 
     @classmethod
     def from_file(cls, path: str | Path) -> Study:
         return cls(load_config(path))
 
     # ------------------------------------------------------------------ data
-    def load_panel(self) -> Panel:
+    def load_panel(self, cache_dir: str | Path | None = None) -> Panel:
         """Load (or simulate) the panel and apply the [prepare] steps. Raises ConfigError listing
-        every column problem at once."""
+        every column problem at once.
+
+        With ``cache_dir`` the prepared panel is stored there as ``prepared-<key>.pkl`` and reused
+        while :meth:`_data_key` (data file, data and prepare config, code) is unchanged: reading,
+        simulating and every [prepare] step (e.g. NDDF) are then skipped. The column check
+        against the config's other sections still runs on every call."""
+        cached = None if cache_dir is None else Path(cache_dir) / f"prepared-{self._data_key()}.pkl"
+        if cached is not None and cached.exists():
+            state = pickle.loads(cached.read_bytes())
+            problems = check_against_data(self.config, state["raw_columns"])
+            if problems:
+                raise ConfigError(problems)
+            self.truth, self.data_note, self.data_hash = (
+                state["truth"],
+                state["data_note"],
+                state["data_hash"],
+            )
+            self.entropy_weights = state["entropy_weights"]
+            self.warnings += state["warnings"]
+            self.prepared_from_cache = True
+            return state["panel"]
         cfg = self.config
         d = cfg["data"]
+        found: list[str] = []
         if d["simulate"] is not None:
             from ..simulation import simulate
 
@@ -121,25 +148,73 @@ class Study:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 sim = simulate(**s)
-            self.warnings += _user_warnings(caught)
+            found += _user_warnings(caught)
             panel, self.truth, self.data_note = sim.panel, sim.truth, sim.note
         else:
             path = cfg.data_path()
             panel = Panel.from_file(path, d["unit"], d["time"], sheet=d["sheet"])
             self.data_note = f"Data: {path.name} ({len(panel)} rows)."
         self.data_hash = frame_hash(panel.df)
-        problems = check_against_data(cfg, panel.columns)
+        raw_columns = panel.columns
+        problems = check_against_data(cfg, raw_columns)
         if problems:
             raise ConfigError(problems)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             panel = self.prepare(panel)
-        self.warnings += _user_warnings(caught)
+        found += _user_warnings(caught)
+        self.warnings += found
+        if cached is not None:
+            for old in cached.parent.glob("prepared-*.pkl"):
+                old.unlink()
+            state = {
+                "panel": panel,
+                "raw_columns": raw_columns,
+                "truth": self.truth,
+                "data_note": self.data_note,
+                "data_hash": self.data_hash,
+                "entropy_weights": self.entropy_weights,
+                "warnings": found,
+            }
+            atomic_write(cached, pickle.dumps(state))
         return panel
 
+    def _data_key(self) -> str:
+        """Hash of everything the prepared panel depends on: the bytes of the data file and of
+        the policy calendars it reads, the [data] and [prepare] config and the package code."""
+        cfg = self.config
+
+        def digest(path: Path) -> str:
+            return hashlib.sha256(path.read_bytes()).hexdigest()
+
+        src = cfg.data_path()
+        calendars = [pol["calendar"] for pol in cfg["prepare"]["policies"] if pol["calendar"]]
+        payload = {
+            "data": cfg["data"],
+            "prepare": cfg["prepare"],
+            "file": None if src is None else digest(src),
+            "calendars": {c: digest((cfg.base_dir / c).resolve()) for c in calendars},
+            "code": _code_fingerprint(),
+        }
+        return hashlib.sha256(
+            json.dumps(payload, sort_keys=True, default=str).encode()
+        ).hexdigest()[:20]
+
     def prepare(self, panel: Panel) -> Panel:
-        """Apply the [prepare] steps in a fixed, documented order: policy dummies, interpolation,
-        NDDF carbon performance (so filled inputs count), winsorizing, logs."""
+        """Apply the [prepare] steps in a fixed, documented order:
+
+        1. policy dummies (``[[prepare.policies]]``);
+        2. CO2 from fuel use (``[[prepare.carbon]]``) and downscaled provincial columns
+           (``[[prepare.downscale]]``), so that both can be interpolated;
+        3. linear interpolation of interior gaps (``interpolate``), then forecasts of trailing
+           years (``[[prepare.fill_trailing]]``);
+        4. indices built from the completed columns: agglomeration (``[[prepare.agglomeration]]``),
+           entropy-weight indices (``[[prepare.entropy]]``, weights kept in
+           :attr:`entropy_weights`) and NDDF carbon performance (``[[prepare.nddf]]``);
+        5. winsorizing, then logs.
+        """
+        from . import measures
+
         p = self.config["prepare"]
         from .. import data as cmdata
 
@@ -147,15 +222,35 @@ class Study:
             calendar = None
             if pol["calendar"]:
                 calendar = pd.read_csv((self.config.base_dir / pol["calendar"]).resolve())
-            panel = cmdata.policy_dummies(panel, pol["name"], unit_key=pol["unit_key"], name=pol["column"],
-                                          include_unverified=pol["include_unverified"], calendar=calendar,
-                                          expand_provinces=pol["expand_provinces"])
+            panel = cmdata.policy_dummies(
+                panel,
+                pol["name"],
+                unit_key=pol["unit_key"],
+                name=pol["column"],
+                include_unverified=pol["include_unverified"],
+                calendar=calendar,
+                expand_provinces=pol["expand_provinces"],
+            )
+        for i, spec in enumerate(p["carbon"]):
+            panel = measures.add_carbon(panel, spec, f"prepare.carbon[{i}]")
+        for i, spec in enumerate(p["downscale"]):
+            panel = measures.add_downscaled(panel, spec, f"prepare.downscale[{i}]")
         if p["interpolate"]:
             panel = panel.interpolate(p["interpolate"], method="linear")
             if p["interpolate_by"]:
-                panel = panel.interpolate(p["interpolate"], method="group_mean", by=p["interpolate_by"])
-        for spec in p["nddf"]:
-            panel = _add_nddf(panel, spec)
+                panel = panel.interpolate(
+                    p["interpolate"], method="group_mean", by=p["interpolate_by"]
+                )
+        for i, spec in enumerate(p["fill_trailing"]):
+            panel = measures.fill_trailing_years(panel, spec, f"prepare.fill_trailing[{i}]")
+        for i, spec in enumerate(p["agglomeration"]):
+            panel = measures.add_agglomeration(panel, spec, f"prepare.agglomeration[{i}]")
+        for i, spec in enumerate(p["entropy"]):
+            panel, self.entropy_weights[spec["column"]] = measures.add_entropy(
+                panel, spec, f"prepare.entropy[{i}]"
+            )
+        for i, spec in enumerate(p["nddf"]):
+            panel = measures.add_nddf(panel, spec, f"prepare.nddf[{i}]")
         if p["winsorize"]:
             lo, hi = p["winsorize_limits"]
             panel = panel.winsorize(p["winsorize"], lo, hi)
@@ -171,19 +266,28 @@ class Study:
         payload = {
             "section": section,
             "own": cfg.get(section),
-            "shared": {k: cfg[k] for k in ("data", "variables", "prepare")} | {"seed": cfg["study"]["seed"]},
+            "shared": {k: cfg[k] for k in ("data", "variables", "prepare")}
+            | {"seed": cfg["study"]["seed"]},
             "data": self.data_hash,
             "code": _code_fingerprint(),
         }
-        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
+        return hashlib.sha256(
+            json.dumps(payload, sort_keys=True, default=str).encode()
+        ).hexdigest()[:20]
 
-    def run(self, out_dir: str | Path | None = None, *, log: Callable[[str], None] = print,
-            cache: bool = True, progress: Callable[[int, int, str], None] | None = None) -> RunResult:
+    def run(
+        self,
+        out_dir: str | Path | None = None,
+        *,
+        log: Callable[[str], None] = print,
+        cache: bool = True,
+        progress: Callable[[int, int, str], None] | None = None,
+    ) -> RunResult:
         """Run every enabled section and write report.html, tables/, figures/ and manifest.json.
 
         With ``cache`` a section whose inputs are unchanged since the last run into the same output
         directory is reused from ``out_dir/.cache`` (see :meth:`_cache_key`); failed sections are
-        never cached. ``progress(done, total, title)`` is called before each section and once
+        never cached. The prepared panel is cached there too (see :meth:`load_panel`). ``progress(done, total, title)`` is called before each section and once
         at the end (the CLI draws a progress bar with it)."""
         from ..report.figures import save
         from .sections import SECTIONS, Context
@@ -193,14 +297,26 @@ class Study:
         out = out.resolve()
         src = cfg.data_path()
         if src is not None and (src == out or out in src.parents):
-            raise ConfigError(f"output directory {out} contains the input data {src}; choose another 'study.output'")
+            raise ConfigError(
+                f"output directory {out} contains the input data {src}; choose another 'study.output'"
+            )
         t0 = time.perf_counter()
-        log(f"climetrics: loading data ({'simulated' if cfg['data']['simulate'] is not None else src})")
-        panel = self.load_panel()
+        log(
+            f"climetrics: loading data ({'simulated' if cfg['data']['simulate'] is not None else src})"
+        )
+        panel = self.load_panel(out / ".cache" if cache else None)
+        if self.prepared_from_cache:
+            log("  (data and [prepare] unchanged: prepared panel reused from the cache)")
         for w in self.warnings:
             log(f"  warning: {w}")
-        ctx = Context(panel=panel, config=cfg.values, truth=self.truth, data_note=self.data_note,
-                      warnings=self.warnings, config_dir=cfg.base_dir)
+        ctx = Context(
+            panel=panel,
+            config=cfg.values,
+            truth=self.truth,
+            data_note=self.data_note,
+            warnings=self.warnings,
+            config_dir=cfg.base_dir,
+        )
         sections: list[Section] = []
         results: dict[str, Any] = {}
         summaries: dict[str, Any] = {}
@@ -241,7 +357,9 @@ class Study:
             sections.append(got.section)
             for name, table in got.tables.items():
                 n_table += 1
-                table.title = f"Table {n_table}. {table.title}" if table.title else f"Table {n_table}"
+                table.title = (
+                    f"Table {n_table}. {table.title}" if table.title else f"Table {n_table}"
+                )
                 atomic_write(out / "tables" / f"{name}.md", table.to_markdown() + "\n")
                 atomic_write(out / "tables" / f"{name}.html", table.to_html() + "\n")
                 atomic_write(out / "tables" / f"{name}.tex", table.to_latex() + "\n")
@@ -261,9 +379,18 @@ class Study:
         if progress:
             progress(len(enabled), len(enabled), "writing the report")
         title = cfg["study"]["title"]
-        meta = [f"climetrics {_versions()['climetrics']} · {time.strftime('%Y-%m-%d %H:%M')} · seed {cfg['study']['seed']}"]
-        atomic_write(out / "report.html", render_report(
-            title, sections, banner=self.data_note if self.truth is not None else None, meta=meta))
+        meta = [
+            f"climetrics {_versions()['climetrics']} · {time.strftime('%Y-%m-%d %H:%M')} · seed {cfg['study']['seed']}"
+        ]
+        atomic_write(
+            out / "report.html",
+            render_report(
+                title,
+                sections,
+                banner=self.data_note if self.truth is not None else None,
+                meta=meta,
+            ),
+        )
         manifest = {
             "title": title,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -271,33 +398,34 @@ class Study:
             "config": cfg.values,
             "config_text": cfg.source,
             "seed": cfg["study"]["seed"],
-            "data": {"source": str(src) if src else "simulated", "sha256": self.data_hash,
-                     "rows": len(panel), "columns": panel.columns},
+            "data": {
+                "source": str(src) if src else "simulated",
+                "sha256": self.data_hash,
+                "rows": len(panel),
+                "columns": panel.columns,
+                "prepared_from_cache": self.prepared_from_cache,
+            },
             "truth": self.truth,
-            "sections": {s.key: ("failed: " + s.error.splitlines()[0]) if s.error else "ok" for s in sections},
+            "sections": {
+                s.key: ("failed: " + s.error.splitlines()[0]) if s.error else "ok" for s in sections
+            },
             "summaries": summaries,
             "timings_s": timings,
             "reused_from_cache": reused,
             "results": {k: [r.to_dict() for r in v] for k, v in results.items()},
-            "files": sorted(str(p.relative_to(out)) for p in out.rglob("*")
-                            if p.is_file() and p.name != "manifest.json" and ".cache" not in p.parts),
+            "files": sorted(
+                str(p.relative_to(out))
+                for p in out.rglob("*")
+                if p.is_file() and p.name != "manifest.json" and ".cache" not in p.parts
+            ),
             "wall_time_s": round(time.perf_counter() - t0, 3),
         }
-        atomic_write(out / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False, default=_json_default))
+        atomic_write(
+            out / "manifest.json",
+            json.dumps(manifest, indent=2, ensure_ascii=False, default=_json_default),
+        )
         log(f"climetrics: wrote {out / 'report.html'} ({manifest['wall_time_s']:.1f} s)")
         return RunResult(out_dir=out, sections=sections, results=results, manifest=manifest)
-
-
-def _add_nddf(panel: Panel, spec: dict[str, Any]) -> Panel:
-    """Total-factor carbon performance (NDDF, seed 000) as a new column, aligned by unit and year."""
-    from ..measure import nddf_performance
-
-    if spec["column"] in panel:
-        raise ConfigError(f"'prepare.nddf': column '{spec['column']}' already exists in the data; choose another 'column'")
-    res = nddf_performance(panel, spec["inputs"], spec["good"], spec["bad"], frontier=spec["frontier"], rts=spec["rts"])
-    key = [panel.unit, panel.time]
-    merged = panel.df[key].merge(res[[*key, "tfcpi"]], on=key, how="left")
-    return panel.assign(**{spec["column"]: merged["tfcpi"].to_numpy()})
 
 
 @functools.cache
@@ -312,7 +440,9 @@ def _code_fingerprint() -> str:
 
 def _user_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
     """Distinct messages of warnings about the user's data or model (library deprecations dropped)."""
-    return list(dict.fromkeys(str(w.message) for w in caught if not issubclass(w.category, _LIBRARY_NOISE)))
+    return list(
+        dict.fromkeys(str(w.message) for w in caught if not issubclass(w.category, _LIBRARY_NOISE))
+    )
 
 
 def _to_bytes(writer: Callable[[Any], None]) -> bytes:
