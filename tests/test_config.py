@@ -258,3 +258,34 @@ def test_measurement_columns_checked_against_data():
         "'prepare.agglomeration[0].tiers.high[1]': column 'emp_fin' is not in the data (did you mean 'emp_it'?)",
         "'prepare.entropy[0].negative[0]': column 'zz' is not in the data",
     ]
+
+
+def test_scaffold_indicator_examples_are_valid_config(tmp_path):
+    """The commented [prepare] indicator steps written by `climetrics init` parse once uncommented."""
+    import re
+    import tomllib
+
+    import pandas as pd
+
+    from climetrics.study.scaffold import scaffold
+
+    data = tmp_path / "p.csv"
+    pd.DataFrame(
+        {
+            "city": ["a", "a", "b", "b"],
+            "year": [2010, 2011] * 2,
+            "lnco2": [1.0, 2, 3, 4],
+            "did": [0, 1, 0, 0],
+        }
+    ).to_csv(data, index=False)
+    text = scaffold(data)
+    block = text[text.index("# [[prepare.carbon]]") : text.index("[baseline]")]
+    steps = "\n".join(re.sub(r"^# ?", "", line) for line in block.splitlines())
+    cfg = parse_config(tomllib.loads(text + "\n" + steps))
+    p = cfg["prepare"]
+    assert [
+        len(p[k])
+        for k in ("carbon", "downscale", "fill_trailing", "agglomeration", "entropy", "nddf")
+    ] == [1] * 6
+    assert p["carbon"][0]["fuels"] == {"coal": "coal", "natural_gas": "gas"}
+    assert p["entropy"][0]["weights"] == "pooled" and p["fill_trailing"][0]["last_observed"] == 2019

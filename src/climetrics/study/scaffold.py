@@ -140,6 +140,34 @@ controls = [{ctrl}]   # numeric columns found; keep the ones you want
 # name = "broadband_china"
 # column = "did"
 
+# Indicator steps (docs/measurement.md); each adds columns, run in this order:
+# [[prepare.carbon]]      # CO2 from fuel use, IPCC factors (seed 001 eq. 9)
+# column = "co2"
+# fuels = {{coal = "coal", natural_gas = "gas"}}   # default: the seven fuels in same-named columns
+# units = "10^4 t"        # or "t", "tce", ... ; gas_units = "10^8 m3"
+# [[prepare.downscale]]   # provincial total -> cities in proportion to a proxy (seed 000)
+# column = "cable"
+# value = "prov_cable"    # the province's total, repeated on each city row
+# proxy = "telecom_revenue"
+# province = "province"
+# [[prepare.fill_trailing]]   # forecast missing trailing years unit by unit (seed 003)
+# columns = ["co2"]
+# method = "linear_trend"     # or "ar1", "holt"
+# last_observed = 2019
+# [[prepare.agglomeration]]   # producer-service specialisation, overall and by tier (seed 002 eq. 6)
+# tiers = {{high = ["emp_it", "emp_finance", "emp_research"], low_mid = ["emp_transport", "emp_trade"]}}
+# total = "emp_total"
+# [[prepare.entropy]]     # entropy-weight composite index (seeds 000, 002)
+# column = "dei"
+# positive = ["internet_users", "telecom_revenue"]
+# negative = []
+# weights = "pooled"      # or "per_year"
+# [[prepare.nddf]]        # total-factor carbon performance by NDDF (seed 000 eq. 2)
+# column = "tfcpi"
+# inputs = ["capital", "labour", "energy"]
+# good = ["gdp"]
+# bad = ["co2"]
+
 [baseline]
 stepwise = true
 
