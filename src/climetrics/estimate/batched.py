@@ -213,15 +213,12 @@ def batched_twfe(
     are dropped for all draws (as pyfixest drops them in each fit). Rows where only some
     draws are missing are rejected, because separate fits would then use different samples.
     """
-    model = _Model.build(y, D, X, fe, cluster, ssc, drop_singletons, tol, maxiter, collin_tol)
-    coef = np.full(model.n_draws, np.nan)
-    var = np.full(model.n_draws, np.nan)
-    degenerate = np.zeros(model.n_draws, dtype=bool)
-    for chunk in model.chunks(chunk_size):
-        scores = model.cluster_sums(chunk.d_star * chunk.resid)
-        coef[chunk.cols] = chunk.beta
-        var[chunk.cols] = np.sum(scores**2, axis=0) / chunk.ss**2
-        degenerate[chunk.cols] = chunk.degenerate
+    model, D = _Model.build(y, D, X, fe, cluster, ssc, drop_singletons, tol, maxiter, collin_tol)
+    coef = np.full(D.shape[1], np.nan)
+    var = np.full(D.shape[1], np.nan)
+    degenerate = np.zeros(D.shape[1], dtype=bool)
+    for cols in model.column_blocks(D.shape[1], chunk_size):
+        coef[cols], var[cols], degenerate[cols] = model.treatment_moments(D[model.rows, cols])
     return model.fit(coef, var, degenerate)
 
 
@@ -256,12 +253,13 @@ def batched_twfe_full(
         ``coef``, ``se``, ``tstat`` and ``pvalue`` of shape ``(R, 1 + k)``: column 0 is the
         treatment, columns ``1..k`` the controls in the order of ``X``.
     """
-    model = _Model.build(y, D, X, fe, cluster, ssc, drop_singletons, tol, maxiter, collin_tol)
+    model, D = _Model.build(y, D, X, fe, cluster, ssc, drop_singletons, tol, maxiter, collin_tol)
     width = 1 + model.X.shape[1]
-    coef = np.full((model.n_draws, width), np.nan)
-    var = np.full((model.n_draws, width), np.nan)
-    degenerate = np.zeros(model.n_draws, dtype=bool)
-    for chunk in model.chunks(chunk_size):
+    coef = np.full((D.shape[1], width), np.nan)
+    var = np.full((D.shape[1], width), np.nan)
+    degenerate = np.zeros(D.shape[1], dtype=bool)
+    for cols in model.column_blocks(D.shape[1], chunk_size):
+        chunk = model.fit_chunk(cols, D[model.rows, cols])
         h = model.solve_controls(chunk.d_tilde)  # (k, c): coefficients of d~_r on X~
         coef[chunk.cols, 0] = chunk.beta
         coef[chunk.cols, 1:] = model.gamma_y - (h * chunk.beta).T
@@ -291,9 +289,9 @@ class _Chunk:
 
 @dataclass(frozen=True)
 class _Model:
-    """The parts of the R regressions that do not depend on the draw."""
+    """The parts of the R regressions that do not depend on the draw (picklable: this is the
+    shared data of the placebo kernel on parallel backends)."""
 
-    D: np.ndarray  # raw draws, all rows (n_input, R)
     rows: np.ndarray  # indices of the rows used
     fes: FixedEffects
     X: np.ndarray  # demeaned controls (n, k)
@@ -312,7 +310,10 @@ class _Model:
     collin_tol: float
 
     @classmethod
-    def build(cls, y, D, X, fe, cluster, ssc, drop_singletons, tol, maxiter, collin_tol) -> _Model:
+    def build(
+        cls, y, D, X, fe, cluster, ssc, drop_singletons, tol, maxiter, collin_tol
+    ) -> tuple[_Model, np.ndarray]:
+        """The model and the validated ``(n_input, R)`` draws (only used to select rows)."""
         y, D, X, fe, cluster = _as_arrays(y, D, X, fe, cluster)
         rows, n_missing, n_singletons = _usable_rows(y, D, X, fe, cluster, drop_singletons)
         fes = FixedEffects([f[rows] for f in fe])
@@ -326,8 +327,7 @@ class _Model:
         qy = q.T @ y_tilde
         ssc = SmallSampleCorrection() if ssc is None else ssc
         df_k = ssc.df_k(1 + X.shape[1], fes.n_levels, fes.nested_in(cluster))
-        return cls(
-            D=D,
+        model = cls(
             rows=rows,
             fes=fes,
             X=X_tilde,
@@ -348,20 +348,27 @@ class _Model:
             maxiter=maxiter,
             collin_tol=collin_tol,
         )
+        return model, D
 
-    @property
-    def n_draws(self) -> int:
-        return self.D.shape[1]
+    def default_chunk(self) -> int:
+        """Draws per block: one ``(n, chunk)`` block of about :data:`_CHUNK_BYTES`."""
+        return max(1, _CHUNK_BYTES // (8 * self.rows.size))
 
-    def chunks(self, chunk_size: int | None) -> Iterator[_Chunk]:
-        """Demean, partial out and fit the draws ``chunk_size`` columns at a time."""
-        size = chunk_size or max(1, _CHUNK_BYTES // (8 * self.rows.size))
-        for start in range(0, self.n_draws, size):
-            cols = slice(start, min(start + size, self.n_draws))
-            yield self._fit_chunk(cols)
+    def column_blocks(self, n_draws: int, chunk_size: int | None) -> Iterator[slice]:
+        """Consecutive column slices of ``chunk_size`` (default :meth:`default_chunk`) draws."""
+        size = chunk_size or self.default_chunk()
+        for start in range(0, n_draws, size):
+            yield slice(start, min(start + size, n_draws))
 
-    def _fit_chunk(self, cols: slice) -> _Chunk:
-        d = self.D[self.rows, cols]
+    def treatment_moments(self, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Treatment coefficient, unscaled CRV1 variance and degeneracy of every column of
+        ``d`` (rows already restricted to :attr:`rows`); each column is fitted on its own."""
+        chunk = self.fit_chunk(slice(0, d.shape[1]), d)
+        scores = self.cluster_sums(chunk.d_star * chunk.resid)
+        return chunk.beta, np.sum(scores**2, axis=0) / chunk.ss**2, chunk.degenerate
+
+    def fit_chunk(self, cols: slice, d: np.ndarray) -> _Chunk:
+        """Demean, partial out and fit the draws ``d`` (the columns ``cols`` of D)."""
         total = _centered_ss(d)
         d_tilde = self.fes.demean(d, tol=self.tol, maxiter=self.maxiter)
         d_star = d_tilde - _thin_product(self.q, _thin_product(self.q.T, d_tilde))

@@ -20,8 +20,10 @@ The randomization-inference p-value is ``(1 + #{draws at least as extreme}) / (1
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -131,21 +133,87 @@ def draw_adoption_years(
 
     ``real`` holds each unit's real adoption year (``nan`` if never treated). Random adoption
     years are drawn uniformly from ``years[1:]`` so every pseudo-treated unit has at least one
-    pre-period.
+    pre-period. Draw ``r`` uses its own stream (:func:`climetrics.inference.replicate_rng`).
     """
+    return adoption_draws(real, years, kind, np.arange(n_draws), seed)
+
+
+def adoption_draws(
+    real: np.ndarray, years: np.ndarray, kind: str, draws: np.ndarray, seed: int
+) -> np.ndarray:
+    """Columns ``draws`` of :func:`draw_adoption_years`, shape (n_units, len(draws))."""
+    from ..inference import replicate_rng
+
     if kind not in KINDS:
         raise EstimationError(f"placebo kind must be one of {KINDS}, got {kind!r}")
     treated = np.flatnonzero(np.isfinite(real))
     n_units, n_treat = real.size, treated.size
     batches = real[treated]
-    out = np.full((n_units, n_draws), np.inf)
-    streams = np.random.SeedSequence(seed).spawn(n_draws)
+    out = np.full((n_units, len(draws)), np.inf)
     candidates = years[1:]
-    for r, ss in enumerate(streams):
-        rng = np.random.default_rng(ss)
+    for j, r in enumerate(draws):
+        rng = replicate_rng(seed, r)
         units = treated if kind == "time" else rng.choice(n_units, size=n_treat, replace=False)
-        out[units, r] = rng.permutation(batches) if kind == "space" else rng.choice(candidates, size=n_treat)
+        out[units, j] = rng.permutation(batches) if kind == "space" else rng.choice(candidates, size=n_treat)
     return out
+
+
+@dataclass(frozen=True)
+class PlaceboJob:
+    """Shared data of :func:`placebo_kernel`: the draw-independent part of the regression
+    (:class:`.batched._Model`) and what is needed to draw pseudo-treatments in a worker."""
+
+    model: Any  # batched._Model
+    real: np.ndarray  # real adoption year per unit code (nan: never treated)
+    years: np.ndarray  # sorted periods
+    unit: np.ndarray  # unit code of every estimation row
+    time: np.ndarray  # period of every estimation row
+    kind: str
+    seed: int
+
+
+def placebo_kernel(draws: np.ndarray, job: PlaceboJob) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Coefficient, unscaled CRV1 variance and degeneracy of placebo ``draws`` (replicate kernel)."""
+    pseudo = adoption_draws(job.real, job.years, job.kind, draws, job.seed)
+    d = (job.time[:, None] >= pseudo[job.unit]).astype(float)
+    return job.model.treatment_moments(d)
+
+
+def placebo_job(
+    panel: Panel,
+    y: str,
+    treat: str,
+    controls: Sequence[str],
+    *,
+    kind: str,
+    seed: int,
+    cluster: str = "unit",
+    ssc: str = "nested",
+) -> PlaceboJob:
+    """The shared data of :func:`placebo_kernel` for a placebo test (see :func:`placebo_test`):
+    the regression without the treatment, prepared once, and the real adoption years."""
+    from .batched import SmallSampleCorrection, _Model
+
+    if kind not in KINDS:
+        raise EstimationError(f"placebo kind must be one of {KINDS}, got {kind!r}")
+    clus = panel.unit if cluster == "unit" else cluster
+    g = adoption_year(panel, treat)
+    df = panel.df
+    cols = list(dict.fromkeys([y, *controls]))
+    complete = df[cols].apply(pd.to_numeric).notna().all(axis=1).to_numpy()
+    unit_codes, units = pd.factorize(df[panel.unit], sort=True)
+    real = g.groupby(unit_codes).first().reindex(range(len(units))).to_numpy(float)
+    years = np.sort(df[panel.time].unique())
+    t = df[panel.time].to_numpy()[complete]
+    uc = unit_codes[complete]
+    X = df.loc[complete, list(controls)].to_numpy(float) if controls else None
+    fe = [uc, pd.factorize(df[panel.time])[0][complete]]
+    cl = pd.factorize(df[clus])[0][complete]
+    rule = SmallSampleCorrection(k_fixef="nonnested" if ssc == "nested" else "full")
+    y_used = df.loc[complete, y].to_numpy(float)
+    # the draws are complete 0/1 columns, so one zero column selects the same rows
+    model, _ = _Model.build(y_used, np.zeros(len(y_used)), X, fe, cl, rule, True, 1e-12, 10_000, 1e-9)
+    return PlaceboJob(model, real, years, uc[model.rows], t[model.rows], kind, seed)
 
 
 def placebo_test(
@@ -160,6 +228,9 @@ def placebo_test(
     cluster: str | None = "unit",
     ssc: str = "nested",
     chunk_size: int | None = None,
+    backend: Any = None,
+    scheduler: str | None = None,
+    n_workers: int | None = None,
 ) -> PlaceboResult:
     """Randomization-inference placebo test of the baseline TWFE estimate.
 
@@ -177,8 +248,12 @@ def placebo_test(
     cluster, ssc
         Clustered standard errors as in :func:`climetrics.twfe` (clustering is required: the
         batched kernel computes CRV1).
+    chunk_size, backend, scheduler, n_workers
+        Where the draws run (:mod:`climetrics.inference`): ``backend="serial"`` (default),
+        ``"processes"`` or ``"dask"`` (``scheduler="tcp://host:port"`` for a running cluster),
+        in chunks of ``chunk_size`` draws. Results are identical on every backend.
     """
-    from .batched import SmallSampleCorrection, batched_twfe
+    from ..inference import map_replicates
 
     if n_draws < 1:
         raise EstimationError("n_draws must be at least 1")
@@ -186,27 +261,14 @@ def placebo_test(
         raise EstimationError("placebo_test computes clustered (CRV1) standard errors; give cluster=")
     ctrl = _as_list(controls)
     actual = twfe(panel, y, treat, ctrl, cluster=cluster, ssc=ssc)
-    clus = panel.unit if cluster == "unit" else cluster
-    g = adoption_year(panel, treat)
-    df = panel.df
-    cols = list(dict.fromkeys([y, *ctrl]))
-    complete = df[cols].apply(pd.to_numeric).notna().all(axis=1).to_numpy()
-    unit_codes, units = pd.factorize(df[panel.unit], sort=True)
-    real = g.groupby(unit_codes).first().reindex(range(len(units))).to_numpy(float)
-    years = np.sort(df[panel.time].unique())
-    pseudo = draw_adoption_years(real, years, kind, n_draws, seed)
-    t = df[panel.time].to_numpy()[complete]
-    uc = unit_codes[complete]
-    D = (t[:, None] >= pseudo[uc, :]).astype(float)
-    X = df.loc[complete, ctrl].to_numpy(float) if ctrl else None
-    fe = [uc, pd.factorize(df[panel.time])[0][complete]]
-    cl = pd.factorize(df[clus])[0][complete]
-    rule = SmallSampleCorrection(k_fixef="nonnested" if ssc == "nested" else "full")
-    import warnings
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fit = batched_twfe(df.loc[complete, y].to_numpy(float), D, X, fe, cl, ssc=rule, chunk_size=chunk_size)
+        job = placebo_job(panel, y, treat, ctrl, kind=kind, seed=seed, cluster=cluster, ssc=ssc)
+        coef, var, degenerate = map_replicates(
+            placebo_kernel, n_draws, job, backend=backend, scheduler=scheduler, n_workers=n_workers,
+            chunk_size=chunk_size, default_chunk=job.model.default_chunk(),
+        )
+        fit = job.model.fit(coef, var, degenerate)
     notes = [str(w.message) for w in caught]
     draws = pd.DataFrame({"draw": np.arange(n_draws), "coef": fit.coef, "se": fit.se,
                           "tstat": fit.tstat, "pvalue": fit.pvalue})

@@ -488,19 +488,83 @@ def evaluate(
     return out, status
 
 
+#: DMUs evaluated by one :class:`FrontierSolver`: the replicate of the DEA kernel. Fixed, so
+#: the solves (and their floating-point results) do not depend on the backend or chunking.
+DMU_BLOCK = 512
+
+
+@dataclass(frozen=True)
+class FrontierJob:
+    """Shared data of :func:`frontier_kernel`: the model, all DMU data and the solve blocks
+    (reference rows, evaluated rows), at most :data:`DMU_BLOCK` evaluated rows each."""
+
+    model: Model
+    Z: np.ndarray
+    blocks: list[tuple[np.ndarray, np.ndarray]]
+    exclude_self: bool
+
+
+def frontier_kernel(indices: np.ndarray, job: FrontierJob) -> tuple[np.ndarray, np.ndarray]:
+    """Replicate kernel: values and statuses of the blocks ``indices``, rows concatenated."""
+    vals, status = [], []
+    for i in indices:
+        ref, evl = job.blocks[i]
+        v, st = evaluate(job.model, job.Z, ref, evl, exclude_self=job.exclude_self)
+        vals.append(v)
+        status.append(np.array(st, dtype=object))
+    return np.concatenate(vals), np.concatenate(status)
+
+
+def evaluate_groups(
+    model: Model,
+    Z: np.ndarray,
+    groups: Sequence[tuple[np.ndarray, np.ndarray]],
+    *,
+    exclude_self: bool = False,
+    backend: Any = None,
+    scheduler: Any = None,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`evaluate` for every (reference rows, evaluated rows) group, through the replicate
+    engine (:func:`climetrics.inference.map_replicates`; ``backend``/``scheduler`` as there).
+    Returns (values, statuses) per group, in the order of ``groups``."""
+    from ..inference import map_replicates
+
+    blocks = [
+        (ref, evl[start : start + DMU_BLOCK])
+        for ref, evl in groups
+        for start in range(0, len(evl), DMU_BLOCK)
+    ]
+    if not blocks:
+        return [(np.empty((0, model.n_out)), np.empty(0, dtype=object)) for _ in groups]
+    job = FrontierJob(model, Z, blocks, exclude_self)
+    vals, status = map_replicates(
+        frontier_kernel, len(blocks), job, backend=backend, scheduler=scheduler, default_chunk=1
+    )
+    out, start = [], 0
+    for _, evl in groups:
+        stop = start + len(evl)
+        out.append((vals[start:stop], status[start:stop]))
+        start = stop
+    return out
+
+
 def run_groups(
     model: Model,
     d: DEAData,
     groups: list[tuple[np.ndarray, np.ndarray]],
     *,
     exclude_self: bool = False,
+    backend: Any = None,
+    scheduler: Any = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Evaluate every group; return (n, n_out) values and (n,) statuses for all rows of ``d``."""
     n = len(d.Z)
     out = np.full((n, model.n_out), np.nan)
     status = np.array(["invalid_data"] * n, dtype=object)
-    for ref, evl in groups:
-        vals, st = evaluate(model, d.Z, ref, evl, exclude_self=exclude_self)
+    solved = evaluate_groups(
+        model, d.Z, groups, exclude_self=exclude_self, backend=backend, scheduler=scheduler
+    )
+    for (_, evl), (vals, st) in zip(groups, solved, strict=True):
         out[evl] = vals
         status[evl] = st
     return out, status
@@ -586,6 +650,8 @@ def radial_efficiency(
     window: int = 3,
     unit: str | None = None,
     on_invalid: str = "warn",
+    backend: Any = None,
+    scheduler: Any = None,
 ) -> pd.DataFrame:
     """Radial DEA efficiency: CCR (``rts="crs"``, Charnes, Cooper & Rhodes 1978) or BCC
     (``rts="vrs"``, Banker, Charnes & Cooper 1984), envelopment form.
@@ -608,6 +674,10 @@ def radial_efficiency(
     on_invalid
         ``"warn"`` (default): DMUs with missing / non-positive data get ``status ==
         "invalid_data"`` and one warning names them; ``"raise"``: raise :class:`EstimationError`.
+    backend, scheduler
+        Where the LPs run (:mod:`climetrics.inference`): ``"serial"`` (default),
+        ``"processes"``, ``"dask"`` (``scheduler="tcp://host:port"``) or a ``Backend``; the
+        scores are identical on every backend.
 
     Returns
     -------
@@ -623,7 +693,9 @@ def radial_efficiency(
         raise ValueError("radial_efficiency needs at least one input and one output")
     d = prepare(data, xs + ys, unit=unit, period=period, on_invalid=on_invalid, context="radial DEA")
     model = _Radial(len(xs), len(ys), rts == "vrs", orientation)
-    out, status = run_groups(model, d, frontier_groups(d, frontier, window))
+    out, status = run_groups(
+        model, d, frontier_groups(d, frontier, window), backend=backend, scheduler=scheduler
+    )
     warn_unsolved(d, status, "radial DEA")
     cols = {"theta": out[:, 0]}
     if orientation == "output":
@@ -646,9 +718,12 @@ __all__ = [
     "DEADataWarning",
     "DEAData",
     "FrontierLP",
+    "FrontierJob",
     "FrontierSolver",
     "Model",
     "bcc",
     "ccr",
+    "evaluate_groups",
+    "frontier_kernel",
     "radial_efficiency",
 ]

@@ -48,7 +48,7 @@ from .dea import (
     _listing,
     as_list,
     check_options,
-    evaluate,
+    evaluate_groups,
     frontier_groups,
     prepare,
     reference_set,
@@ -123,6 +123,8 @@ def malmquist_luenberger(
     window: int = 3,
     unit: str | None = None,
     on_invalid: str = "warn",
+    backend: Any = None,
+    scheduler: Any = None,
 ) -> pd.DataFrame:
     """Adjacent-period Malmquist-Luenberger index (Chung, Fare & Grosskopf 1997).
 
@@ -138,7 +140,7 @@ def malmquist_luenberger(
         Technology of period ``t``: ``"contemporaneous"`` (Chung et al. 1997), ``"sequential"``
         or ``"window"`` (see :mod:`climetrics.measure.dea`); for a global technology use
         :func:`global_malmquist_luenberger`.
-    period, unit, window, on_invalid
+    period, unit, window, on_invalid, backend, scheduler
         As in :func:`climetrics.measure.nddf_performance`; a period column is required.
 
     Returns
@@ -162,16 +164,17 @@ def malmquist_luenberger(
     bwd = np.full(len(i0), np.nan)  # D^{t+1}(t)
     bwd_st = fwd_st.copy()
     ok = d.valid[i0] & d.valid[i1]
+    groups, parts = [], []
     for t in range(len(d.periods)):
-        ref = reference_set(d, t, frontier, window)
         rows_own = np.flatnonzero((d.pcode == t) & d.valid)
         pf = np.flatnonzero(ok & (d.pcode[i0] == t))  # pairs (t, t+1): evaluate t+1 on T^t
         pb = np.flatnonzero(ok & (d.pcode[i1] == t))  # pairs (t-1, t): evaluate t-1 on T^t
         evl = np.r_[rows_own, i1[pf], i0[pb]].astype(np.int64)
-        if evl.size == 0:
-            continue
-        vals, st = evaluate(model, d.Z, ref, evl)
-        st = np.array(st, dtype=object)
+        if evl.size:
+            groups.append((reference_set(d, t, frontier, window), evl))
+            parts.append((rows_own, pf, pb))
+    solved = evaluate_groups(model, d.Z, groups, backend=backend, scheduler=scheduler)
+    for (rows_own, pf, pb), (vals, st) in zip(parts, solved, strict=True):
         a, b = len(rows_own), len(rows_own) + len(pf)
         own[rows_own], own_st[rows_own] = vals[:a, 0], st[:a]
         fwd[pf], fwd_st[pf] = vals[a:b, 0], st[a:b]
@@ -202,6 +205,8 @@ def global_malmquist_luenberger(
     period: str | None = None,
     unit: str | None = None,
     on_invalid: str = "warn",
+    backend: Any = None,
+    scheduler: Any = None,
 ) -> pd.DataFrame:
     """Global Malmquist-Luenberger index (Oh 2010) with EC x BPC decomposition.
 
@@ -218,8 +223,9 @@ def global_malmquist_luenberger(
     d, model = _setup(data, inputs, good, bad, rts, "contemporaneous", 1, direction, period, unit,
                       on_invalid, "global Malmquist-Luenberger")
     i0, i1 = _pairs(d)
-    dg, sg = run_groups(model, d, frontier_groups(d, "global", 1))
-    dc, sc = run_groups(model, d, frontier_groups(d, "contemporaneous", 1))
+    where = {"backend": backend, "scheduler": scheduler}
+    dg, sg = run_groups(model, d, frontier_groups(d, "global", 1), **where)
+    dc, sc = run_groups(model, d, frontier_groups(d, "contemporaneous", 1), **where)
     a, b, c, e = dg[i0, 0], dg[i1, 0], dc[i0, 0], dc[i1, 0]
     status = _ratio_status(d, i0, i1, {"D^G(t)": (a, sg[i0]), "D^G(t+1)": (b, sg[i1]),
                                         "D^t(t)": (c, sc[i0]), "D^{t+1}(t+1)": (e, sc[i1])})

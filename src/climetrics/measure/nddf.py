@@ -25,12 +25,16 @@ actual carbon (energy) intensity, computed from the optimal betas::
 
     CPI  = [(1 - beta_C) C / ((1 + beta_Y) Y)] / (C / Y) = (1 - beta_C) / (1 + beta_Y)
     EPI  = (1 - beta_E) / (1 + beta_Y)
-    ECPI = (EPI + CPI) / 2
+    ECPI = (EPI + CPI) / 2 = [(1 - beta_E) + (1 - beta_C)] / 2 / (1 + beta_Y)
 
 ``tfcpi`` -- seed 000's total-factor carbon emission performance (eq. 2, larger = better, in
-(0, 1], 1 on the frontier) -- is the CPI with the total-factor weights of ZAW 2012 / Zhang &
-Choi (2013) ``w = (1/9, 1/9, 1/9, 1/3, 1/3)`` for (K, L, E, Y, C). With several good or bad
-outputs, ``beta_Y`` and ``beta_C`` are their means.
+(0, 1], 1 on the frontier) -- is the CPI, with the total-factor weights
+``w = (1/9, 1/9, 1/9, 1/3, 1/3)`` for (K, L, E, Y, C). Eq. 2 is an image in our copy of seed
+000; its text says only that the index is built from the individual inefficiencies of each
+input and output and that larger is better, which CPI and ECPI both satisfy. ECPI, the form
+that also credits energy savings, is returned as ``ecpi`` when ``energy`` is named, and a study
+selects it with ``index = "ecpi"`` in ``[[prepare.nddf]]`` (docs/measurement.md). With several
+good or bad outputs, ``beta_Y`` and ``beta_C`` are their means.
 
 References
 ----------
@@ -167,6 +171,8 @@ def nddf_performance(
     unit: str | None = None,
     energy: str | None = None,
     on_invalid: str = "warn",
+    backend: Any = None,
+    scheduler: Any = None,
 ) -> pd.DataFrame:
     """Non-radial DDF inefficiencies and total-factor carbon emission performance (seed 000).
 
@@ -199,6 +205,9 @@ def nddf_performance(
         Name of the energy input; adds ``epi`` and ``ecpi`` (needs one good output).
     on_invalid
         ``"warn"`` or ``"raise"`` for DMUs with missing, zero or negative data.
+    backend, scheduler
+        Where the LPs run (:mod:`climetrics.inference`; as in
+        :func:`climetrics.measure.dea.radial_efficiency`); scores are identical on every backend.
 
     Returns
     -------
@@ -223,7 +232,9 @@ def nddf_performance(
     w = _resolve_weights(weights, names, len(xs), len(ys), len(bs))
     d = prepare(data, names, unit=unit, period=period, on_invalid=on_invalid, context="NDDF")
     model = NDDFModel(len(xs), len(ys), len(bs), w, rts == "vrs")
-    out, status = run_groups(model, d, frontier_groups(d, frontier, window))
+    out, status = run_groups(
+        model, d, frontier_groups(d, frontier, window), backend=backend, scheduler=scheduler
+    )
     warn_unsolved(d, status, "NDDF")
     beta = out[:, : model.p]
     cols = {f"beta_{c}": beta[:, j] for j, c in enumerate(names)}
@@ -287,6 +298,8 @@ def ddf_efficiency(
     window: int = 3,
     unit: str | None = None,
     on_invalid: str = "warn",
+    backend: Any = None,
+    scheduler: Any = None,
 ) -> pd.DataFrame:
     """Radial directional distance function with undesirable outputs (Chung et al. 1997).
 
@@ -295,7 +308,7 @@ def ddf_efficiency(
     direction
         ``"output"``: ``g = (0, y_o, -b_o)`` (Chung et al. 1997, eq. 8); ``"full"``:
         ``g = (-x_o, y_o, -b_o)``.
-    rts, frontier, period, window, unit, on_invalid
+    rts, frontier, period, window, unit, on_invalid, backend, scheduler
         As in :func:`nddf_performance`.
 
     Returns
@@ -311,7 +324,9 @@ def ddf_efficiency(
         raise ValueError("ddf_efficiency needs at least one input, one good and one bad output")
     d = prepare(data, xs + ys + bs, unit=unit, period=period, on_invalid=on_invalid, context="DDF")
     model = DDFModel(len(xs), len(ys), len(bs), rts == "vrs", direction == "full")
-    out, status = run_groups(model, d, frontier_groups(d, frontier, window))
+    out, status = run_groups(
+        model, d, frontier_groups(d, frontier, window), backend=backend, scheduler=scheduler
+    )
     warn_unsolved(d, status, "DDF")
     return result_frame(d, {"ddf": out[:, 0]}, status)
 

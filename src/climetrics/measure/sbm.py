@@ -65,7 +65,7 @@ from .dea import (
     as_list,
     check_options,
     data_rows,
-    evaluate,
+    evaluate_groups,
     frontier_groups,
     prepare,
     result_frame,
@@ -148,6 +148,8 @@ def sbm_efficiency(
     unit: str | None = None,
     on_invalid: str = "warn",
     tol: float = 1e-6,
+    backend: Any = None,
+    scheduler: Any = None,
 ) -> pd.DataFrame:
     """SBM efficiency (Tone 2001), with undesirable outputs (Tone 2004) and super-efficiency
     (Tone 2002) for the efficient DMUs.
@@ -165,7 +167,7 @@ def sbm_efficiency(
     super_efficiency
         Also solve the super-SBM of Tone (2002) for the DMUs with ``sbm >= 1 - tol``; their
         ``score`` becomes ``super_sbm >= 1`` (efficient DMUs ranked, others keep ``sbm < 1``).
-    frontier, period, window, unit, on_invalid
+    frontier, period, window, unit, on_invalid, backend, scheduler
         As in :func:`climetrics.measure.nddf_performance`.
     tol
         Tolerance of the efficiency test ``sbm >= 1 - tol``.
@@ -186,18 +188,20 @@ def sbm_efficiency(
     d = prepare(data, xs + ys + bs, unit=unit, period=period, on_invalid=on_invalid, context="SBM")
     m, s, k, vrs = len(xs), len(ys), len(bs), rts == "vrs"
     groups = frontier_groups(d, frontier, window)
-    rho, status = run_groups(SBMModel(m, s, k, vrs, orientation, False), d, groups)
+    where = {"backend": backend, "scheduler": scheduler}
+    rho, status = run_groups(SBMModel(m, s, k, vrs, orientation, False), d, groups, **where)
     warn_unsolved(d, status, "SBM")
     cols = {"sbm": rho[:, 0]}
     if super_efficiency:
         delta = np.full(len(d.Z), np.nan)
         sup = SBMModel(m, s, k, vrs, orientation, True)
         failed = []
-        for ref, evl in groups:
-            eff = evl[(rho[evl, 0] >= 1.0 - tol) & (status[evl] == "optimal")]
-            if eff.size == 0:
-                continue
-            vals, st = evaluate(sup, d.Z, ref, eff, exclude_self=True)
+        efficient = [
+            (ref, evl[(rho[evl, 0] >= 1.0 - tol) & (status[evl] == "optimal")]) for ref, evl in groups
+        ]
+        efficient = [(ref, eff) for ref, eff in efficient if eff.size]
+        solved = evaluate_groups(sup, d.Z, efficient, exclude_self=True, **where)
+        for (_, eff), (vals, st) in zip(efficient, solved, strict=True):
             delta[eff] = vals[:, 0]
             for o, sto in zip(eff, st, strict=True):
                 if sto != "optimal":
