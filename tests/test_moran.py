@@ -18,7 +18,13 @@ from scipy import stats
 from climetrics import Panel
 from climetrics.errors import EstimationError, PanelError
 from climetrics.estimate.spatial import moran as moran_mod
-from climetrics.estimate.spatial.moran import local_moran, moran, moran_by_year, moran_scatter
+from climetrics.estimate.spatial.moran import (
+    local_moran,
+    moran,
+    moran_by_year,
+    moran_scatter,
+    moran_table,
+)
 from climetrics.estimate.spatial.weights import SpatialWeights, from_pairs
 
 TOL = 1e-10
@@ -197,3 +203,34 @@ def test_moran_scatter_slope_is_moran_i():
     )
     assert len(ax.collections[0].get_offsets()) == 49
     assert len(ax.texts) == 49
+
+
+def test_moran_table_lays_out_table_6():
+    w = WEIGHTS["contiguity_W"]
+    df = pd.DataFrame(
+        {
+            "id": np.tile(IDS, 2),
+            "year": np.repeat([2010, 2011], 49),
+            "y": np.concatenate([COL["CRIME"], COL["HOVAL"]]),
+        }
+    )
+    a = moran_by_year(df, "y", w, unit="id", time="year", permutations=0)
+    b = moran_by_year(
+        df[df["year"] == 2011], "y", WEIGHTS["knn4_W"], unit="id", time="year", permutations=0
+    )
+    t = moran_table({"W contiguity": a, "W knn": b})
+    assert t.header_rows == [["W contiguity", "", "", "W knn", "", ""]]
+    crime = COL["results"]["CRIME|contiguity_W"]
+    assert t.rows[0][:4] == [
+        "2010",
+        f"{crime['I']:.3f}***",
+        f"{crime['z_randomisation']:.3f}",
+        "0.000",
+    ]
+    assert t.rows[0][4:] == ["", "", ""]  # no 2010 under the knn weights
+    hoval = COL["results"]["HOVAL|knn4_W"]
+    assert t.rows[1][4] == f"{hoval['I']:.3f}" + (
+        "***" if hoval["p_randomisation"] < 0.01 else "**"
+    )
+    with pytest.raises(EstimationError, match="inference must be"):
+        moran_table({"W": a}, inference="exact")

@@ -330,3 +330,56 @@ def moran_scatter(values, w: SpatialWeights, *, labels=None, ax=None, title: str
     if title:
         ax.set_title(title)
     return fig
+
+
+def moran_table(
+    results: dict[str, pd.DataFrame],
+    *,
+    time: str = "year",
+    inference: str = "rand",
+    digits: int = 3,
+):
+    """Seed 001 Table 6: Moran's I, z and p per year, one block of columns per weights matrix.
+
+    ``results`` maps a label (e.g. ``"W1 contiguity"``) to a :func:`moran_by_year` frame;
+    ``inference`` picks the z and p shown: ``"rand"`` (randomisation), ``"norm"`` (normality) or
+    ``"perm"`` (permutation pseudo p, with the randomisation z). I carries significance stars
+    from that p-value. Returns a :class:`climetrics.report.tables.Table`.
+    """
+    from ...report.tables import Table, fmt, stars
+
+    if inference not in ("rand", "norm", "perm"):
+        raise EstimationError(f"inference must be 'rand', 'norm' or 'perm', got {inference!r}")
+    zcol, pcol = (
+        ("z_rand", "p_perm") if inference == "perm" else (f"z_{inference}", f"p_{inference}")
+    )
+    periods = sorted(set().union(*(set(df[time]) for df in results.values())))
+    rows = []
+    for period in periods:
+        row = [str(period)]
+        for df in results.values():
+            hit = df[df[time] == period]
+            if hit.empty:
+                row += ["", "", ""]
+                continue
+            r = hit.iloc[0]
+            row += [
+                fmt(r["I"], digits) + stars(r[pcol]),
+                fmt(r[zcol], digits),
+                fmt(r[pcol], digits),
+            ]
+        rows.append(row)
+    header = [sum(([label, "", ""] for label in results), [])]
+    notes = [
+        "z and p: "
+        + {"rand": "randomisation", "norm": "normality", "perm": "permutation"}[inference]
+        + " inference (two-sided normal p; permutation p one-sided in the observed direction)."
+    ]
+    return Table(
+        columns=["I", "z", "p"] * len(results),
+        rows=rows,
+        title="Global Moran's I",
+        notes=notes,
+        header_rows=header,
+        stub=time,
+    )
