@@ -289,3 +289,22 @@ def test_scaffold_indicator_examples_are_valid_config(tmp_path):
     ] == [1] * 6
     assert p["carbon"][0]["fuels"] == {"coal": "coal", "natural_gas": "gas"}
     assert p["entropy"][0]["weights"] == "pooled" and p["fill_trailing"][0]["last_observed"] == 2019
+
+
+@pytest.mark.parametrize(
+    "nddf,pattern",
+    [
+        (
+            {"index": "tcpi"},
+            r"'prepare.nddf\[0\].index' = 'tcpi' is not allowed; use one of \['cpi', 'ecpi'\]",
+        ),
+        ({"index": "ecpi"}, r"'prepare.nddf\[0\].energy' must name one of the inputs .* got None"),
+        (
+            {"index": "ecpi", "energy": "energy", "good": ["gdp", "va"]},
+            r"'prepare.nddf\[0\].good' must be one output with index = 'ecpi'",
+        ),
+    ],
+)
+def test_nddf_index_choice_names_the_key(nddf, pattern):
+    with pytest.raises(ConfigError, match=pattern):
+        parse_config(prep(nddf=[nddf]))

@@ -39,7 +39,9 @@ TOL = 1e-8
 
 # --------------------------------------------------------------------------- reference LPs
 def _lp(c, A_ub=None, b_ub=None, A_eq=None, b_eq=None, bounds=None):
-    r = linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=bounds, method="highs", options=OPTS)
+    r = linprog(
+        c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=bounds, method="highs", options=OPTS
+    )
     return r.fun if r.status == 0 else np.nan, r.status
 
 
@@ -50,12 +52,22 @@ def ref_radial(X, Y, o, R, vrs, orientation):
     eq = (np.r_[0.0, np.ones(n)][None], [1.0]) if vrs else (None, None)
     if orientation == "input":  # min theta: XR l - theta x_o <= 0, -YR l <= -y_o
         A = np.vstack([np.c_[-X[o], XR], np.c_[np.zeros(s), -YR]])
-        f, st = _lp(np.r_[1.0, np.zeros(n)], A, np.r_[np.zeros(m), -Y[o]], *eq,
-                    bounds=[(None, None)] + [(0, None)] * n)
+        f, st = _lp(
+            np.r_[1.0, np.zeros(n)],
+            A,
+            np.r_[np.zeros(m), -Y[o]],
+            *eq,
+            bounds=[(None, None)] + [(0, None)] * n,
+        )
         return f, st
     A = np.vstack([np.c_[np.zeros(m), XR], np.c_[Y[o], -YR]])  # max eta
-    f, st = _lp(np.r_[-1.0, np.zeros(n)], A, np.r_[X[o], np.zeros(s)], *eq,
-                bounds=[(None, None)] + [(0, None)] * n)
+    f, st = _lp(
+        np.r_[-1.0, np.zeros(n)],
+        A,
+        np.r_[X[o], np.zeros(s)],
+        *eq,
+        bounds=[(None, None)] + [(0, None)] * n,
+    )
     return 1.0 / -f, st
 
 
@@ -66,39 +78,39 @@ def ref_sbm(X, Yg, Yb, o, R, vrs, orientation):
     nv = 1 + n + m + s + k
     c = np.zeros(nv)
     c[0] = 1.0
-    c[1 + n:1 + n + m] = -1.0 / (m * x)
+    c[1 + n : 1 + n + m] = -1.0 / (m * x)
     rows, rhs = [], []
     r0 = np.zeros(nv)
     r0[0] = 1.0
-    r0[1 + n + m:1 + n + m + s] = 1.0 / ((s + k) * yg)
-    r0[1 + n + m + s:] = 1.0 / ((s + k) * yb)
+    r0[1 + n + m : 1 + n + m + s] = 1.0 / ((s + k) * yg)
+    r0[1 + n + m + s :] = 1.0 / ((s + k) * yb)
     rows.append(r0)
     rhs.append(1.0)
     for i in range(m):  # X Lam + S- - t x = 0
         r = np.zeros(nv)
-        r[0], r[1:1 + n], r[1 + n + i] = -x[i], X[R, i], 1.0
+        r[0], r[1 : 1 + n], r[1 + n + i] = -x[i], X[R, i], 1.0
         rows.append(r)
         rhs.append(0.0)
     for j in range(s):  # Yg Lam - Sg - t yg = 0
         r = np.zeros(nv)
-        r[0], r[1:1 + n], r[1 + n + m + j] = -yg[j], Yg[R, j], -1.0
+        r[0], r[1 : 1 + n], r[1 + n + m + j] = -yg[j], Yg[R, j], -1.0
         rows.append(r)
         rhs.append(0.0)
     for j in range(k):  # Yb Lam + Sb - t yb = 0
         r = np.zeros(nv)
-        r[0], r[1:1 + n], r[1 + n + m + s + j] = -yb[j], Yb[R, j], 1.0
+        r[0], r[1 : 1 + n], r[1 + n + m + s + j] = -yb[j], Yb[R, j], 1.0
         rows.append(r)
         rhs.append(0.0)
     if vrs:
         r = np.zeros(nv)
-        r[0], r[1:1 + n] = -1.0, 1.0
+        r[0], r[1 : 1 + n] = -1.0, 1.0
         rows.append(r)
         rhs.append(0.0)
     bounds = [(0, None)] * nv
     if orientation == "input":
-        bounds[1 + n + m:] = [(0, 0)] * (s + k)
+        bounds[1 + n + m :] = [(0, 0)] * (s + k)
     elif orientation == "output":
-        bounds[1 + n:1 + n + m] = [(0, 0)] * m
+        bounds[1 + n : 1 + n + m] = [(0, 0)] * m
     return _lp(c, A_eq=np.array(rows), b_eq=np.array(rhs), bounds=bounds)
 
 
@@ -164,10 +176,10 @@ def ref_nddf(X, Yg, Yb, o, R, vrs, w, beta_fixed=None):
     A_ub = np.zeros((m + s, p + n))
     A_ub[:m, :m] = np.diag(X[o])
     A_ub[:m, p:] = X[R].T
-    A_ub[m:, m:m + s] = np.diag(Yg[o])
+    A_ub[m:, m : m + s] = np.diag(Yg[o])
     A_ub[m:, p:] = -Yg[R].T
     A_eq = np.zeros((k + vrs, p + n))
-    A_eq[:k, m + s:p] = np.diag(Yb[o])
+    A_eq[:k, m + s : p] = np.diag(Yb[o])
     A_eq[:k, p:] = Yb[R].T
     b_eq = list(Yb[o])
     if vrs:
@@ -191,8 +203,9 @@ def ref_ddf(X, Yg, Yb, o_data, R, vrs, full):
     if vrs:
         A_eq = np.vstack([A_eq, np.r_[0.0, np.ones(n)]])
         b_eq.append(1.0)
-    f, st = _lp(np.r_[-1.0, np.zeros(n)], A_ub, np.r_[x, -y], A_eq, b_eq,
-                [(None, None)] + [(0, None)] * n)
+    f, st = _lp(
+        np.r_[-1.0, np.zeros(n)], A_ub, np.r_[x, -y], A_eq, b_eq, [(None, None)] + [(0, None)] * n
+    )
     return -f, st
 
 
@@ -218,14 +231,18 @@ def random_panel(n_units=24, n_periods=3, seed=0):
     rng = np.random.default_rng(seed)
     n = n_units * n_periods
     size = np.exp(rng.normal(0, 0.6, n))
-    df = pd.DataFrame({
-        "unit": np.repeat([f"u{i:02d}" for i in range(n_units)], n_periods),
-        "year": np.tile(2000 + np.arange(n_periods), n_units),
-        "x1": size * np.exp(rng.normal(0, 0.3, n)),
-        "x2": size * np.exp(rng.normal(0, 0.3, n)),
-        "x3": size * np.exp(rng.normal(0, 0.3, n)),
-    })
-    df["y1"] = (df.x1 * df.x2 * df.x3) ** (1 / 3) * np.exp(rng.normal(0, 0.25, n) + 0.03 * (df.year - 2000))
+    df = pd.DataFrame(
+        {
+            "unit": np.repeat([f"u{i:02d}" for i in range(n_units)], n_periods),
+            "year": np.tile(2000 + np.arange(n_periods), n_units),
+            "x1": size * np.exp(rng.normal(0, 0.3, n)),
+            "x2": size * np.exp(rng.normal(0, 0.3, n)),
+            "x3": size * np.exp(rng.normal(0, 0.3, n)),
+        }
+    )
+    df["y1"] = (df.x1 * df.x2 * df.x3) ** (1 / 3) * np.exp(
+        rng.normal(0, 0.25, n) + 0.03 * (df.year - 2000)
+    )
     df["y2"] = size * np.exp(rng.normal(0, 0.4, n))
     df["b1"] = df.x3 * np.exp(rng.normal(0, 0.3, n))
     return df
@@ -261,7 +278,13 @@ def test_ccr_hospital_example_cooper_seiford_tone():
     r = ccr(df, ["doctors", "nurses"], ["outpatients", "inpatients"], unit="hospital")
     assert list(r["hospital"]) == list("ABCDEFGHIJKL")
     np.testing.assert_allclose(r["theta"], published, atol=5e-4)
-    o = ccr(df, ["doctors", "nurses"], ["outpatients", "inpatients"], unit="hospital", orientation="output")
+    o = ccr(
+        df,
+        ["doctors", "nurses"],
+        ["outpatients", "inpatients"],
+        unit="hospital",
+        orientation="output",
+    )
     np.testing.assert_allclose(o["theta"], r["theta"], atol=1e-9)
     assert (r["status"] == "optimal").all()
 
@@ -274,11 +297,15 @@ def test_sbm_tone2001_numerical_example():
     r = sbm_efficiency(df, ["x1", "x2"], ["y1", "y2"], unit="dmu")
     np.testing.assert_allclose(r["sbm"], [0.798, 0.568, 1.0, 0.667, 1.0], atol=5e-4)
     assert r["sbm"].iloc[3] == pytest.approx(2 / 3, abs=1e-12)
-    assert ccr(df, ["x1", "x2"], ["y1", "y2"], unit="dmu")["theta"].iloc[3] == pytest.approx(1.0, abs=1e-12)
+    assert ccr(df, ["x1", "x2"], ["y1", "y2"], unit="dmu")["theta"].iloc[3] == pytest.approx(
+        1.0, abs=1e-12
+    )
 
 
 # --------------------------------------------------------------------------- hand-derived examples
-NDDF_HAND = pd.DataFrame({"x": [2.0, 1.0, 1.0], "y": [2.0, 3.0, 1.0], "b": [2.0, 1.0, 2.0]}, index=list("ABC"))
+NDDF_HAND = pd.DataFrame(
+    {"x": [2.0, 1.0, 1.0], "y": [2.0, 3.0, 1.0], "b": [2.0, 1.0, 2.0]}, index=list("ABC")
+)
 
 
 def test_nddf_hand_derived_three_dmus():
@@ -302,12 +329,25 @@ def test_nddf_hand_derived_three_dmus():
     DMU B: u = (1/3, 2/9, 1/3) is dual feasible with value 0, so D_B = 0 and CPI_B = 1.
     """
     r = nddf_performance(NDDF_HAND, "x", "y", "b")  # default weights = (1/3, 1/3, 1/3) here
-    np.testing.assert_allclose(r[["beta_x", "beta_y", "beta_b"]].to_numpy(),
-                               [[0, 2, 0], [0, 0, 0], [0, 2, 0.5]], atol=1e-12)
+    np.testing.assert_allclose(
+        r[["beta_x", "beta_y", "beta_b"]].to_numpy(),
+        [[0, 2, 0], [0, 0, 0], [0, 2, 0.5]],
+        atol=1e-12,
+    )
     np.testing.assert_allclose(r["nddf"], [2 / 3, 0, 5 / 6], atol=1e-12)
     np.testing.assert_allclose(r["tfcpi"], [1 / 3, 1, 1 / 6], atol=1e-12)
     w = nddf_performance(NDDF_HAND, "x", "y", "b", weights={"x": 1, "y": 1, "b": 1})
     np.testing.assert_allclose(w["nddf"], 3 * r["nddf"], atol=1e-12)
+
+
+def test_nddf_energy_and_unified_indices_hand_derived():
+    """With x as the energy input, the same unique betas as above give
+    EPI = (1 - b_x)/(1 + b_y) = (1/3, 1, 1/3) and
+    ECPI = [(1 - b_x) + (1 - b_b)] / 2 / (1 + b_y) = ((1 + 1)/6, 1, (1 + 1/2)/6) = (1/3, 1, 1/4)."""
+    r = nddf_performance(NDDF_HAND, "x", "y", "b", energy="x")
+    np.testing.assert_allclose(r["epi"], [1 / 3, 1, 1 / 3], atol=1e-12)
+    np.testing.assert_allclose(r["ecpi"], [1 / 3, 1, 1 / 4], atol=1e-12)
+    np.testing.assert_allclose(r["tfcpi"], r["cpi"], atol=0)
 
 
 def test_nddf_zero_weight_fixes_that_direction():
@@ -316,13 +356,21 @@ def test_nddf_zero_weight_fixes_that_direction():
     r = nddf_performance(NDDF_HAND, "x", "y", "b", weights=[0, 0.5, 0.5])
     assert (r["beta_x"] == 0).all()
     for o in range(3):
-        X, Y, B = NDDF_HAND[["x"]].to_numpy(), NDDF_HAND[["y"]].to_numpy(), NDDF_HAND[["b"]].to_numpy()
+        X, Y, B = (
+            NDDF_HAND[["x"]].to_numpy(),
+            NDDF_HAND[["y"]].to_numpy(),
+            NDDF_HAND[["b"]].to_numpy(),
+        )
         n = 3
         # max 0.5 by + 0.5 bb s.t. X'l <= x_o, -Y'l + by y_o <= -y_o, B'l + bb b_o = b_o
-        f, _ = _lp(np.r_[-0.5, -0.5, np.zeros(n)],
-                   np.vstack([np.r_[0, 0, X[:, 0]], np.r_[Y[o, 0], 0, -Y[:, 0]]]),
-                   np.r_[X[o, 0], -Y[o, 0]], np.r_[0, B[o, 0], B[:, 0]][None], [B[o, 0]],
-                   [(0, None)] * (2 + n))
+        f, _ = _lp(
+            np.r_[-0.5, -0.5, np.zeros(n)],
+            np.vstack([np.r_[0, 0, X[:, 0]], np.r_[Y[o, 0], 0, -Y[:, 0]]]),
+            np.r_[X[o, 0], -Y[o, 0]],
+            np.r_[0, B[o, 0], B[:, 0]][None],
+            [B[o, 0]],
+            [(0, None)] * (2 + n),
+        )
         assert r["nddf"].iloc[o] == pytest.approx(-f, abs=TOL)
 
 
@@ -356,27 +404,56 @@ def test_super_sbm_hand_derived():
 @pytest.mark.parametrize("frontier", ["contemporaneous", "sequential"])
 def test_radial_equals_linprog(panel, engine, rts, orientation, frontier):
     X, Y = panel[["x1", "x2"]].to_numpy(), panel[["y1", "y2"]].to_numpy()
-    r = radial_efficiency(panel, ["x1", "x2"], ["y1", "y2"], rts=rts, orientation=orientation,
-                          frontier=frontier, unit="unit", period="year")
+    r = radial_efficiency(
+        panel,
+        ["x1", "x2"],
+        ["y1", "y2"],
+        rts=rts,
+        orientation=orientation,
+        frontier=frontier,
+        unit="unit",
+        period="year",
+    )
     pos, sets = ref_sets(panel["year"].to_numpy(), frontier)
-    ref = np.array([ref_radial(X, Y, o, np.flatnonzero(sets[pos[o]]), rts == "vrs", orientation)[0]
-                    for o in range(len(panel))])
+    ref = np.array(
+        [
+            ref_radial(X, Y, o, np.flatnonzero(sets[pos[o]]), rts == "vrs", orientation)[0]
+            for o in range(len(panel))
+        ]
+    )
     np.testing.assert_allclose(r["theta"], ref, atol=TOL, rtol=0)
     assert (r["status"] == "optimal").all()
 
 
-@pytest.mark.parametrize(("rts", "orientation", "bad"), [
-    ("crs", "non", True), ("vrs", "non", True), ("crs", "input", False),
-    ("vrs", "output", True), ("vrs", "non", False), ("vrs", "input", True),
-])
+@pytest.mark.parametrize(
+    ("rts", "orientation", "bad"),
+    [
+        ("crs", "non", True),
+        ("vrs", "non", True),
+        ("crs", "input", False),
+        ("vrs", "output", True),
+        ("vrs", "non", False),
+        ("vrs", "input", True),
+    ],
+)
 def test_sbm_and_super_sbm_equal_linprog(panel, engine, rts, orientation, bad):
     bads = ["b1"] if bad else []
     X, Yg = panel[["x1", "x2", "x3"]].to_numpy(), panel[["y1", "y2"]].to_numpy()
     Yb = panel[bads].to_numpy() if bad else np.zeros((len(panel), 0))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DEADataWarning)
-        r = sbm_efficiency(panel, ["x1", "x2", "x3"], ["y1", "y2"], bads, rts=rts, orientation=orientation,
-                           super_efficiency=True, frontier="global", unit="unit", period="year")
+        r = sbm_efficiency(
+            panel,
+            ["x1", "x2", "x3"],
+            ["y1", "y2"],
+            bads,
+            rts=rts,
+            orientation=orientation,
+            super_efficiency=True,
+            frontier="global",
+            unit="unit",
+            period="year",
+        )
     R = np.arange(len(panel))
     ref = np.array([ref_sbm(X, Yg, Yb, o, R, rts == "vrs", orientation)[0] for o in R])
     np.testing.assert_allclose(r["sbm"], ref, atol=TOL, rtol=0)
@@ -399,8 +476,9 @@ def test_nddf_equals_linprog_random(panel, engine, frontier, rts):
     cols = (["x1", "x2", "x3"], ["y1"], ["b1"])
     X, Yg, Yb = (panel[c].to_numpy() for c in cols)
     w = np.array([0.1, 0.2, 0.1, 0.3, 0.3])
-    r = nddf_performance(panel, *cols, weights=w, rts=rts, frontier=frontier, window=2,
-                         unit="unit", period="year")
+    r = nddf_performance(
+        panel, *cols, weights=w, rts=rts, frontier=frontier, window=2, unit="unit", period="year"
+    )
     pos, sets = ref_sets(panel["year"].to_numpy(), frontier, window=2)
     betas = r[["beta_x1", "beta_x2", "beta_x3", "beta_y1", "beta_b1"]].to_numpy()
     for o in range(len(panel)):
@@ -437,11 +515,20 @@ def test_nddf_simulated_cities_equal_linprog(city, frontier):
 def test_ddf_equals_linprog(panel, engine, direction):
     cols = (["x1", "x2"], ["y1", "y2"], ["b1"])
     X, Yg, Yb = (panel[c].to_numpy() for c in cols)
-    r = ddf_efficiency(panel, *cols, direction=direction, rts="vrs", frontier="sequential",
-                       unit="unit", period="year")
+    r = ddf_efficiency(
+        panel,
+        *cols,
+        direction=direction,
+        rts="vrs",
+        frontier="sequential",
+        unit="unit",
+        period="year",
+    )
     pos, sets = ref_sets(panel["year"].to_numpy(), "sequential")
     for o in range(len(panel)):
-        val, _ = ref_ddf(X, Yg, Yb, (X[o], Yg[o], Yb[o]), np.flatnonzero(sets[pos[o]]), True, direction == "full")
+        val, _ = ref_ddf(
+            X, Yg, Yb, (X[o], Yg[o], Yb[o]), np.flatnonzero(sets[pos[o]]), True, direction == "full"
+        )
         assert r["ddf"].iloc[o] == pytest.approx(val, abs=TOL)
 
 
@@ -453,8 +540,12 @@ def test_frontier_definitions_are_consistent(panel):
     con = nddf_performance(*args, frontier="contemporaneous", **kw)
     seq = nddf_performance(*args, frontier="sequential", **kw)
     glo = nddf_performance(*args, frontier="global", **kw)
-    np.testing.assert_allclose(nddf_performance(*args, frontier="window", window=1, **kw)["nddf"], con["nddf"], atol=1e-10)
-    np.testing.assert_allclose(nddf_performance(*args, frontier="window", window=3, **kw)["nddf"], seq["nddf"], atol=1e-10)
+    np.testing.assert_allclose(
+        nddf_performance(*args, frontier="window", window=1, **kw)["nddf"], con["nddf"], atol=1e-10
+    )
+    np.testing.assert_allclose(
+        nddf_performance(*args, frontier="window", window=3, **kw)["nddf"], seq["nddf"], atol=1e-10
+    )
     last = panel["year"] == panel["year"].max()
     np.testing.assert_allclose(seq.loc[last, "nddf"], glo.loc[last, "nddf"], atol=1e-10)
     assert (seq["nddf"] >= con["nddf"] - 1e-10).all() and (glo["nddf"] >= seq["nddf"] - 1e-10).all()
@@ -496,8 +587,10 @@ def test_malmquist_luenberger_decomposition_and_hand_formula(panel):
         i0, i1 = idx[(row["unit"], row["year_base"])], idx[(row["unit"], row["year"])]
         R0, R1 = np.flatnonzero(year == row["year_base"]), np.flatnonzero(year == row["year"])
         obs = lambda i: (X[i], Yg[i], Yb[i])  # noqa: E731
-        vals = [ref_ddf(X, Yg, Yb, obs(i), R, False, False)
-                for i, R in ((i0, R0), (i1, R0), (i0, R1), (i1, R1))]
+        vals = [
+            ref_ddf(X, Yg, Yb, obs(i), R, False, False)
+            for i, R in ((i0, R0), (i1, R0), (i0, R1), (i1, R1))
+        ]
         feasible = all(st == 0 for _, st in vals)
         assert feasible == (row["status"] == "optimal"), row["status"]
         if feasible:
@@ -514,7 +607,9 @@ def test_global_malmquist_luenberger(panel):
     np.testing.assert_allclose(g["gml"], g["ec"] * g["bpc"], rtol=1e-12, atol=0)
     np.testing.assert_allclose(g["gml"], (1 + g["d_g_t"]) / (1 + g["d_g_t1"]), rtol=1e-12, atol=0)
     glob = ddf_efficiency(panel, *cols, rts="vrs", frontier="global", unit="unit", period="year")
-    con = ddf_efficiency(panel, *cols, rts="vrs", frontier="contemporaneous", unit="unit", period="year")
+    con = ddf_efficiency(
+        panel, *cols, rts="vrs", frontier="contemporaneous", unit="unit", period="year"
+    )
     key = lambda f: dict(zip(zip(f["unit"], f["year"], strict=True), f["ddf"], strict=True))  # noqa: E731
     kg, kc = key(glob), key(con)
     for _, row in g.iterrows():
@@ -535,8 +630,15 @@ def test_infeasible_super_sbm_vrs_named():
     y2 >= 4. Both LPs are infeasible: reported by name, not crashed on."""
     df = pd.read_csv(DATA / "dea_tone2001.csv")
     with pytest.warns(DEADataWarning, match=r"dmu 'C' \(infeasible\); dmu 'E' \(infeasible\)"):
-        r = sbm_efficiency(df, ["x1", "x2"], ["y1", "y2"], unit="dmu", rts="vrs", orientation="input",
-                           super_efficiency=True)
+        r = sbm_efficiency(
+            df,
+            ["x1", "x2"],
+            ["y1", "y2"],
+            unit="dmu",
+            rts="vrs",
+            orientation="input",
+            super_efficiency=True,
+        )
     assert list(r.loc[r["status"] == "super_infeasible", "dmu"]) == ["C", "E"]
     assert r.loc[r["dmu"].isin(["C", "E"]), "score"].isna().all()
     assert r.loc[r["dmu"] == "B", "status"].item() == "optimal"
@@ -555,7 +657,9 @@ def test_zero_negative_and_missing_data_reported(panel):
         assert f"unit '{bad.loc[i, 'unit']}' in year {bad.loc[i, 'year']} ({what})" in msg
     assert list(np.flatnonzero(r["status"] == "invalid_data")) == [0, 5, 7]
     assert r.loc[[0, 5, 7], "nddf"].isna().all()
-    clean = nddf_performance(panel.drop(index=[0, 5, 7]), *cols, unit="unit", period="year", frontier="global")
+    clean = nddf_performance(
+        panel.drop(index=[0, 5, 7]), *cols, unit="unit", period="year", frontier="global"
+    )
     np.testing.assert_allclose(r.drop(index=[0, 5, 7])["nddf"], clean["nddf"], atol=1e-10)
     with pytest.raises(EstimationError, match="unit 'u00' in year 2000"):
         nddf_performance(bad, *cols, unit="unit", period="year", on_invalid="raise")
@@ -581,6 +685,8 @@ def test_panel_input_and_key_columns(city):
     assert list(r.columns[:2]) == ["city", "year"]
     assert r[["city", "year"]].equals(sub.df[["city", "year"]].reset_index(drop=True))
     with pytest.warns(DEADataWarning, match=r"infeasible: D\^t\(t\+1\)"):  # t+1 above T^t
-        ml = malmquist_luenberger(sub, ["capital", "labour", "energy"], "gdp", "co2", frontier="sequential")
+        ml = malmquist_luenberger(
+            sub, ["capital", "labour", "energy"], "gdp", "co2", frontier="sequential"
+        )
     assert {"city", "year_base", "year", "ml", "ec", "tc", "status"} <= set(ml.columns)
     assert len(ml) == 20 * 15

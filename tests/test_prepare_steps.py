@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 import climetrics.measure as cm
+from climetrics import simulate
 from climetrics.errors import ConfigError
 from climetrics.panel import Panel
 from climetrics.study.config import load_config
@@ -227,3 +228,26 @@ def test_second_run_reuses_the_prepared_panel(tmp_path, count_prepare):
     assert "co2_fuel" in m["data"]["columns"]
     Study(load_config(cfg)).run(out, log=lambda *_: None, cache=False)
     assert len(count_prepare) == 2
+
+
+def test_nddf_step_index_choice(tmp_path):
+    """[[prepare.nddf]] with index = "ecpi" gives the ``ecpi`` of nddf_performance (1e-12)."""
+    cfg = tmp_path / "study.toml"
+    cfg.write_text(
+        "[data.simulate]\nyears = [2008, 2016]\nseed = 5\n\n"
+        '[variables]\noutcome = "lnci"\ntreatment = "did"\n\n'
+        '[[prepare.nddf]]\ncolumn = "ecpi_g"\nindex = "ecpi"\nenergy = "energy"\nfrontier = "global"\n\n'
+        '[[prepare.nddf]]\ncolumn = "cpi_g"\nfrontier = "global"\n'
+    )
+    got = Study(load_config(cfg)).load_panel().df
+    sim = cm.nddf_performance(
+        simulate(years=(2008, 2016), seed=5).panel,
+        ["capital", "labour", "energy"],
+        "gdp",
+        "co2",
+        frontier="global",
+        energy="energy",
+    )
+    np.testing.assert_allclose(got["ecpi_g"], sim["ecpi"], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(got["cpi_g"], sim["tfcpi"], rtol=1e-12, atol=0)
+    assert (got["ecpi_g"] != got["cpi_g"]).any()

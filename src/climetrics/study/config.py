@@ -87,6 +87,10 @@ NDDF_SCHEMA: dict[str, Field] = {
     "bad": _f(list, ["co2"], item=str),
     "frontier": _f(str, "global", choices=("contemporaneous", "sequential", "window", "global")),
     "rts": _f(str, "crs", choices=("crs", "vrs")),
+    "index": _f(
+        str, "cpi", choices=("cpi", "ecpi"), help="(1-b_C)/(1+b_Y), or its mean with the energy index"
+    ),
+    "energy": _f(str, None, help="the energy input (needed by index = 'ecpi')"),
 }
 
 CARBON_SCHEMA: dict[str, Field] = {
@@ -437,6 +441,14 @@ def _prepare_problems(prepare: dict[str, Any]) -> list[str]:
                 problems.append(
                     f"'prepare.agglomeration[{i}].tiers.{tier}' must be a non-empty list of column names"
                 )
+    for i, n in enumerate(prepare["nddf"]):
+        if n["index"] == "ecpi" and n["energy"] not in n["inputs"]:
+            problems.append(
+                f"'prepare.nddf[{i}].energy' must name one of the inputs {n['inputs']} "
+                f"with index = 'ecpi', got {n['energy']!r}"
+            )
+        if n["index"] == "ecpi" and len(n["good"]) != 1:
+            problems.append(f"'prepare.nddf[{i}].good' must be one output with index = 'ecpi'")
     for i, f in enumerate(prepare["fill_trailing"]):
         if not f["columns"]:
             problems.append(f"'prepare.fill_trailing[{i}].columns' must name at least one column")

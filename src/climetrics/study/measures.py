@@ -9,7 +9,8 @@ Each step adds one or more columns to the panel and equals the direct call of it
 * ``[[prepare.agglomeration]]`` -- :func:`~climetrics.measure.producer_service_agglomeration`
   (seed 002 eq. 6);
 * ``[[prepare.entropy]]`` -- :func:`~climetrics.measure.entropy_index`, pooled or year by year;
-* ``[[prepare.nddf]]`` -- the ``tfcpi`` of :func:`~climetrics.measure.nddf_performance` (seed 000).
+* ``[[prepare.nddf]]`` -- the ``cpi`` (= ``tfcpi``) or ``ecpi`` of
+  :func:`~climetrics.measure.nddf_performance` (seed 000 eq. 2).
 
 A data problem found by the measure function is re-raised as a :class:`ConfigError` that names
 the config key of the step (``prepare.entropy[0]``), so the user knows which table to fix.
@@ -131,7 +132,8 @@ def add_entropy(panel: Panel, spec: dict[str, Any], key: str) -> tuple[Panel, pd
 
 
 def add_nddf(panel: Panel, spec: dict[str, Any], key: str) -> Panel:
-    """Total-factor carbon performance (NDDF, seed 000) as a new column, aligned by unit and year."""
+    """Total-factor carbon performance (NDDF, seed 000): the ``cpi`` (default) or ``ecpi`` of
+    :func:`~climetrics.measure.nddf_performance` as a new column, aligned by unit and year."""
     from ..measure import nddf_performance
 
     _new_column(panel, f"{key}.column", spec["column"])
@@ -144,7 +146,8 @@ def add_nddf(panel: Panel, spec: dict[str, Any], key: str) -> Panel:
         spec["bad"],
         frontier=spec["frontier"],
         rts=spec["rts"],
+        energy=spec["energy"] if spec["index"] == "ecpi" else None,
     )
     k = [panel.unit, panel.time]
-    merged = panel.df[k].merge(res[[*k, "tfcpi"]], on=k, how="left")
-    return panel.assign(**{spec["column"]: merged["tfcpi"].to_numpy()})
+    merged = panel.df[k].merge(res[[*k, spec["index"]]], on=k, how="left")
+    return panel.assign(**{spec["column"]: merged[spec["index"]].to_numpy()})
