@@ -1,0 +1,138 @@
+"""Specification tests for panel spatial models: LM (robust) lag / error, LR and Wald SDM tests.
+
+**LM tests** (Anselin 1988; robust forms Anselin, Bera, Florax & Yoon 1996), in the panel
+version of Elhorst (2010, "Applied spatial econometrics: raising the bar", *Spatial Economic
+Analysis* 5, 9-28; 2014, sec. 3.3): OLS of the within-transformed ``y`` on the within-transformed
+``X`` (no constant), residuals ``e``, ``s² = e'e / NT``, and with ``W_NT = I_T (x) W`` applied to
+the transformed data,
+
+* ``LM lag   = (e' W y / s²)² / J``,  ``J = (W X b)' M (W X b) / s² + T tr(W'W + WW)``
+* ``LM error = (e' W e / s²)² / (T tr(W'W + WW))``
+* ``robust LM lag   = (e'Wy/s² - e'We/s²)² / (J - T tr(W'W + WW))``
+* ``robust LM error = (e'We/s² - T tr(W'W + WW) / J · e'Wy/s²)² / (T tr(W'W + WW) (1 - T tr(W'W + WW) / J))``
+
+each chi²(1) under the null. (``M`` is the residual maker of the transformed X.) These equal
+``spdep::lm.LMtests`` on the transformed data with a block-diagonal listw (tested).
+
+**SDM tests** (Elhorst 2010, 2014 sec. 3.5; LeSage & Pace 2009, sec. 6.2): the SDM
+``y = rho W y + X beta + W X theta`` nests the SAR (``theta = 0``) and the SEM (common-factor
+restriction ``theta = -rho beta``). :func:`lr_test` compares log-likelihoods of two fits;
+:func:`sdm_wald` computes the Wald statistic from the SDM alone (delta method for the
+non-linear restriction, gradient ``[rho I, I, beta]`` with respect to ``(beta, theta, rho)``).
+
+A Hausman test of fixed against random effects for the spatial model is not implemented
+(random-effects spatial panels are not estimated by this package).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ...errors import EstimationError
+from ...result import EstimationResult
+from .models import EFFECTS, demean, panel_arrays
+from .weights import SpatialWeights
+
+
+def _chi2_row(name: str, stat: float, df: int) -> dict:
+    from scipy import stats
+
+    return {
+        "test": name,
+        "statistic": float(stat),
+        "df": df,
+        "p_value": float(stats.chi2.sf(stat, df)),
+    }
+
+
+def lm_tests(
+    panel,
+    y: str,
+    x: Sequence[str] | str,
+    w: SpatialWeights,
+    *,
+    effects: str = "unit",
+    allow_islands: bool = False,
+) -> pd.DataFrame:
+    """LM lag, LM error and their robust versions on the fixed-effects (within) model.
+
+    Returns a table with columns ``test`` (``"LM lag"``, ``"LM error"``, ``"robust LM lag"``,
+    ``"robust LM error"``), ``statistic``, ``df`` and ``p_value`` (chi²(1)).
+    """
+    if effects not in EFFECTS:
+        raise EstimationError(f"effects must be 'unit', 'time' or 'twoway', not {effects!r}")
+    fe = EFFECTS[effects]
+    xs = [x] if isinstance(x, str) else list(x)
+    data = panel_arrays(panel, y, xs, w, allow_islands)
+    n, t = data.y.shape
+    yd = demean(data.y, fe)
+    xd = demean(data.x, fe).reshape(n * t, -1)
+    b = np.linalg.lstsq(xd, yd.ravel(), rcond=None)[0]
+    e = yd.ravel() - xd @ b
+    s2 = e @ e / (n * t)
+    lag = data.w.matrix
+
+    def wl(v: np.ndarray) -> np.ndarray:  # I_T (x) W on unit-major (N, T) data
+        return (lag @ v.reshape(n, t)).ravel()
+
+    wxb = wl(xd @ b)
+    mwxb = wxb - xd @ np.linalg.lstsq(xd, wxb, rcond=None)[0]
+    trw = t * (float(lag.multiply(lag).sum()) + float(lag.multiply(lag.T).sum()))
+    d_lag = e @ wl(yd.ravel()) / s2
+    d_err = e @ wl(e) / s2
+    j = wxb @ mwxb / s2 + trw
+    return pd.DataFrame(
+        [
+            _chi2_row("LM lag", d_lag**2 / j, 1),
+            _chi2_row("LM error", d_err**2 / trw, 1),
+            _chi2_row("robust LM lag", (d_lag - d_err) ** 2 / (j - trw), 1),
+            _chi2_row("robust LM error", (d_err - trw / j * d_lag) ** 2 / (trw * (1 - trw / j)), 1),
+        ]
+    )
+
+
+def lr_test(restricted: EstimationResult, unrestricted: EstimationResult) -> dict:
+    """Likelihood-ratio test ``2 (LL_u - LL_r)``, chi² with the difference in parameters as df."""
+    for r in (restricted, unrestricted):
+        if "log_likelihood" not in r.meta:
+            raise EstimationError("lr_test() needs two spatial_panel() results")
+    keys = ("N", "T", "effects", "lee_yu")
+    if any(restricted.meta[k] != unrestricted.meta[k] for k in keys) or (
+        restricted.depvar != unrestricted.depvar
+    ):
+        raise EstimationError("lr_test() compares fits of the same data, effects and correction")
+    df = unrestricted.meta["n_params"] - restricted.meta["n_params"]
+    if df <= 0:
+        raise EstimationError(
+            "the unrestricted model must have more parameters than the restricted"
+        )
+    stat = 2 * (unrestricted.meta["log_likelihood"] - restricted.meta["log_likelihood"])
+    return _chi2_row(f"LR {restricted.model} vs {unrestricted.model}", stat, df)
+
+
+def sdm_wald(result: EstimationResult, against: str = "sar") -> dict:
+    """Wald test of an SDM against the SAR (``theta = 0``) or the SEM (``theta + rho beta = 0``)."""
+    fit = result.meta.get("spatial")
+    if fit is None or fit.model != "sdm" or result.cov is None:
+        raise EstimationError(
+            "sdm_wald() needs an SDM result of spatial_panel() with standard errors"
+        )
+    if against not in ("sar", "sem"):
+        raise EstimationError(f"against must be 'sar' or 'sem', not {against!r}")
+    est, cov = result.coefs["estimate"].to_numpy(), np.asarray(result.cov)
+    k, m = len(fit.x), len(fit.durbin)
+    didx = [fit.x.index(d) for d in fit.durbin]
+    theta, rho = est[k : k + m], est[-1]
+    grad = np.zeros((m, est.size))
+    grad[:, k : k + m] = np.eye(m)
+    if against == "sar":
+        g = theta
+    else:
+        g = theta + rho * est[didx]
+        grad[np.arange(m), didx] = rho
+        grad[:, -1] = est[didx]
+    stat = float(g @ np.linalg.solve(grad @ cov @ grad.T, g))
+    return _chi2_row(f"Wald SDM vs {against.upper()}", stat, m)

@@ -1,0 +1,116 @@
+"""Log-determinant ``log|I - rho W|`` of a spatial filter, exact for small and large N.
+
+The Jacobian term of every spatial likelihood (Ord 1975). Two exact methods:
+
+``"eigen"``
+    ``log|I - rho W| = sum_i log(1 - rho lambda_i)`` (Ord 1975) from the eigenvalues of ``W``, computed
+    once. A row-standardised ``W = D^-1 B`` built from a symmetric ``B`` is similar to the
+    symmetric ``D^1/2 W D^-1/2``, whose eigenvalues a symmetric solver returns quickly and
+    accurately (``O(N^3)`` once, a few seconds at N = 3,000); other matrices use the general
+    solver (complex conjugate pairs, the real part of the sum is taken). Each evaluation then
+    costs ``O(N)``. Rounding only: agrees with LU to ~1e-12 relative (tested).
+``"lu"``
+    Sparse LU factorisation of ``I - rho W`` per evaluation (SuperLU through
+    :func:`scipy.sparse.linalg.splu`, COLAMD ordering); ``log|det| = sum log|U_ii|``. Exact up to
+    rounding and scales with the fill-in of the factor rather than with ``N^3``: for a
+    contiguity or k-nearest-neighbour W at N = 20,000 one evaluation takes a fraction of a
+    second. ``tests/test_logdet.py`` checks it against the closed form on a 200 x 100 torus
+    lattice (N = 20,000, eigenvalues known analytically) to 1e-9 relative at several rho.
+
+``"auto"`` takes ``"eigen"`` up to :data:`EIGEN_MAX_N` units and ``"lu"`` beyond.
+
+The admissible interval of rho is ``(1 / lambda_min, 1 / lambda_max)`` (LeSage & Pace 2009,
+sec. 4.3), with ``lambda_max = 1`` for a row-standardised W; ``lambda_min`` is the smallest real
+eigenvalue (from the full spectrum or, for ``"lu"``, from ARPACK on the sparse matrix).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+
+EIGEN_MAX_N = 3000
+
+
+def symmetric_similar(w: sparse.csr_array) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(S, d)`` with ``S = D^1/2 W D^-1/2`` symmetric (dense), or ``None`` if no such D exists.
+
+    For ``W = D^-1 B`` with ``B`` symmetric, ``d_i W_ij = d_j W_ji`` on every edge; ``d`` is
+    propagated along a breadth-first tree of each connected component and then verified on
+    every edge (relative 1e-10).
+    """
+    from scipy.sparse.csgraph import breadth_first_order, connected_components
+
+    w = sparse.csr_array(w)
+    pattern = sparse.csr_array(w != 0, dtype=float)
+    if (pattern - pattern.T).count_nonzero():
+        return None  # asymmetric pattern (e.g. k nearest neighbours)
+    n = w.shape[0]
+    d = np.ones(n)
+    _, labels = connected_components(w, directed=False)
+    for comp in np.unique(labels):
+        root = int(np.flatnonzero(labels == comp)[0])
+        order, pred = breadth_first_order(w, root, directed=False)
+        for j in order[1:]:
+            i = pred[j]
+            d[j] = d[i] * w[i, j] / w[j, i]
+    dw = sparse.diags_array(d) @ w
+    gap = abs(dw - dw.T)
+    if gap.nnz and gap.max() > 1e-10 * abs(dw).max():
+        return None
+    s = np.sqrt(d)
+    return (sparse.diags_array(s) @ w @ sparse.diags_array(1 / s)).toarray(), d
+
+
+def eigenvalues(w: sparse.csr_array) -> np.ndarray:
+    """All eigenvalues of W (real array when W is similar to a symmetric matrix, else complex)."""
+    import scipy.linalg as sla
+
+    sym = symmetric_similar(w)
+    if sym is not None:
+        s = sym[0]
+        return sla.eigvalsh((s + s.T) / 2)
+    ev = sla.eigvals(sparse.csr_array(w).toarray())
+    return ev.real if np.allclose(ev.imag, 0, atol=1e-10) else ev
+
+
+class LogDet:
+    """``log|I - rho W|`` for one W, with the interval of admissible rho.
+
+    Parameters
+    ----------
+    w
+        ``N x N`` sparse (or dense) weights matrix.
+    method
+        ``"auto"``, ``"eigen"`` or ``"lu"`` (see the module docstring).
+    """
+
+    def __init__(self, w, method: str = "auto") -> None:
+        self.w = sparse.csr_array(w, dtype=float)
+        self.n = self.w.shape[0]
+        if method == "auto":
+            method = "eigen" if self.n <= EIGEN_MAX_N else "lu"
+        if method not in ("eigen", "lu"):
+            raise ValueError(f"logdet method must be 'auto', 'eigen' or 'lu', not {method!r}")
+        self.method = method
+        self.eigenvalues = eigenvalues(self.w) if method == "eigen" else None
+        self.bounds = self._bounds()
+
+    def _bounds(self) -> tuple[float, float]:
+        if self.eigenvalues is not None:
+            re = np.real(self.eigenvalues)
+            lo, hi = re.min(), re.max()
+        else:
+            from scipy.sparse.linalg import eigs
+
+            lo = float(np.real(eigs(self.w, k=1, which="SR", return_eigenvectors=False)[0]))
+            hi = float(np.real(eigs(self.w, k=1, which="LR", return_eigenvectors=False)[0]))
+        return 1.0 / lo, 1.0 / hi
+
+    def __call__(self, rho: float) -> float:
+        if self.eigenvalues is not None:
+            return float(np.sum(np.log(1.0 - rho * self.eigenvalues)).real)
+        from scipy.sparse.linalg import splu
+
+        a = sparse.csc_array(sparse.eye_array(self.n) - rho * self.w)
+        return float(np.sum(np.log(np.abs(splu(a).U.diagonal()))))
