@@ -83,23 +83,33 @@ def test_global_permutation_p_agrees_with_moran_mc_in_distribution():
         assert abs(p - ref) <= 4 * se + 1e-12, (var, key, p, ref)
 
 
-def test_permutations_reproducible_and_block_layout_free(monkeypatch):
+def test_permutations_reproducible_and_free_of_chunking_and_backend(monkeypatch):
     w, x = WEIGHTS["contiguity_W"], COL["HOVAL"]
     a = moran(x, w, permutations=2500, seed=3).p_perm
-    assert moran(x, w, permutations=2500, seed=3).p_perm == a
+    assert moran(x, w, permutations=2500, seed=3, chunk_size=7).p_perm == a
     assert moran(x, w, permutations=2500, seed=4).p_perm != a
-    # Same seed, same blocks: evaluating the block's permutations one column at a time gives
-    # the same count as the batched product.
-    idx = np.concatenate(list(moran_mod._permutation_blocks(49, 2500, 3)))
+    # the batched product counts exactly what a plain loop over the same permutations counts
+    idx = moran_mod._draws(np.arange(2500), 3, 49)
     z = np.asarray(x) - np.mean(x)
     m = w.matrix
     obs = moran(x, w, permutations=0).I
     ip = np.array([49 / m.sum() * (z[p] @ (m @ z[p])) / (z @ z) for p in idx])
     expect = (1 + min((ip >= obs).sum(), (ip <= obs).sum())) / 2501
     assert a == pytest.approx(expect, abs=1e-15)
-    lp = local_moran(x, w, permutations=1500, seed=5)["p_perm"]
+    lp = local_moran(x, w, permutations=600, seed=5)["p_perm"]
+    pd.testing.assert_series_equal(
+        local_moran(x, w, permutations=600, seed=5, chunk_size=37)["p_perm"], lp
+    )
     monkeypatch.setattr(moran_mod, "_CHUNK_ELEMENTS", 1)  # one unit per step instead of all
-    pd.testing.assert_series_equal(local_moran(x, w, permutations=1500, seed=5)["p_perm"], lp)
+    pd.testing.assert_series_equal(local_moran(x, w, permutations=600, seed=5)["p_perm"], lp)
+
+
+@pytest.mark.slow
+def test_local_permutations_same_on_process_backend():
+    w, x = WEIGHTS["contiguity_W"], COL["HOVAL"]
+    serial = local_moran(x, w, permutations=600, seed=5)["p_perm"]
+    par = local_moran(x, w, permutations=600, seed=5, backend="processes", chunk_size=200)
+    pd.testing.assert_series_equal(par["p_perm"], serial)
 
 
 def test_global_permutation_p_uniform_under_null():
@@ -107,7 +117,7 @@ def test_global_permutation_p_uniform_under_null():
     rng = np.random.default_rng(11)
     w = WEIGHTS["contiguity_W"]
     ps = np.array(
-        [moran(rng.normal(size=49), w, permutations=199, seed=i).p_perm for i in range(300)]
+        [moran(rng.normal(size=49), w, permutations=99, seed=i).p_perm for i in range(200)]
     )
     assert stats.kstest(2 * ps, "uniform").pvalue > 0.001
 

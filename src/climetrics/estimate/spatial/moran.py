@@ -12,16 +12,17 @@ Local (Anselin 1995): ``I_i = z_i / m2 * sum_j w_ij z_j`` with ``m2 = z'z / n``;
 follow R spdep's ``localmoran`` (Sokal, Oden & Thomson 1998): the total-permutation moments
 (``conditional=False``) or, by default, those conditional on ``z_i``.
 
-Permutation inference draws all permutations as matrices in fixed blocks of
-:data:`PERMUTATION_BLOCK`, each from its own child of ``numpy.random.SeedSequence(seed)``, and
-evaluates a block as one matrix product; the draws depend only on ``seed`` and the number of
-permutations. The pseudo p-value is ``(1 + #{I_perm at least as extreme as I on the observed
-side}) / (R + 1)`` (spdep ``moran.mc`` / PySAL ``esda``, one-sided in the observed direction).
+Permutation inference runs on the project's replicate engine
+(:func:`climetrics.inference.map_replicates`; ``backend`` / ``chunk_size`` as there): permutation
+``r`` draws from its own stream :func:`~climetrics.inference.replicate_rng` ``(seed, r)``, and a
+chunk of permutations is evaluated as one matrix product, so results depend only on ``seed`` and
+the number of permutations, never on chunking or backend. The pseudo p-value is
+``(1 + #{I_perm at least as extreme as I on the observed side}) / (R + 1)`` (spdep
+``moran.mc`` / PySAL ``esda``, one-sided in the direction of the observed statistic).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,8 +32,7 @@ from scipy import stats
 from ...errors import EstimationError, PanelError
 from .weights import SpatialWeights
 
-PERMUTATION_BLOCK = 1000
-_CHUNK_ELEMENTS = 4_000_000  # local permutations: units x block x k_max floats per step
+_CHUNK_ELEMENTS = 4_000_000  # floats per vectorised step (chunk sizes and local unit steps)
 _QUADRANTS = np.array(["LL", "LH", "HL", "HH"])  # index: 2 * (z > 0) + (lag > 0)
 
 
@@ -89,13 +89,65 @@ def _values(values, w: SpatialWeights, what: str) -> np.ndarray:
     return x
 
 
-def _permutation_blocks(n: int, permutations: int, seed) -> Iterator[np.ndarray]:
-    """Permutations of ``range(n)`` as (block, n) index arrays, one child seed per block."""
-    blocks = -(-permutations // PERMUTATION_BLOCK)
-    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    for b, child in enumerate(root.spawn(blocks)):
-        size = min(PERMUTATION_BLOCK, permutations - b * PERMUTATION_BLOCK)
-        yield np.random.default_rng(child).random((size, n)).argsort(axis=1)
+def _seed(seed) -> int:
+    """An integer seed for the replicate streams (fresh entropy when ``seed`` is None)."""
+    if seed is None:
+        return int(np.random.SeedSequence().entropy)
+    if isinstance(seed, np.random.SeedSequence):
+        return int(seed.generate_state(2, np.uint64)[0])
+    return int(seed)
+
+
+def _draws(indices: np.ndarray, seed: int, n: int, k: int | None = None) -> np.ndarray:
+    """Row r: permutation ``indices[r]`` of ``range(n)`` (first ``k`` entries if given)."""
+    from ...inference import replicate_rng
+
+    return np.stack([replicate_rng(seed, int(r)).permutation(n)[:k] for r in indices])
+
+
+def _global_kernel(indices: np.ndarray, shared: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each permuted I is >= / <= the observed I, for a chunk of permutations."""
+    z, m, scale, observed, seed = shared
+    zp = z[_draws(indices, seed, z.size)].T  # n x chunk, one permutation per column
+    ip = scale * np.einsum("ij,ij->j", zp, m @ zp)
+    return ip >= observed, ip <= observed
+
+
+def _local_kernel(indices: np.ndarray, shared: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """Conditional permutations of every unit's local I for a chunk of permutations.
+
+    Permutation r draws ``k_max`` (the largest number of neighbours) of the other n - 1 values
+    without replacement; unit i uses the first ``k_i`` of them with its own weights, so a chunk
+    is one (units x permutations x k_max) contraction, taken in unit steps to bound memory.
+    """
+    z, wpad, ii, m2, seed = shared
+    n, k_max = wpad.shape
+    draw = _draws(indices, seed, n - 1, k_max)  # chunk x k_max positions among the n - 1 others
+    above = np.empty((len(indices), n), dtype=bool)
+    below = np.empty_like(above)
+    step = max(1, _CHUNK_ELEMENTS // (len(indices) * k_max))
+    for lo in range(0, n, step):
+        units = np.arange(lo, min(lo + step, n))
+        others = draw[None] + (draw[None] >= units[:, None, None])  # skip unit i itself
+        ip = (z[units] / m2)[:, None] * np.einsum("ubk,uk->ub", z[others], wpad[units])
+        above[:, units] = (ip >= ii[units, None]).T
+        below[:, units] = (ip <= ii[units, None]).T
+    return above, below
+
+
+def _run(kernel, permutations: int, shared: tuple, n: int, backend, chunk_size) -> np.ndarray:
+    """Pseudo p-values from the engine's (above, below) indicators over all permutations."""
+    from ...inference import map_replicates
+
+    above, below = map_replicates(
+        kernel,
+        permutations,
+        shared,
+        backend=backend,
+        chunk_size=chunk_size,
+        default_chunk=min(1000, max(1, _CHUNK_ELEMENTS // (4 * n))),
+    )
+    return _pseudo_p(above.sum(axis=0), below.sum(axis=0), permutations)
 
 
 def _pseudo_p(above: np.ndarray, below: np.ndarray, r: int) -> np.ndarray:
@@ -103,7 +155,15 @@ def _pseudo_p(above: np.ndarray, below: np.ndarray, r: int) -> np.ndarray:
     return (1.0 + np.minimum(above, below)) / (r + 1.0)
 
 
-def moran(values, w: SpatialWeights, permutations: int = 999, seed=None) -> MoranResult:
+def moran(
+    values,
+    w: SpatialWeights,
+    permutations: int = 999,
+    seed=None,
+    *,
+    backend=None,
+    chunk_size: int | None = None,
+) -> MoranResult:
     """Global Moran's I of ``values`` (ordered as ``w.ids``, or a Series indexed by id).
 
     Matches R spdep ``moran.test`` (``randomisation=TRUE`` and ``FALSE``, two-sided) and, in
@@ -129,13 +189,8 @@ def moran(values, w: SpatialWeights, permutations: int = 999, seed=None) -> Mora
     z_n, z_r = (i_obs - e) / np.sqrt(var_n), (i_obs - e) / np.sqrt(var_r)
     p_perm = np.nan
     if permutations:
-        above = below = 0
-        for idx in _permutation_blocks(n, permutations, seed):
-            zp = z[idx].T  # n x block: each column a permutation
-            ip = n / s0 * np.einsum("ij,ij->j", zp, m @ zp) / zz
-            above += int(np.sum(ip >= i_obs))
-            below += int(np.sum(ip <= i_obs))
-        p_perm = float(_pseudo_p(np.array(above), np.array(below), permutations))
+        shared = (z, m, n / s0 / zz, i_obs, _seed(seed))
+        p_perm = float(_run(_global_kernel, permutations, shared, n, backend, chunk_size))
     return MoranResult(
         I=i_obs,
         expected=e,
@@ -160,6 +215,7 @@ def moran_by_year(
     time: str | None = None,
     permutations: int = 999,
     seed=None,
+    backend=None,
 ) -> pd.DataFrame:
     """Global Moran's I of ``variable`` for each period (seed 001, Table 6).
 
@@ -194,7 +250,7 @@ def moran_by_year(
         if s.isna().any():
             bad = s.index[s.isna()][0]
             raise PanelError(f"{unit} {bad!r} has no value of '{variable}' in {time} {period}.")
-        r = moran(s, w, permutations, seed=child)
+        r = moran(s, w, permutations, seed=child, backend=backend)
         rows.append(
             {
                 time: period,
@@ -221,6 +277,8 @@ def local_moran(
     *,
     conditional: bool = True,
     alpha: float = 0.05,
+    backend=None,
+    chunk_size: int | None = None,
 ) -> pd.DataFrame:
     """Local Moran's I (LISA) per unit, indexed by ``w.ids``.
 
@@ -248,7 +306,13 @@ def local_moran(
         e = -wi / (n - 1)
         var = (n - b2) / (n - 1) * wi2 + (2 * b2 - n) / ((n - 1) * (n - 2)) * (wi**2 - wi2) - e**2
     zs = (ii - e) / np.sqrt(var)
-    p_perm = _local_permutations(z, m, ii, m2, permutations, seed) if permutations else np.nan
+    p_perm = np.nan
+    if permutations:
+        counts = np.diff(m.indptr)
+        wpad = np.zeros((n, int(counts.max())))
+        wpad[np.arange(wpad.shape[1]) < counts[:, None]] = m.data  # row i: its weights, padded
+        shared = (z, wpad, ii, m2, _seed(seed))
+        p_perm = _run(_local_kernel, permutations, shared, n, backend, chunk_size)
     quadrant = _QUADRANTS[2 * (z > 0) + (lag > 0)]
     p = 2 * stats.norm.sf(np.abs(zs))
     p_used = p_perm if permutations else p
@@ -266,33 +330,6 @@ def local_moran(
         },
         index=w.ids,
     )
-
-
-def _local_permutations(z, m, ii, m2, permutations: int, seed) -> np.ndarray:
-    """Conditional-permutation pseudo p-values of the local statistics.
-
-    Each permutation draws, without replacement, ``k_max`` (the largest number of neighbours)
-    of the other n - 1 values; unit i uses the first ``k_i`` of them with its own weights, so a
-    block of permutations is one (units x permutations x k_max) contraction.
-    """
-    n = z.size
-    counts = np.diff(m.indptr)
-    k_max = int(counts.max())
-    wpad = np.zeros((n, k_max))
-    wpad[np.arange(k_max) < counts[:, None]] = m.data
-    above, below = np.zeros(n), np.zeros(n)
-    units = np.arange(n)[:, None, None]
-    step = max(1, _CHUNK_ELEMENTS // (PERMUTATION_BLOCK * k_max))  # units per step
-    for idx in _permutation_blocks(n - 1, permutations, seed):
-        draw = idx[:, :k_max]  # block x k_max positions among the n - 1 others
-        for lo in range(0, n, step):
-            u = units[lo : lo + step]
-            others = draw[None] + (draw[None] >= u)  # skip unit i itself
-            lag = np.einsum("ubk,uk->ub", z[others], wpad[lo : lo + step])
-            ip = (z[lo : lo + step] / m2)[:, None] * lag
-            above[lo : lo + step] += (ip >= ii[lo : lo + step, None]).sum(axis=1)
-            below[lo : lo + step] += (ip <= ii[lo : lo + step, None]).sum(axis=1)
-    return _pseudo_p(above, below, permutations)
 
 
 def moran_scatter(values, w: SpatialWeights, *, labels=None, ax=None, title: str | None = None):
