@@ -163,15 +163,15 @@ def test_closed_form_four_units_on_a_line():
     assert r.var_norm == pytest.approx(4 / 27, abs=1e-14)
 
 
+def _two_years() -> pd.DataFrame:
+    """Columbus CRIME as year 2010 and HOVAL as year 2011, long format."""
+    y = np.concatenate([COL["CRIME"], COL["HOVAL"]])
+    return pd.DataFrame({"id": np.tile(IDS, 2), "year": np.repeat([2010, 2011], 49), "y": y})
+
+
 def test_moran_by_year_panel_and_errors():
     w = WEIGHTS["contiguity_W"]
-    df = pd.DataFrame(
-        {
-            "id": np.tile(IDS, 2),
-            "year": np.repeat([2010, 2011], 49),
-            "y": np.concatenate([COL["CRIME"], COL["HOVAL"]]),
-        }
-    )
+    df = _two_years()
     orig = df.copy()
     out = moran_by_year(Panel(df, "id", "year"), "y", w, permutations=99, seed=1)
     pd.testing.assert_frame_equal(df, orig)
@@ -217,13 +217,7 @@ def test_moran_scatter_slope_is_moran_i():
 
 def test_moran_table_lays_out_table_6():
     w = WEIGHTS["contiguity_W"]
-    df = pd.DataFrame(
-        {
-            "id": np.tile(IDS, 2),
-            "year": np.repeat([2010, 2011], 49),
-            "y": np.concatenate([COL["CRIME"], COL["HOVAL"]]),
-        }
-    )
+    df = _two_years()
     a = moran_by_year(df, "y", w, unit="id", time="year", permutations=0)
     b = moran_by_year(
         df[df["year"] == 2011], "y", WEIGHTS["knn4_W"], unit="id", time="year", permutations=0
