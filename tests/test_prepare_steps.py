@@ -13,7 +13,7 @@ import pytest
 
 import climetrics.measure as cm
 from climetrics import simulate
-from climetrics.errors import ConfigError
+from climetrics.errors import ConfigError, PanelError
 from climetrics.panel import Panel
 from climetrics.study.config import load_config
 from climetrics.study.runner import Study
@@ -251,3 +251,10 @@ def test_nddf_step_index_choice(tmp_path):
     np.testing.assert_allclose(got["ecpi_g"], sim["ecpi"], rtol=1e-12, atol=0)
     np.testing.assert_allclose(got["cpi_g"], sim["tfcpi"], rtol=1e-12, atol=0)
     assert (got["ecpi_g"] != got["cpi_g"]).any()
+
+
+def test_missing_data_file_still_reported_clearly_with_the_cache(tmp_path):
+    cfg = _write(tmp_path)
+    (tmp_path / "panel.csv").unlink()
+    with pytest.raises(PanelError, match=r"data file not found: .*panel.csv"):
+        Study(load_config(cfg)).load_panel(tmp_path / "cache")

@@ -184,15 +184,18 @@ class Study:
         the policy calendars it reads, the [data] and [prepare] config and the package code."""
         cfg = self.config
 
-        def digest(path: Path) -> str:
-            return hashlib.sha256(path.read_bytes()).hexdigest()
+        def digest(path: Path | None) -> str | None:
+            # a missing file is reported by the loader, with its own clear message
+            return (
+                hashlib.sha256(path.read_bytes()).hexdigest() if path and path.is_file() else None
+            )
 
         src = cfg.data_path()
         calendars = [pol["calendar"] for pol in cfg["prepare"]["policies"] if pol["calendar"]]
         payload = {
             "data": cfg["data"],
             "prepare": cfg["prepare"],
-            "file": None if src is None else digest(src),
+            "file": digest(src),
             "calendars": {c: digest((cfg.base_dir / c).resolve()) for c in calendars},
             "code": _code_fingerprint(),
         }
