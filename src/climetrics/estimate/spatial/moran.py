@@ -13,10 +13,13 @@ follow R spdep's ``localmoran`` (Sokal, Oden & Thomson 1998): the total-permutat
 (``conditional=False``) or, by default, those conditional on ``z_i``.
 
 Permutation inference runs on the project's replicate engine
-(:func:`climetrics.inference.map_replicates`; ``backend`` / ``chunk_size`` as there): permutation
-``r`` draws from its own stream :func:`~climetrics.inference.replicate_rng` ``(seed, r)``, and a
-chunk of permutations is evaluated as one matrix product, so results depend only on ``seed`` and
-the number of permutations, never on chunking or backend. The pseudo p-value is
+(:func:`climetrics.inference.map_replicates`; ``backend`` / ``chunk_size`` as there). A replicate
+is a fixed block of :data:`PERMUTATION_BLOCK` permutations drawn from its own stream
+:func:`~climetrics.inference.replicate_rng` ``(seed, block)`` (the last block uses the first rows
+of its stream), and a chunk of blocks is evaluated as one matrix product, so results depend only
+on ``seed`` and the number of permutations, never on chunking or backend. (One stream per block
+rather than per permutation: creating a stream costs about as much as evaluating 100
+permutations of a 300-unit map.) The pseudo p-value is
 ``(1 + #{I_perm at least as extreme as I on the observed side}) / (R + 1)`` (spdep
 ``moran.mc`` / PySAL ``esda``, one-sided in the direction of the observed statistic).
 """
@@ -32,6 +35,7 @@ from scipy import stats
 from ...errors import EstimationError, PanelError
 from .weights import SpatialWeights
 
+PERMUTATION_BLOCK = 100
 _CHUNK_ELEMENTS = 4_000_000  # floats per vectorised step (chunk sizes and local unit steps)
 _QUADRANTS = np.array(["LL", "LH", "HL", "HH"])  # index: 2 * (z > 0) + (lag > 0)
 
@@ -98,19 +102,27 @@ def _seed(seed) -> int:
     return int(seed)
 
 
-def _draws(indices: np.ndarray, seed: int, n: int, k: int | None = None) -> np.ndarray:
-    """Row r: permutation ``indices[r]`` of ``range(n)`` (first ``k`` entries if given)."""
+def _draws(blocks: np.ndarray, seed: int, total: int, n: int, k: int | None = None) -> np.ndarray:
+    """Permutations of ``range(n)`` (first ``k`` entries if given) of the given blocks, stacked.
+
+    Block b holds permutations ``b * PERMUTATION_BLOCK ...`` up to ``total``; each row is the
+    argsort of uniform draws from the block's stream.
+    """
     from ...inference import replicate_rng
 
-    return np.stack([replicate_rng(seed, int(r)).permutation(n)[:k] for r in indices])
+    rows = []
+    for b in blocks:
+        size = min(PERMUTATION_BLOCK, total - int(b) * PERMUTATION_BLOCK)
+        rows.append(replicate_rng(seed, int(b)).random((size, n)).argsort(axis=1)[:, :k])
+    return np.concatenate(rows)
 
 
 def _global_kernel(indices: np.ndarray, shared: tuple) -> tuple[np.ndarray, np.ndarray]:
-    """Whether each permuted I is >= / <= the observed I, for a chunk of permutations."""
-    z, m, scale, observed, seed = shared
-    zp = z[_draws(indices, seed, z.size)].T  # n x chunk, one permutation per column
+    """Per block: how many permuted I are >= / <= the observed I."""
+    z, m, scale, observed, seed, total = shared
+    zp = z[_draws(indices, seed, total, z.size)].T  # n x permutations, one per column
     ip = scale * np.einsum("ij,ij->j", zp, m @ zp)
-    return ip >= observed, ip <= observed
+    return _block_counts(ip >= observed, ip <= observed, indices, total)
 
 
 def _local_kernel(indices: np.ndarray, shared: tuple) -> tuple[np.ndarray, np.ndarray]:
@@ -120,32 +132,40 @@ def _local_kernel(indices: np.ndarray, shared: tuple) -> tuple[np.ndarray, np.nd
     without replacement; unit i uses the first ``k_i`` of them with its own weights, so a chunk
     is one (units x permutations x k_max) contraction, taken in unit steps to bound memory.
     """
-    z, wpad, ii, m2, seed = shared
+    z, wpad, ii, m2, seed, total = shared
     n, k_max = wpad.shape
-    draw = _draws(indices, seed, n - 1, k_max)  # chunk x k_max positions among the n - 1 others
-    above = np.empty((len(indices), n), dtype=bool)
+    draw = _draws(indices, seed, total, n - 1, k_max)  # perms x k_max positions among others
+    above = np.empty((len(draw), n), dtype=bool)
     below = np.empty_like(above)
-    step = max(1, _CHUNK_ELEMENTS // (len(indices) * k_max))
+    step = max(1, _CHUNK_ELEMENTS // (len(draw) * k_max))
     for lo in range(0, n, step):
         units = np.arange(lo, min(lo + step, n))
         others = draw[None] + (draw[None] >= units[:, None, None])  # skip unit i itself
         ip = (z[units] / m2)[:, None] * np.einsum("ubk,uk->ub", z[others], wpad[units])
         above[:, units] = (ip >= ii[units, None]).T
         below[:, units] = (ip <= ii[units, None]).T
-    return above, below
+    return _block_counts(above, below, indices, total)
+
+
+def _block_counts(above, below, blocks: np.ndarray, total: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sum indicator rows (one per permutation) within each block: (blocks, ...) counts."""
+    sizes = np.minimum(PERMUTATION_BLOCK, total - blocks * PERMUTATION_BLOCK)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    return np.add.reduceat(above, starts, axis=0), np.add.reduceat(below, starts, axis=0)
 
 
 def _run(kernel, permutations: int, shared: tuple, n: int, backend, chunk_size) -> np.ndarray:
-    """Pseudo p-values from the engine's (above, below) indicators over all permutations."""
+    """Pseudo p-values from the engine's per-block (above, below) counts; ``chunk_size`` counts
+    blocks of :data:`PERMUTATION_BLOCK` permutations."""
     from ...inference import map_replicates
 
     above, below = map_replicates(
         kernel,
-        permutations,
-        shared,
+        -(-permutations // PERMUTATION_BLOCK),
+        (*shared, permutations),
         backend=backend,
         chunk_size=chunk_size,
-        default_chunk=min(1000, max(1, _CHUNK_ELEMENTS // (4 * n))),
+        default_chunk=max(1, _CHUNK_ELEMENTS // (4 * n * PERMUTATION_BLOCK)),
     )
     return _pseudo_p(above.sum(axis=0), below.sum(axis=0), permutations)
 
