@@ -22,6 +22,12 @@ Example::
 
     [baseline]
     stepwise = true
+
+``[prepare]`` can also build indicators from raw columns, one array of tables per measure:
+``[[prepare.carbon]]`` (CO2 from fuel use), ``[[prepare.downscale]]``,
+``[[prepare.fill_trailing]]``, ``[[prepare.agglomeration]]``, ``[[prepare.entropy]]`` and
+``[[prepare.nddf]]`` (keys in the ``*_SCHEMA`` tables below; formulas, order of the steps and
+examples in docs/measurement.md).
 """
 
 from __future__ import annotations
