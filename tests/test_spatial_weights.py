@@ -183,3 +183,11 @@ def test_link_islands_and_coordinate_errors():
         inverse_distance(coords.assign(lat=[0.0, 0.0, np.nan]))
     with pytest.raises(EstimationError, match="k must be between 1 and 2"):
         knn(coords, 3)
+
+
+def test_aligning_to_a_panel_with_other_ids_names_the_units():
+    w = contiguity("province")  # labelled by adcode
+    with pytest.raises(EstimationError, match=r"no row for 2 panel unit\(s\): 'Beijing', 'Hebei'"):
+        w.aligned(["Beijing", "Hebei"])
+    by_name = contiguity("province", ids=["Beijing", "Hebei"])  # build W on the panel's ids instead
+    np.testing.assert_array_equal(by_name.dense(), [[0, 1], [1, 0]])
