@@ -19,6 +19,8 @@ from distributed import Client, LocalCluster
 
 import climetrics as cm
 from climetrics.errors import ConfigError
+from climetrics.estimate.cs import callaway_santanna
+from climetrics.estimate.mediation import mediation
 from climetrics.estimate.placebo import placebo_job, placebo_kernel, placebo_test
 from climetrics.inference import (
     Backend,
@@ -30,6 +32,7 @@ from climetrics.inference import (
 from climetrics.measure import nddf_performance, sbm_efficiency
 
 CONTROLS = ["lnpgdp", "gov"]
+DATA = Path(__file__).parent / "data"
 DEA_COLS = (["capital", "labour", "energy"], ["gdp"], ["co2"])
 
 
@@ -174,6 +177,39 @@ def test_dea_on_dask_cluster_equals_serial(city, cluster):
     np.testing.assert_array_equal(s_dask["score"].to_numpy(), s_serial["score"].to_numpy())
 
 
+def test_mediation_bootstrap_same_in_any_chunking_and_on_dask(sim, cluster):
+    """Cluster-bootstrap draws of a, b, c', c: chunks of 1, 7 and 40 draws and two Dask workers
+    give the same draws (to 1e-12; each draw demeans and solves on its own)."""
+    args = (sim, "lnci", "did", "green_innov", CONTROLS)
+    ref = mediation(*args, n_boot=40, seed=5, chunk_size=40)["green_innov"].boot.to_numpy()
+    assert np.isfinite(ref).all()
+    for kw in ({"chunk_size": 1}, {"chunk_size": 7}, {"scheduler": cluster.scheduler_address}):
+        got = mediation(*args, n_boot=40, seed=5, **kw)["green_innov"].boot.to_numpy()
+        np.testing.assert_allclose(got, ref, rtol=1e-12, atol=0)
+
+
+def test_cs_multiplier_bootstrap_same_on_dask(cluster):
+    """Callaway-Sant'Anna on R did's mpdta: bootstrap SEs and the uniform critical value equal
+    the serial run's (to 1e-12) with 199 draws in chunks of 37 on two Dask workers."""
+    import pandas as pd
+
+    panel = cm.Panel(pd.read_csv(DATA / "mpdta.csv"), "countyreal", "year")
+    serial = callaway_santanna(panel, "lemp", "first.treat", n_boot=199, seed=3)
+    dask = callaway_santanna(
+        panel,
+        "lemp",
+        "first.treat",
+        n_boot=199,
+        seed=3,
+        backend=Backend("dask", scheduler=cluster.scheduler_address, chunk_size=37),
+    )
+    np.testing.assert_allclose(dask.attgt["se_boot"], serial.attgt["se_boot"], rtol=1e-12)
+    assert dask.crit_val == pytest.approx(serial.crit_val, rel=1e-12)
+    agg_s, agg_d = serial.aggregate("dynamic"), dask.aggregate("dynamic")
+    np.testing.assert_allclose(agg_d.by["se_boot"], agg_s.by["se_boot"], rtol=1e-12)
+    assert agg_d.crit_val == pytest.approx(agg_s.crit_val, rel=1e-12)
+
+
 def _die_once_then_run(indices: np.ndarray, shared) -> tuple[np.ndarray, ...]:
     """Kill this worker process the first time any worker runs it, then behave as the kernel."""
     kernel, data, marker = shared
@@ -186,6 +222,7 @@ def _die_once_then_run(indices: np.ndarray, shared) -> tuple[np.ndarray, ...]:
     raise AssertionError("unreachable: the worker was killed")  # pragma: no cover
 
 
+@pytest.mark.filterwarnings("ignore:Port 8787 is already in use")  # the module's cluster has it
 def test_run_survives_a_worker_killed_mid_run(sim, serial_placebo, tmp_path: Path):
     """A worker is SIGKILLed while running a chunk; the nanny restarts it, the scheduler re-runs
     the lost chunk and the placebo draws equal the serial ones."""

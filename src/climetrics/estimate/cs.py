@@ -30,7 +30,8 @@ Every estimate comes with its influence function ``psi`` (n_units x n_cells), sc
 sec. 4 and eq. 3.10-3.12) are weighted averages of ATT(g,t) with weights proportional to cohort
 size; their influence functions include the estimation of the weights. Uniform confidence bands
 use the multiplier bootstrap (CS 2021, sec. 4.1, algorithm 1), computed as one matrix product
-of a (clusters x draws) matrix of Rademacher or Mammen weights with the influence functions.
+of a (clusters x draws) matrix of Rademacher or Mammen weights with the influence functions,
+chunked over draws on the replicate engine (:mod:`climetrics.inference`).
 """
 
 from __future__ import annotations
@@ -278,28 +279,61 @@ def analytic_se(psi: np.ndarray, cluster: np.ndarray) -> np.ndarray:
     return np.sqrt((s**2).sum(0)) / psi.shape[0]
 
 
+def multiplier_weights(n_clusters: int, seed: int, draws: np.ndarray, kind: str) -> np.ndarray:
+    """``(G, len(draws))`` i.i.d. multiplier weights, draw ``b`` from its own stream
+    (:func:`climetrics.inference.replicate_rng`): Rademacher (+-1 w.p. 1/2) or Mammen
+    (``(1 - sqrt5)/2`` w.p. ``(sqrt5 + 1)/(2 sqrt5)``, else ``(1 + sqrt5)/2``)."""
+    from ..inference import replicate_rng
+
+    r5 = np.sqrt(5.0)
+    out = np.empty((n_clusters, len(draws)))
+    for j, b in enumerate(draws):
+        rng = replicate_rng(seed, b)
+        if kind == "rademacher":
+            out[:, j] = rng.choice([-1.0, 1.0], size=n_clusters)
+        else:
+            out[:, j] = np.where(rng.random(n_clusters) < (r5 + 1) / (2 * r5), (1 - r5) / 2, (1 + r5) / 2)
+    return out
+
+
+@dataclass(frozen=True)
+class MultiplierJob:
+    """Shared data of :func:`multiplier_kernel`: cluster sums of the influence functions."""
+
+    sums: np.ndarray  # (G, K)
+    n: int  # rows of psi
+    seed: int
+    weights: str
+
+
+def multiplier_kernel(draws: np.ndarray, job: MultiplierJob) -> np.ndarray:
+    """Replicate kernel: ``(len(draws), K)`` bootstrap deviations ``v_b' S / n``."""
+    v = multiplier_weights(job.sums.shape[0], job.seed, draws, job.weights)
+    return v.T @ job.sums / job.n
+
+
 def multiplier_bootstrap(
-    psi: np.ndarray, cluster: np.ndarray, *, n_boot: int, alpha: float, seed: int, weights: str
+    psi: np.ndarray, cluster: np.ndarray, *, n_boot: int, alpha: float, seed: int, weights: str,
+    backend: Any = None,
 ) -> tuple[np.ndarray, float]:
     """Bootstrap standard errors and the uniform critical value (CS 2021 algorithm 1).
 
-    Draws ``theta* - theta = V' S / n`` for all draws at once, ``V`` a (clusters x n_boot)
-    matrix of i.i.d. Rademacher (+-1 w.p. 1/2) or Mammen weights and ``S`` the cluster sums
-    of the influence functions. The SE is the interquartile range of the draws over
+    Draws ``theta* - theta = V' S / n``, ``V`` a (clusters x n_boot) matrix of i.i.d.
+    Rademacher or Mammen weights (:func:`multiplier_weights`) and ``S`` the cluster sums of the
+    influence functions, in chunks of draws on the replicate engine (``backend``, see
+    :mod:`climetrics.inference`). The SE is the interquartile range of the draws over
     ``q(0.75) - q(0.25)`` of N(0,1); the critical value is the ``1 - alpha`` quantile of
     ``max_k |theta*_k - theta_k| / se_k`` (columns with zero variance are left out).
     """
-    s = _cluster_sums(psi, cluster)
-    rng = np.random.default_rng(seed)
-    if weights == "rademacher":
-        v = rng.choice([-1.0, 1.0], size=(s.shape[0], n_boot))
-    elif weights == "mammen":
-        r5 = np.sqrt(5.0)
-        lo, hi = (1 - r5) / 2, (1 + r5) / 2
-        v = np.where(rng.random((s.shape[0], n_boot)) < (r5 + 1) / (2 * r5), lo, hi)
-    else:
+    from ..inference import map_replicates
+
+    if weights not in ("rademacher", "mammen"):
         raise ValueError(f"bootstrap weights must be 'rademacher' or 'mammen', got {weights!r}")
-    draws = v.T @ s / psi.shape[0]
+    s = _cluster_sums(psi, cluster)
+    job = MultiplierJob(s, psi.shape[0], seed, weights)
+    draws = map_replicates(
+        multiplier_kernel, n_boot, job, backend=backend, default_chunk=max(1, 2**19 // s.shape[0])
+    )
     q75, q25 = np.quantile(draws, [0.75, 0.25], axis=0)
     se = (q75 - q25) / (stats.norm.ppf(0.75) - stats.norm.ppf(0.25))
     ok = se > 1e-12 * max(1.0, float(np.abs(draws).max(initial=0.0)))
@@ -319,6 +353,7 @@ class _Inference:
     n_boot: int
     seed: int
     weights: str
+    backend: Any = None
 
     def frame(self, est: np.ndarray, psi: np.ndarray) -> tuple[pd.DataFrame, float]:
         """Estimate, analytic SE, pointwise CI, bootstrap SE and uniform band per column."""
@@ -327,7 +362,8 @@ class _Inference:
         out = pd.DataFrame({"att": est, "se": se, "ci_low": est - z * se, "ci_high": est + z * se})
         if self.n_boot > 0:
             se_b, crit = multiplier_bootstrap(psi, self.cluster, n_boot=self.n_boot, alpha=self.alpha,
-                                              seed=self.seed, weights=self.weights)
+                                              seed=self.seed, weights=self.weights,
+                                              backend=self.backend)
             out["se_boot"] = se_b
             out["band_low"], out["band_high"] = est - crit * se_b, est + crit * se_b
         else:
@@ -570,6 +606,8 @@ def callaway_santanna(
     seed: int = 0,
     bootstrap_weights: str = "rademacher",
     cluster: str | None = None,
+    backend: Any = None,
+    scheduler: str | None = None,
 ) -> CallawaySantAnna:
     """Callaway & Sant'Anna (2021) group-time average treatment effects.
 
@@ -604,6 +642,10 @@ def callaway_santanna(
     cluster
         Column defining clusters (constant within unit) for standard errors and the bootstrap;
         default: the unit.
+    backend, scheduler
+        Where the bootstrap draws run (:mod:`climetrics.inference`): ``"serial"`` (default),
+        ``"processes"``, ``"dask"`` (``scheduler="tcp://host:port"``) or a ``Backend``; every
+        draw has its own random stream, so results are the same on every backend.
 
     Returns
     -------
@@ -655,7 +697,12 @@ def callaway_santanna(
     att, psi = _estimate_cells(des, plan, control, method, anticipation)
     g = np.array([p[0] for p in plan])
     t = des.periods[[p[1] for p in plan]]
-    inference = _Inference(des.cluster, alpha, n_boot, seed, bootstrap_weights)
+    from ..inference import resolve_backend
+
+    if bootstrap_weights not in ("rademacher", "mammen"):
+        raise ValueError(f"bootstrap weights must be 'rademacher' or 'mammen', got {bootstrap_weights!r}")
+    inference = _Inference(des.cluster, alpha, n_boot, seed, bootstrap_weights,
+                           resolve_backend(backend, scheduler=scheduler))
     frame, crit = inference.frame(att, psi)
     attgt = pd.concat([pd.DataFrame({
         "g": g.astype(int), "t": t.astype(int), "base": des.periods[[p[2] for p in plan]].astype(int),

@@ -83,6 +83,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -101,6 +102,7 @@ __all__ = [
     "MediationResult",
     "bias_corrected_ci",
     "bootstrap_gram",
+    "cluster_bootstrap_weights",
     "indirect_effect_tests",
     "mediation",
 ]
@@ -198,8 +200,10 @@ def _weighted_demean(
 
     Weighted alternating projections (Gauss–Seidel sweeps over the fixed effects): subtract
     the weighted mean of each FE level, draw by draw, until every weighted level mean is at most
-    ``tol`` times the column's largest absolute value. Levels with zero total weight (units not
-    drawn) are left untouched; their rows carry zero weight anyway. Modifies ``X3`` in place.
+    ``tol`` times the column's largest absolute value. A draw stops sweeping as soon as it has
+    converged, so its result does not depend on the other draws of the chunk (the replicate
+    engine may chunk draws in any way). Levels with zero total weight (units not drawn) are left
+    untouched; their rows carry zero weight anyway. Modifies ``X3`` in place.
     """
     n, c, p = X3.shape
     inv = []
@@ -207,16 +211,24 @@ def _weighted_demean(
         s = np.asarray(f.summer @ w)
         inv.append(np.divide(1.0, s, out=np.zeros_like(s), where=s > 0))
     scale = np.abs(X3).max(axis=0)
-    largest = np.zeros((c, p))
+    active = np.arange(c)
+    work = X3
     for _ in range(maxiter):
-        largest[:] = 0.0
+        largest = np.zeros((active.size, p))
         for f, iv in zip(factors, inv, strict=True):
-            sums = np.asarray(f.summer @ (X3 * w[:, :, None]).reshape(n, c * p))
-            means = sums.reshape(-1, c, p) * iv[:, :, None]
-            X3 -= means[f.codes]
+            sums = np.asarray(f.summer @ (work * w[:, :, None]).reshape(n, active.size * p))
+            means = sums.reshape(-1, active.size, p) * iv[:, :, None]
+            work -= means[f.codes]
             np.maximum(largest, np.abs(means).max(axis=0), out=largest)
-        if np.all(largest <= tol * scale):
+        done = np.all(largest <= tol * scale, axis=1)
+        if done.any() and work is not X3:
+            X3[:, active[done]] = work[:, done]
+        if done.all():
             return X3
+        if done.any():  # continue with the draws still moving only
+            keep = ~done
+            active, work, w, scale = active[keep], work[:, keep], w[:, keep], scale[keep]
+            inv = [iv[:, keep] for iv in inv]
     raise EstimationError(
         f"weighted fixed-effect demeaning in the bootstrap did not converge in {maxiter} sweeps"
     )
@@ -251,7 +263,8 @@ def bootstrap_gram(
     ndarray, shape (B, p, p)
         ``Σ_i m_ib v~_ib v~_ib'`` with ``v~_ib`` the row of ``V`` net of the fixed effects under
         the weights ``m_ib = weights[cluster_i, b]``. Any least-squares coefficient of one
-        column of ``V`` on others (with the fixed effects) follows from blocks of it.
+        column of ``V`` on others (with the fixed effects) follows from blocks of it. Each
+        draw's matrix is computed independently of the others (same result in any chunking).
     """
     V = np.asarray(V, dtype=float)
     n, p = V.shape
@@ -259,16 +272,69 @@ def bootstrap_gram(
     fe = list(fe) if len(fe) else [np.zeros(n, dtype=np.intp)]
     factors = [_Factor.build(f) for f in fe]
     n_draws = weights.shape[1]
-    size = chunk_size or max(1, _CHUNK_BYTES // (8 * n * p))
+    size = chunk_size or _default_chunk(n, p)
     out = np.empty((n_draws, p, p))
     for start in range(0, n_draws, size):
         cols = slice(start, min(start + size, n_draws))
         w = weights[cluster, cols]  # (n, c)
         X3 = np.repeat(V[:, None, :], w.shape[1], axis=1)
         _weighted_demean(X3, w, factors, tol, maxiter)
-        Xw = X3 * w[:, :, None]
-        out[cols] = np.matmul(Xw.transpose(1, 2, 0), X3.transpose(1, 0, 2))
+        for j in range(w.shape[1]):  # contiguous per-draw products: chunking-independent
+            v = np.ascontiguousarray(X3[:, j, :])
+            out[start + j] = (v * w[:, j : j + 1]).T @ v
     return out
+
+
+def _default_chunk(n: int, p: int) -> int:
+    """Draws per block of the batched bootstrap (one ``(n, draws, p)`` block of _CHUNK_BYTES)."""
+    return max(1, _CHUNK_BYTES // (8 * n * p))
+
+
+def cluster_bootstrap_weights(n_clusters: int, seed: int, draws: np.ndarray) -> np.ndarray:
+    """``(G, len(draws))`` cluster frequencies ``m ~ Multinomial(G, 1/G)`` of bootstrap
+    ``draws``, each from its own stream (:func:`climetrics.inference.replicate_rng`)."""
+    from ..inference import replicate_rng
+
+    p = np.full(n_clusters, 1.0 / n_clusters)
+    out = np.empty((n_clusters, len(draws)), dtype=np.int64)
+    for j, b in enumerate(draws):
+        out[:, j] = replicate_rng(seed, b).multinomial(n_clusters, p)
+    return out
+
+
+@dataclass(frozen=True)
+class MediationBootstrapJob:
+    """Shared data of :func:`mediation_bootstrap_kernel`: the sample's variables, FE and
+    cluster codes, and the column positions of the three Baron–Kenny regressions."""
+
+    V: np.ndarray
+    fe: list[np.ndarray]
+    cluster: np.ndarray
+    n_clusters: int
+    seed: int
+    y: int
+    m: int
+    treat: int
+    ctrl_a: list[int]
+    ctrl_b: list[int]
+    ctrl_c: list[int]
+
+
+def mediation_bootstrap_kernel(draws: np.ndarray, job: MediationBootstrapJob) -> np.ndarray:
+    """Replicate kernel: ``(len(draws), 5)`` array of ``a, b, c', c`` and a void flag (draws in
+    which the treatment has no variation left, e.g. no treated unit drawn)."""
+    weights = cluster_bootstrap_weights(job.n_clusters, job.seed, draws)
+    gram = bootstrap_gram(job.V, job.fe, job.cluster, weights)
+    it = job.treat
+    coef_a = _solve_blocks(gram, job.m, [it, *job.ctrl_a])
+    coef_b = _solve_blocks(gram, job.y, [it, job.m, *job.ctrl_b])
+    coef_c = _solve_blocks(gram, job.y, [it, *job.ctrl_c])
+    t = job.V[:, it]
+    w = weights[job.cluster]
+    wsum = w.sum(axis=0)
+    tss = (w * t[:, None] ** 2).sum(axis=0) - (w * t[:, None]).sum(axis=0) ** 2 / wsum
+    void = gram[:, it, it] <= 1e-9 * np.maximum(tss, np.finfo(float).tiny)
+    return np.column_stack([coef_a[:, 0], coef_b[:, 1], coef_b[:, 0], coef_c[:, 0], void])
 
 
 def _solve_blocks(gram: np.ndarray, lhs: int, rhs: Sequence[int]) -> np.ndarray:
@@ -669,6 +735,10 @@ def mediation(
     n_boot: int = 1000,
     seed: int = 0,
     ci: float = 0.95,
+    backend: Any = None,
+    scheduler: str | None = None,
+    n_workers: int | None = None,
+    chunk_size: int | None = None,
 ) -> MediationResult:
     """Baron–Kenny mediation analysis with Sobel–Goodman tests and a cluster bootstrap.
 
@@ -700,6 +770,11 @@ def mediation(
     ci
         Level of the bootstrap intervals and of the significance judgements in
         :attr:`MediationPath.kind`.
+    backend, scheduler, n_workers, chunk_size
+        Where the bootstrap draws run (:mod:`climetrics.inference`): ``"serial"`` (default),
+        ``"processes"`` or ``"dask"`` (``scheduler="tcp://host:port"``), ``chunk_size`` draws
+        per task. Every draw has its own random stream, so the draws are the same on every
+        backend.
 
     Returns
     -------
@@ -743,7 +818,9 @@ def mediation(
     notes: list[str] = []
     n_used = {}
     for m in meds:
-        paths[m] = _one_mediator(panel, y, treat, m, ctrl, fe_l, clus, n_boot, seed, ci)
+        where = {"backend": backend, "scheduler": scheduler, "n_workers": n_workers,
+                 "chunk_size": chunk_size}
+        paths[m] = _one_mediator(panel, y, treat, m, ctrl, fe_l, clus, n_boot, seed, ci, where)
         n_used[m] = paths[m].total.n_obs
     if len(set(n_used.values())) > 1:
         notes.append(
@@ -766,6 +843,7 @@ def _one_mediator(
     n_boot: int,
     seed: int,
     ci: float,
+    where: dict[str, Any],
 ) -> MediationPath:
     df = panel.df
     cols = list(dict.fromkeys([y, treat, m, *ctrl, *fe_l, *([clus] if clus else [])]))
@@ -811,31 +889,28 @@ def _one_mediator(
     boot_key = clus or panel.unit
     clusters, ccodes = np.unique(sdf[boot_key].to_numpy(), return_inverse=True)
     g = clusters.size
-    rng = np.random.default_rng(seed)
-    weights = rng.multinomial(g, np.full(g, 1.0 / g), size=n_boot).T if n_boot else np.empty((g, 0))
+    weights = cluster_bootstrap_weights(g, seed, np.arange(n_boot))
     boot = pd.DataFrame(columns=["a", "b", "c_prime", "c", "ab"], dtype=float)
     ci_p = ci_bc = (float("nan"), float("nan"))
     if n_boot:
+        from ..inference import map_replicates
+
         ctrl_a = list(first.meta["controls"])
         ctrl_b = [c for c in second.meta["controls"] if c != m]
         ctrl_c = list(total.meta["controls"])
         names = list(dict.fromkeys([y, m, treat, *ctrl_a, *ctrl_b, *ctrl_c]))
         pos = {c: i for i, c in enumerate(names)}
         V = sdf[names].to_numpy(float)
-        gram = bootstrap_gram(V, fe_codes, ccodes.ravel(), weights)
-        it = pos[treat]
-        coef_a = _solve_blocks(gram, pos[m], [it, *(pos[c] for c in ctrl_a)])
-        coef_b = _solve_blocks(gram, pos[y], [it, pos[m], *(pos[c] for c in ctrl_b)])
-        coef_c = _solve_blocks(gram, pos[y], [it, *(pos[c] for c in ctrl_c)])
-        # draws in which the treatment has no variation left (no treated unit drawn) are void
-        t = V[:, it]
-        w = weights[ccodes.ravel()]
-        wsum = w.sum(axis=0)
-        tss = (w * t[:, None] ** 2).sum(axis=0) - (w * t[:, None]).sum(axis=0) ** 2 / wsum
-        void = gram[:, it, it] <= 1e-9 * np.maximum(tss, np.finfo(float).tiny)
-        boot = pd.DataFrame(
-            {"a": coef_a[:, 0], "b": coef_b[:, 1], "c_prime": coef_b[:, 0], "c": coef_c[:, 0]}
+        job = MediationBootstrapJob(
+            V, fe_codes, ccodes.ravel(), g, seed, pos[y], pos[m], pos[treat],
+            [pos[c] for c in ctrl_a], [pos[c] for c in ctrl_b], [pos[c] for c in ctrl_c],
         )
+        out = map_replicates(
+            mediation_bootstrap_kernel, n_boot, job, default_chunk=_default_chunk(*V.shape),
+            **where,
+        )
+        void = out[:, 4] > 0
+        boot = pd.DataFrame(out[:, :4], columns=["a", "b", "c_prime", "c"])
         boot.loc[void, :] = np.nan
         boot["ab"] = boot["a"] * boot["b"]
         n_void = int(boot["ab"].isna().sum())
