@@ -134,9 +134,9 @@ class SpatialWeights:
             shown = ", ".join(map(repr, self.islands[:5]))
             raise EstimationError(
                 f"{what} needs every unit to have a neighbour, but the spatial weights "
-                f"({self.kind}) leave {len(self.islands)} unit(s) without one: {shown}. Link them "
-                "with contiguity(..., attach_islands='nearest') or link_islands(w, coords), or drop "
-                "them from the data."
+                f"({self.kind}) leave {len(self.islands)} unit(s) without one: {shown}. Link "
+                "them with contiguity(..., attach_islands='nearest') or "
+                "link_islands(w, great_circle_km(coords)), or drop them from the data."
             )
 
 
