@@ -10,8 +10,8 @@ nearest seats), row-standardised; variable = seat latitude plus N(0, 1) noise.
   and extrapolated linearly to all 337 (the output says so).
 
 Both loops draw their permutations with the package's own per-permutation streams
-(blocks of ``replicate_rng`` streams), so the comparison is of the arithmetic, and their p-values are checked to
-equal the package's before timing.
+(blocks of ``replicate_rng`` streams), so the comparison is of the arithmetic, and their
+p-values are checked to equal the package's before timing.
 
 Run: ``.venv/bin/python bench/bench_moran.py``
 """

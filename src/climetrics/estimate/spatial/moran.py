@@ -6,7 +6,8 @@ Global (Moran 1950; moments from Cliff & Ord 1981, ch. 2), for ``z = x - mean(x)
     S0 = sum_ij w_ij,  S1 = 1/2 sum_ij (w_ij + w_ji)^2,  S2 = sum_i (w_i. + w_.i)^2
     Var_N(I) = (n^2 S1 - n S2 + 3 S0^2) / ((n^2 - 1) S0^2) - E(I)^2                 (normality)
     Var_R(I) = [n((n^2 - 3n + 3) S1 - n S2 + 3 S0^2) - b2((n^2 - n) S1 - 2n S2 + 6 S0^2)]
-               / ((n - 1)(n - 2)(n - 3) S0^2) - E(I)^2,  b2 = n sum z^4 / (sum z^2)^2   (randomisation)
+               / ((n - 1)(n - 2)(n - 3) S0^2) - E(I)^2                       (randomisation)
+    with b2 = n sum z^4 / (sum z^2)^2.
 
 Local (Anselin 1995): ``I_i = z_i / m2 * sum_j w_ij z_j`` with ``m2 = z'z / n``; its moments
 follow R spdep's ``localmoran`` (Sokal, Oden & Thomson 1998): the total-permutation moments

@@ -1,7 +1,7 @@
 """Spatial weights matrices aligned to panel units.
 
-A :class:`SpatialWeights` holds an ``n x n`` sparse matrix ``W`` (zero diagonal, non-negative) and the
-unit ids that label its rows and columns. Models align it to a panel's units by id, never by
+A :class:`SpatialWeights` holds an ``n x n`` sparse matrix ``W`` (zero diagonal, non-negative)
+and the unit ids that label its rows and columns. Models align it to a panel's units by id, never by
 position, so a W built in another order or with extra units is reordered or subset explicitly.
 
 Constructors: :func:`contiguity` (bundled province / city adjacency), :func:`from_pairs` (a user
