@@ -22,6 +22,7 @@ from climetrics.estimate.spatial.weights import (
     contiguity,
     coordinates,
     economic_nested,
+    from_geometry,
     from_pairs,
     great_circle_km,
     inverse_distance,
@@ -191,3 +192,46 @@ def test_aligning_to_a_panel_with_other_ids_names_the_units():
         w.aligned(["Beijing", "Hebei"])
     by_name = contiguity("province", ids=["Beijing", "Hebei"])  # build W on the panel's ids instead
     np.testing.assert_array_equal(by_name.dense(), [[0, 1], [1, 0]])
+
+
+@pytest.mark.parametrize("rule", ["queen", "rook"])
+def test_from_geometry_matches_spdep_poly2nb_on_columbus(rule):
+    poly = json.loads((Path(__file__).parent / "data/reference/spatial_moran.json").read_text())[
+        "columbus_polygons"
+    ]
+    shapes = {i + 1: rings for i, rings in enumerate(poly["rings"])}
+    w = from_geometry(shapes, rule)
+    ref = {(a + 1, b + 1) for a, b in zip(poly[rule]["a"], poly[rule]["b"], strict=True)}
+    assert _pairs(w) == ref
+    assert w.matrix.nnz == {"queen": 236, "rook": 200}[rule]
+
+
+def test_from_geometry_geojson_and_rounding():
+    square = [[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]
+    right = [[1.0000001, 0], [2, 0], [2, 1], [1.0000001, 1], [1.0000001, 0]]
+    corner = [[2, 1], [3, 1], [3, 2], [2, 2], [2, 1]]
+    fc = {
+        "type": "FeatureCollection",
+        "features": [
+            {"properties": {"code": c}, "geometry": {"type": "Polygon", "coordinates": [r]}}
+            for c, r in (("a", square), ("b", right), ("c", corner))
+        ],
+    }
+    exact = from_geometry(fc, id_field="code")
+    assert exact.islands == ["a"] and _pairs(exact) == {("b", "c"), ("c", "b")}
+    snapped = from_geometry(fc, id_field="code", digits=3)
+    assert _pairs(snapped) == {("a", "b"), ("b", "a"), ("b", "c"), ("c", "b")}
+    rook = from_geometry(fc, "rook", id_field="code", digits=3)
+    assert _pairs(rook) == {("a", "b"), ("b", "a")}  # b and c touch at one corner only
+    with pytest.raises(EstimationError, match="feature 'x' is a 'Point'"):
+        from_geometry(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "properties": {"id": "x"},
+                        "geometry": {"type": "Point", "coordinates": [0, 0]},
+                    }
+                ],
+            }
+        )

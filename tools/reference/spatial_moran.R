@@ -11,6 +11,8 @@
 #             moran.test under randomisation and normality (two-sided), moran.mc (9,999
 #             permutations, seed 1) and localmoran (conditional and total variance, two-sided)
 #             with spdep's "pysal" quadrants.
+#   columbus_polygons  the Columbus neighbourhood outlines (spData shapes/columbus.shp) as rings
+#             of [x, y] per unit (POLYID order), with poly2nb contiguity edges, queen and rook.
 #   us_states spData::us_states (49 contiguous states and DC) centroid lon/lat (st_centroid on
 #             the sphere) and the k = 4 nearest neighbours by great-circle distance
 #             (knearneigh(longlat = TRUE)), plus the states within 500 km (dnearneigh) with
@@ -68,6 +70,19 @@ columbus_out <- list(
   X = columbus$X, Y = columbus$Y, contiguity = edges(nb), knn4 = edges(knn), results = results
 )
 
+col_sf <- st_read(system.file("shapes/columbus.shp", package = "spData"), quiet = TRUE)
+stopifnot(all(col_sf$POLYID == seq_len(nrow(col_sf))))
+rings <- lapply(st_geometry(col_sf), function(g) {
+  xy <- st_coordinates(g)
+  ring_id <- interaction(xy[, "L1"], if ("L2" %in% colnames(xy)) xy[, "L2"] else 1, drop = TRUE)
+  unname(lapply(split(seq_len(nrow(xy)), ring_id), function(i) unname(xy[i, 1:2])))
+})
+polygons_out <- list(
+  rings = rings,
+  queen = edges(poly2nb(col_sf, queen = TRUE)),
+  rook = edges(poly2nb(col_sf, queen = FALSE))
+)
+
 data(us_states, package = "spData")
 cent <- st_coordinates(st_centroid(st_geometry(us_states)))
 ll <- cent[, 1:2]
@@ -82,7 +97,7 @@ us_out <- list(
 out <- list(
   versions = list(R = R.version.string, spdep = as.character(packageVersion("spdep")),
                   spData = as.character(packageVersion("spData"))),
-  columbus = columbus_out, us_states = us_out
+  columbus = columbus_out, columbus_polygons = polygons_out, us_states = us_out
 )
 dir.create(file.path("tests", "data", "reference"), showWarnings = FALSE, recursive = TRUE)
 write_json(out, file.path("tests", "data", "reference", "spatial_moran.json"),

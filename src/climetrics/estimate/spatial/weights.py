@@ -7,8 +7,8 @@ position, so a W built in another order or with extra units is reordered or subs
 Constructors: :func:`contiguity` (bundled province / city adjacency), :func:`from_pairs` (a user
 edge list), :func:`inverse_distance` and :func:`knn` (great-circle distance between points, e.g.
 :func:`coordinates` of capitals or city seats), :func:`economic_nested` (distance weights scaled
-by relative GDP), :func:`link_islands`. Building W from user polygons is not offered: it would
-need a geometry library (shapely) at run time; derive an edge list and use :func:`from_pairs`.
+by relative GDP), :func:`from_geometry` (contiguity of user polygons by shared vertices, no
+geometry library needed), :func:`link_islands`.
 """
 
 from __future__ import annotations
@@ -515,3 +515,61 @@ def economic_nested(distance_w: SpatialWeights, gdp: pd.Series) -> SpatialWeight
         )
     m = sparse.csr_array(distance_w.matrix @ sparse.diags_array(y / y.mean()))
     return SpatialWeights(distance_w.ids, m, f"economic-geographic nested ({distance_w.kind})")
+
+
+def _geojson_rings(collection: dict, id_field: str) -> dict:
+    """``{id: rings}`` from a GeoJSON FeatureCollection of Polygon / MultiPolygon features."""
+    out = {}
+    for k, feat in enumerate(collection.get("features", [])):
+        props = feat.get("properties") or {}
+        if id_field not in props:
+            raise EstimationError(f"GeoJSON feature {k} has no property {id_field!r}.")
+        geom = feat.get("geometry") or {}
+        polys = {"Polygon": [geom.get("coordinates")], "MultiPolygon": geom.get("coordinates")}.get(
+            geom.get("type")
+        )
+        if polys is None:
+            raise EstimationError(
+                f"GeoJSON feature {props[id_field]!r} is a {geom.get('type')!r}, not a polygon."
+            )
+        out.setdefault(props[id_field], []).extend(r for poly in polys for r in poly)
+    return out
+
+
+def from_geometry(
+    shapes, rule: str = "queen", *, digits: int | None = None, id_field: str = "id"
+) -> SpatialWeights:
+    """Binary contiguity of user polygons: units sharing boundary points are neighbours.
+
+    ``shapes`` is ``{id: [ring, ...]}`` with rings of ``(x, y)`` points (the layout of
+    :func:`climetrics.report.maps.boundaries`) or a GeoJSON FeatureCollection whose features
+    carry the unit id in ``properties[id_field]``. ``rule="queen"``: at least one shared point;
+    ``"rook"``: at least two distinct shared points (R spdep ``poly2nb`` with ``queen=TRUE`` /
+    ``FALSE``). Points are compared exactly, or after rounding to ``digits`` decimals when the
+    polygons do not share identical vertices (rounding can split two points that straddle a
+    rounding boundary; spdep snaps within a distance instead). Units whose rings have no point in
+    common with another unit are islands.
+    """
+    if rule not in ("queen", "rook"):
+        raise EstimationError(f"rule must be 'queen' or 'rook', got {rule!r}")
+    if isinstance(shapes, dict) and shapes.get("type") == "FeatureCollection":
+        shapes = _geojson_rings(shapes, id_field)
+    ids = pd.Index(list(shapes))
+    parts = []
+    for i, rings in enumerate(shapes.values()):
+        pts = [np.asarray(r, dtype=float).reshape(-1, 2) for r in rings]
+        if not pts or not sum(len(p) for p in pts):
+            raise EstimationError(f"unit {ids[i]!r} has no boundary points.")
+        parts.append(np.column_stack([np.full(sum(len(p) for p in pts), i), np.vstack(pts)]))
+    pts = pd.DataFrame(np.vstack(parts), columns=["unit", "x", "y"])
+    if digits is not None:
+        pts[["x", "y"]] = pts[["x", "y"]].round(digits)
+    pts = pts.drop_duplicates()
+    pairs = pts.merge(pts, on=["x", "y"])
+    pairs = pairs[pairs["unit_x"] < pairs["unit_y"]]
+    shared = pairs.groupby(["unit_x", "unit_y"]).size()
+    shared = shared[shared >= (1 if rule == "queen" else 2)].index.to_frame(index=False)
+    edges = pd.DataFrame(
+        {"a": ids[shared["unit_x"].astype(int)], "b": ids[shared["unit_y"].astype(int)]}
+    )
+    return from_pairs(edges, "a", "b", ids=ids, kind=f"{rule} contiguity (polygons)")
