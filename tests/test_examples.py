@@ -18,6 +18,19 @@ def test_example_recovers_truth(config, tmp_path):
     assert set(m["sections"].values()) == {"ok"}
     if config.stem == "seed002_cbec_zones":  # the excluded unverified 2022 rows are stated in the report
         assert "Warning: 43 unverified rows of &#x27;cbec_pilot_zone&#x27;" in (tmp_path / "report.html").read_text()
+    if m["truth"].get("model") == "SDM":  # seed 001: spatial Durbin truth; W1 is the true contiguity matrix
+        truth = m["truth"]
+        sp = m["summaries"]["spatial"]
+        w1 = next(iter(sp["effects"]))
+        assert w1.startswith("W1 0-1 contiguity")
+        eff = {r["effect"]: r for r in sp["effects"][w1] if r["term"] == "lnde"}
+        for kind in ("direct", "indirect", "total"):  # within 3 simulated standard errors
+            assert abs(eff[kind]["estimate"] - truth["effects"][kind]) < 3 * eff[kind]["std_error"], kind
+        rho = next(r for r in m["results"]["spatial"][0]["coefs"] if r["term"] == "rho")
+        assert rho["ci_low"] <= truth["rho"] <= rho["ci_high"]
+        moran = sp["moran"][w1]
+        assert all(r["I"] > 0 and r["p_rand"] < 0.01 for r in moran)  # "west high, east low" clusters
+        return
     if m["truth"]["digital_index"] is not None:  # seed 004: continuous index, IV and suppression
         dig = m["truth"]["digital_index"]
         iv = next(r for r in m["results"]["iv"] if r["model"] == "2SLS")["coefs"][0]
@@ -38,5 +51,5 @@ def test_example_recovers_truth(config, tmp_path):
 
 
 def test_examples_listed():
-    assert [p.stem for p in EXAMPLES] == ["seed002_cbec_zones", "seed003_smart_city",
+    assert [p.stem for p in EXAMPLES] == ["seed001_provincial_spatial", "seed002_cbec_zones", "seed003_smart_city",
                                           "seed004_digital_agglomeration"]

@@ -77,6 +77,17 @@ SIMULATE_SCHEMA: dict[str, Field] = {
     "seed": _f(int, 0),
 }
 
+SIMULATE_PROVINCES_SCHEMA: dict[str, Field] = {
+    "years": _f(list, [2012, 2017], item=int, help="[first, last] year"),
+    "rho": _f((int, float), 0.3, help="spatial autoregressive coefficient of lnci"),
+    "beta": _f((int, float), -0.25, help="own effect of lnde on lnci"),
+    "theta": _f((int, float), 0.2, help="effect of neighbours' lnde (W*lnde) on lnci"),
+    "noise": _f((int, float), 0.02),
+    "seed": _f(int, 0),
+}
+
+SPATIAL_WEIGHTS = ("contiguity", "economic", "inverse_distance", "knn")
+
 POLICY_SCHEMA: dict[str, Field] = {
     "name": _f(str, required=True, help="bundled policy id, e.g. 'broadband_china', or any name with calendar="),
     "column": _f(str, None, help="name of the DID dummy to create (default: the policy name)"),
@@ -163,6 +174,7 @@ SCHEMA: dict[str, Any] = {
         "time": _f(str, None, help="time (year) column"),
         "sheet": _f((str, int), None),
         "simulate": SIMULATE_SCHEMA,
+        "simulate_provinces": SIMULATE_PROVINCES_SCHEMA,
     },
     "variables": {
         "outcome": _f(str, required=True),
@@ -275,6 +287,27 @@ SCHEMA: dict[str, Any] = {
         "n_draws": _f(int, 500),
         "seed": _f(int, None, help="default: study.seed"),
     },
+    "spatial": {
+        "enabled": _f(bool, False),
+        "level": _f(str, "province", choices=("province", "city"),
+                    help="bundled adjacency, coordinates and boundaries to match the units against"),
+        "weights": _f(list, ["contiguity"], item=str,
+                      help="one model per matrix, any of " + ", ".join(SPATIAL_WEIGHTS)),
+        "link_islands": _f(bool, True, help="link units without a land neighbour (Hainan) to the nearest"),
+        "gdp": _f(str, "gdp", help="GDP column for the economic-geographic nested matrix (its unit means)"),
+        "power": _f((int, float), 1, help="distance decay of inverse-distance and nested weights"),
+        "cutoff_km": _f((int, float), None, help="inverse-distance cutoff"),
+        "k": _f(int, 4, help="neighbours of the knn matrix"),
+        "model": _f(str, "sdm", choices=("sdm", "sar", "sem")),
+        "effects": _f(str, "twoway", choices=("unit", "time", "twoway")),
+        "lee_yu": _f(bool, True, help="Lee & Yu (2010) bias correction"),
+        "regressors": _f(list, [], item=str, help="default: the treatment and the controls"),
+        "draws": _f(int, 1000, help="parameter draws for the effects' standard errors"),
+        "permutations": _f(int, 999, help="Moran's I permutations"),
+        "moran_variable": _f(str, None, help="default: the outcome"),
+        "maps": _f(list, [], item=str, help="columns to map"),
+        "map_years": _f(list, [], item=int, help="default: first and last year"),
+    },
 }
 
 
@@ -304,7 +337,8 @@ def _validate(raw: dict[str, Any], schema: dict[str, Any], prefix: str, problems
         value = raw.get(key)
         if isinstance(spec, dict):
             if not present:
-                out[key] = None if prefix == "data." and key == "simulate" else _validate({}, spec, where + ".", problems)
+                optional = prefix == "data." and key in ("simulate", "simulate_provinces")
+                out[key] = None if optional else _validate({}, spec, where + ".", problems)
             elif not isinstance(value, dict):
                 problems.append(f"'{where}' must be a table ([{where}]), got {type(value).__name__}")
             else:
@@ -361,8 +395,12 @@ def parse_config(raw: dict[str, Any], *, base_dir: Path | None = None, source: s
     values = _validate(raw, SCHEMA, "", problems)
     data = values.get("data") or {}
     if not problems:
-        if data.get("simulate") is None and data.get("path") is None:
-            problems.append("[data] needs either 'path' (a data file) or a [data.simulate] table")
+        sources = [k for k in ("path", "simulate", "simulate_provinces") if data.get(k) is not None]
+        if not sources:
+            problems.append("[data] needs either 'path' (a data file), a [data.simulate] or a "
+                            "[data.simulate_provinces] table")
+        elif len(sources) > 1:
+            problems.append(f"[data] has {' and '.join(sources)}: give exactly one data source")
         if data.get("path") is not None and (data.get("unit") is None or data.get("time") is None):
             problems.append("[data] with 'path' also needs 'unit' and 'time' (the id and year columns)")
         lim = values["prepare"]["winsorize_limits"]
@@ -388,13 +426,33 @@ def parse_config(raw: dict[str, Any], *, base_dir: Path | None = None, source: s
                                     " (use robustness.concurrent_calendars for others)")
         if values["placebo"]["n_draws"] < 1:
             problems.append("'placebo.n_draws' must be at least 1")
-        yrs = (data.get("simulate") or {}).get("years")
-        if yrs is not None and (len(yrs) != 2 or yrs[0] >= yrs[1]):
-            problems.append(f"'data.simulate.years' must be [first, last] with first < last, got {yrs}")
+        for sim in ("simulate", "simulate_provinces"):
+            yrs = (data.get(sim) or {}).get("years")
+            if yrs is not None and (len(yrs) != 2 or yrs[0] >= yrs[1]):
+                problems.append(f"'data.{sim}.years' must be [first, last] with first < last, got {yrs}")
+        problems += _spatial_problems(values["spatial"])
         problems += _prepare_problems(values["prepare"])
     if problems:
         raise ConfigError(problems)
     return StudyConfig(values=values, base_dir=base_dir or Path.cwd(), source=source)
+
+
+def _spatial_problems(sp: dict[str, Any]) -> list[str]:
+    problems = []
+    for i, kind in enumerate(sp["weights"]):
+        if kind not in SPATIAL_WEIGHTS:
+            problems.append(f"'spatial.weights[{i}]': unknown matrix '{kind}'{did_you_mean(kind, SPATIAL_WEIGHTS)}; "
+                            f"use any of {', '.join(SPATIAL_WEIGHTS)}")
+    if sp["enabled"] and not sp["weights"]:
+        problems.append("'spatial.weights' must name at least one matrix")
+    if len(set(sp["weights"])) < len(sp["weights"]):
+        problems.append("'spatial.weights' lists a matrix twice")
+    for key, low in (("draws", 2), ("k", 1), ("permutations", 0)):
+        if sp[key] < low:
+            problems.append(f"'spatial.{key}' must be at least {low}, got {sp[key]}")
+    if sp["power"] <= 0:
+        problems.append(f"'spatial.power' must be positive, got {sp['power']}")
+    return problems
 
 
 def created_columns(prepare: dict[str, Any]) -> list[tuple[str, str]]:
@@ -529,6 +587,14 @@ def check_against_data(cfg: StudyConfig, columns: list[str]) -> list[str]:
         need(f"heterogeneity.by[{i}].column", h["column"])
     for i, c in enumerate(cfg["baseline"]["fixed_effects"] or []):
         need(f"baseline.fixed_effects[{i}]", c)
+    sp = cfg["spatial"]
+    if sp["enabled"]:
+        for key in ("regressors", "maps"):
+            for i, c in enumerate(sp[key]):
+                need(f"spatial.{key}[{i}]", c)
+        need("spatial.moran_variable", sp["moran_variable"])
+        if "economic" in sp["weights"]:
+            need("spatial.gdp", sp["gdp"])
     return problems
 
 

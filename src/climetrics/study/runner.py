@@ -150,6 +150,11 @@ class Study:
                 sim = simulate(**s)
             found += _user_warnings(caught)
             panel, self.truth, self.data_note = sim.panel, sim.truth, sim.note
+        elif d["simulate_provinces"] is not None:
+            from ..simulation_province import simulate_provinces
+
+            sim = simulate_provinces(**{**d["simulate_provinces"], "years": tuple(d["simulate_provinces"]["years"])})
+            panel, self.truth, self.data_note = sim.panel, sim.truth, sim.note
         else:
             path = cfg.data_path()
             panel = Panel.from_file(path, d["unit"], d["time"], sheet=d["sheet"])
@@ -305,7 +310,7 @@ class Study:
             )
         t0 = time.perf_counter()
         log(
-            f"climetrics: loading data ({'simulated' if cfg['data']['simulate'] is not None else src})"
+            f"climetrics: loading data ({src or 'simulated'})"
         )
         panel = self.load_panel(out / ".cache" if cache else None)
         if self.prepared_from_cache:

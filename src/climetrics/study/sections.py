@@ -55,10 +55,13 @@ class Context:
     def label(self, name: str) -> str:
         return self.labels.get(name, name)
 
-    def truth_applies(self) -> bool:
+    def truth_applies(self, *, spatial: bool = False) -> bool:
+        """Whether the simulator's truth is about this outcome and treatment: a DID truth (ATT, event-time
+        path, ...) or, with ``spatial=True``, also the spatial Durbin truth of the provincial scenario."""
         t = self.truth
         return (t is not None and t.get("treatment") == self.d
-                and self.y in (t.get("outcome"), *t.get("same_effect_outcomes", ())))
+                and self.y in (t.get("outcome"), *t.get("same_effect_outcomes", ()))
+                and ("att" in t or (spatial and t.get("model") == "SDM")))
 
 
 @dataclass
@@ -142,7 +145,7 @@ def baseline_section(ctx: Context) -> Output:
     t = rs.table(labels=ctx.labels, stat=b["stat"], keep=keep, title="Baseline regression: two-way fixed effects")
     paras = [f"Two-way fixed-effects (multi-period DID) estimates of {ctx.label(y)} on {ctx.label(d)}"
              + (", adding the controls one at a time." if b["stepwise"] else ".")]
-    if ctx.truth_applies():
+    if ctx.truth_applies(spatial=True):
         paras.append(readings.truth_paragraph(rs.last, d, ctx.truth))
     out = Output(Section("baseline", "Baseline regression", paragraphs=paras,
                          reading=readings.baseline_reading(rs, d, y, ctx.labels)),
@@ -457,6 +460,13 @@ def heterogeneity_section(ctx: Context) -> Output:
     return out
 
 
+def spatial_section(ctx: Context) -> Output:
+    """Moran's I, spatial model selection, SDM/SAR/SEM with effects, maps (see :mod:`.spatial_section`)."""
+    from .spatial_section import spatial_section as build
+
+    return build(ctx)
+
+
 @dataclass(frozen=True)
 class SectionSpec:
     key: str
@@ -489,4 +499,5 @@ SECTIONS: list[SectionSpec] = [
                 lambda cfg: cfg["heterogeneity"]["enabled"] and bool(cfg["heterogeneity"]["by"])),
     SectionSpec("nonlinear", "Nonlinearity", nonlinear_section,
                 lambda cfg: cfg["nonlinear"]["enabled"] and cfg["nonlinear"]["x"] is not None),
+    SectionSpec("spatial", "Spatial effects", spatial_section, _on("spatial")),
 ]

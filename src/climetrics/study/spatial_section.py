@@ -1,0 +1,139 @@
+"""The spatial section of a study, as in seed 001 section 4.1.
+
+Global Moran's I of the outcome per year under each weights matrix (seed 001 Table 6), the
+model-selection tests (LM lag / error and robust versions on the fixed-effects model, LR and
+Wald tests of the SDM against the SAR and the SEM), the panel spatial model under each matrix
+with LeSage & Pace direct / indirect / total effects (Tables 7-8), a Moran scatter plot and
+choropleth maps of chosen variables (Figs. 3-5).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from ..report.html import Section
+from ..report.tables import Table, fmt, stars
+from . import readings
+from .sections import Context, Output
+
+WEIGHTS_LABELS = {
+    "contiguity": "0-1 contiguity",
+    "economic": "economic-geographic nested",
+    "inverse_distance": "inverse distance",
+    "knn": "k-nearest neighbours",
+}
+
+
+def build_weights(ctx: Context, kind: str):
+    """Row-standardised weights of ``kind`` for the panel's units (ids = the panel's unit values)."""
+    from ..estimate.spatial import weights as sw
+
+    c, units = ctx.config["spatial"], ctx.panel.units
+    if kind == "contiguity":
+        w = sw.contiguity(c["level"], units, attach_islands="nearest" if c["link_islands"] else None)
+        return w.standardized()
+    coords = sw.coordinates(c["level"], units)
+    if kind == "knn":
+        return sw.knn(coords, c["k"]).standardized()
+    w0 = sw.inverse_distance(coords, c["cutoff_km"], c["power"])
+    if kind == "inverse_distance":
+        return w0.standardized()
+    gdp = ctx.panel.df.groupby(ctx.panel.unit)[c["gdp"]].mean()  # Ybar_i over the sample years
+    return sw.economic_nested(w0, gdp).standardized()
+
+
+def effects_table(effects: dict[str, pd.DataFrame], labels: dict[str, str], digits: int = 4) -> Table:
+    """Direct / indirect / total effects, one column per weights matrix, t-values in parentheses."""
+    first = next(iter(effects.values()))
+    rows: list[list[str]] = []
+    for kind in ("direct", "indirect", "total"):
+        for term in dict.fromkeys(first["term"]):
+            est, tval = [], []
+            for df in effects.values():
+                r = df[(df["term"] == term) & (df["effect"] == kind)].iloc[0]
+                est.append(fmt(r["estimate"], digits) + stars(r["p_value"]))
+                tval.append(f"({fmt(r['statistic'], 2)})")
+            rows += [[f"{kind.capitalize()}: {labels.get(term, term)}", *est], ["", *tval]]
+    return Table(list(effects), rows, title="Direct, indirect (spillover) and total effects",
+                 notes=["LeSage & Pace (2009) average effects at the estimates; t-values (in parentheses) "
+                        "from the standard deviation of simulated effects over parameter draws from the "
+                        "estimates' asymptotic distribution. * p<0.1, ** p<0.05, *** p<0.01."])
+
+
+def selection_table(rows: list[dict[str, Any]], wlabel: str) -> Table:
+    return Table(["Statistic", "df", "p-value"],
+                 [[r["test"], fmt(r["statistic"], 3) + stars(r["p_value"]), str(r["df"]), fmt(r["p_value"], 4)]
+                  for r in rows],
+                 title=f"Spatial model selection tests ({wlabel})", stub="Test",
+                 notes=["LM tests (Anselin 1988; robust forms Anselin et al. 1996) on the fixed-effects model "
+                        "with I_T (x) W (Elhorst 2010); LR and Wald tests restrict the SDM to the SAR (theta = 0) "
+                        "and to the SEM (theta + rho beta = 0)."])
+
+
+def spatial_section(ctx: Context) -> Output:
+    from ..estimate.spatial.effects import impacts
+    from ..estimate.spatial.lm_tests import lm_tests, lr_test, sdm_wald
+    from ..estimate.spatial.models import spatial_panel
+    from ..estimate.spatial.moran import moran_by_year, moran_scatter, moran_table
+    from ..report.maps import choropleth
+    from ..report.tables import regression_table
+
+    c, p, seed = ctx.config["spatial"], ctx.panel, ctx.config["study"]["seed"]
+    xs = c["regressors"] or [ctx.d, *ctx.controls]
+    ws = {f"W{i + 1} {WEIGHTS_LABELS[k]}": build_weights(ctx, k) for i, k in enumerate(c["weights"])}
+    out = Output(Section("spatial", "Spatial effects", paragraphs=[
+        "Weights: " + "; ".join(f"{lab}: {w.kind}, row-standardised" for lab, w in ws.items()) + "."]))
+
+    mor = {lab: moran_by_year(p, c["moran_variable"] or ctx.y, w, permutations=c["permutations"], seed=seed)
+           for lab, w in ws.items()}
+    t = moran_table(mor, time=p.time)
+    t.title = f"Global Moran's I of {ctx.label(c['moran_variable'] or ctx.y)}"
+    out.add_table("moran", t)
+    w1_label, w1 = next(iter(ws.items()))
+    last = p.df[p.df[p.time] == p.periods[-1]].set_index(p.unit)[c["moran_variable"] or ctx.y]
+    out.add_figure("moran_scatter", moran_scatter(last, w1),
+                   f"Moran scatter plot of {ctx.label(c['moran_variable'] or ctx.y)} in {p.periods[-1]} ({w1_label}).")
+
+    kw = dict(effects=c["effects"], lee_yu=c["lee_yu"])
+    fits = {m: spatial_panel(p, ctx.y, xs, w1, model=m, **kw) for m in ("sdm", "sar", "sem")}
+    tests = [*lm_tests(p, ctx.y, xs, w1, effects=c["effects"]).to_dict("records"),
+             lr_test(fits["sar"], fits["sdm"]), lr_test(fits["sem"], fits["sdm"]),
+             {**sdm_wald(fits["sdm"], "sar"), "test": "Wald SDM vs SAR"},
+             {**sdm_wald(fits["sdm"], "sem"), "test": "Wald SDM vs SEM"}]
+    out.add_table("spatial_tests", selection_table(tests, w1_label))
+
+    model = c["model"]
+    res = {lab: (fits[model] if w is w1 else spatial_panel(p, ctx.y, xs, w, model=model, **kw))
+           for lab, w in ws.items()}
+    out.add_table("spatial_models", regression_table(
+        list(res.values()), labels=ctx.labels, column_labels=list(res),
+        title=f"{model.upper()} with {c['effects']} fixed effects"
+              + (" (Lee-Yu bias-corrected ML)" if c["lee_yu"] else " (ML)")))
+    out.results = list(res.values())
+    effects = {}
+    if model != "sem":
+        effects = {lab: impacts(r, draws=c["draws"], seed=seed) for lab, r in res.items()}
+        out.add_table("spatial_effects", effects_table(effects, ctx.labels))
+
+    for var in c["maps"]:
+        years = c["map_years"] or [p.periods[0], p.periods[-1]]
+        out.add_figure(f"map_{var}", choropleth(p, var, level=c["level"], years=years),
+                       f"Spatial distribution of {ctx.label(var)} in {', '.join(map(str, years))}.")
+
+    out.summary = {
+        "moran": {lab: df.to_dict("records") for lab, df in mor.items()},
+        "tests": tests,
+        "effects": {lab: df.to_dict("records") for lab, df in effects.items()},
+        "rho": {lab: float(r.coefs.set_index("term").loc["lambda" if model == "sem" else "rho", "estimate"])
+                for lab, r in res.items()},
+    }
+    out.section.reading = readings.spatial_reading(mor, tests, effects, ctx.d, ctx.label(ctx.d), ctx.label(ctx.y))
+    t = ctx.truth
+    if t is not None and t.get("model") == "SDM" and t.get("treatment") in xs and model == "sdm":
+        e = t["effects"]
+        out.section.paragraphs.append(
+            f"Truth (simulated data, {t['weights']}): rho = {t['rho']}, direct effect of {ctx.label(t['treatment'])} "
+            f"{e['direct']:.4f}, indirect {e['indirect']:.4f}, total {e['total']:.4f}.")
+    return out
