@@ -308,3 +308,38 @@ def test_scaffold_indicator_examples_are_valid_config(tmp_path):
 def test_nddf_index_choice_names_the_key(nddf, pattern):
     with pytest.raises(ConfigError, match=pattern):
         parse_config(prep(nddf=[nddf]))
+
+
+SPATIAL_CASES = [
+    ({"weights": ["contiguty"]}, r"'spatial.weights\[0\]': unknown matrix 'contiguty' \(did you mean 'contiguity'\?\)"),
+    ({"enabled": True, "weights": []}, r"'spatial.weights' must name at least one matrix"),
+    ({"weights": ["knn", "knn"]}, r"'spatial.weights' lists a matrix twice"),
+    ({"model": "sac"}, r"'spatial.model' = 'sac' is not allowed; use one of \['sdm', 'sar', 'sem'\]"),
+    ({"effects": "both"}, r"'spatial.effects' = 'both' is not allowed"),
+    ({"draws": 1}, r"'spatial.draws' must be at least 2, got 1"),
+    ({"power": 0}, r"'spatial.power' must be positive, got 0"),
+    ({"mpas": ["y"]}, r"unknown key 'spatial.mpas' \(did you mean 'maps'\?\)"),
+]
+
+
+@pytest.mark.parametrize("spatial,pattern", SPATIAL_CASES, ids=[str(c[0]) for c in SPATIAL_CASES])
+def test_spatial_config_errors_name_the_key(spatial, pattern):
+    with pytest.raises(ConfigError, match=pattern):
+        parse_config(merged(spatial=spatial))
+
+
+def test_spatial_columns_checked_against_the_data():
+    cfg = parse_config(merged(spatial={"enabled": True, "weights": ["contiguity", "economic"], "maps": ["yy"],
+                                       "regressors": ["a", "c"]}))
+    problems = check_against_data(cfg, ["city", "year", "y", "did", "a", "b"])
+    assert "'spatial.regressors[1]': column 'c' is not in the data" in problems[0]
+    assert any(p.startswith("'spatial.maps[0]': column 'yy'") for p in problems)
+    assert any(p.startswith("'spatial.gdp': column 'gdp'") for p in problems)
+
+
+def test_one_data_source_only():
+    raw = {**BASE, "data": {"path": "x.csv", "unit": "u", "time": "t", "simulate_provinces": {}}}
+    with pytest.raises(ConfigError, match=r"\[data\] has path and simulate_provinces: give exactly one"):
+        parse_config(raw)
+    cfg = parse_config({**BASE, "data": {"simulate_provinces": {"years": [2005, 2020]}}})
+    assert cfg["data"]["simulate_provinces"]["rho"] == 0.3 and cfg["data"]["simulate"] is None
