@@ -125,6 +125,7 @@ def event_study(
     fe: Sequence[str] | None = None,
     cluster: str | None = "unit",
     ssc: str = "nested",
+    engine: str = "auto",
 ) -> EventStudyResult:
     """Event-study regression around each unit's adoption year.
 
@@ -146,6 +147,8 @@ def event_study(
         ``"all"``: never-treated and not-yet-treated units serve as comparisons (standard
         dynamic TWFE). ``"notyet"``: drop never-treated units, comparing only units adopting at
         different times (requires two reference periods).
+    engine
+        ``"auto"``, ``"pyfixest"`` or ``"within"`` (large panels), as in :func:`climetrics.twfe`.
     """
     if (treat is None) == (adoption is None):
         raise EstimationError("event_study needs exactly one of treat= (0/1 column) or adoption= (year column)")
@@ -204,7 +207,7 @@ def event_study(
     fe_l = [work.unit, work.time] if fe is None else list(fe)
     clus = work.unit if cluster == "unit" else cluster
     try:
-        fit = _fit_one(work, y, list(cols), _as_list(controls), fe_l, clus, "hetero", ssc)
+        fit = _fit_one(work, y, list(cols), _as_list(controls), fe_l, clus, "hetero", ssc, engine)
     except EstimationError as err:
         if "collinear" in str(err):
             raise EstimationError(

@@ -38,7 +38,11 @@ __all__ = ["FixedEffects", "demean", "find_singletons"]
 
 def _compact_codes(codes: np.ndarray) -> np.ndarray:
     """Map arbitrary integer codes to ``0..G-1`` (order of first sorted appearance)."""
-    return np.unique(np.asarray(codes), return_inverse=True)[1].astype(np.intp).ravel()
+    codes = np.asarray(codes).ravel()
+    if codes.size and codes.min() >= 0 and codes.max() < codes.size:
+        if np.all(np.bincount(codes) > 0):  # already compact (e.g. from pandas.factorize)
+            return codes.astype(np.intp, copy=False)
+    return np.unique(codes, return_inverse=True)[1].astype(np.intp).ravel()
 
 
 def _indicator(codes: np.ndarray, n_levels: int) -> sp.csr_matrix:
@@ -70,9 +74,10 @@ class _Factor:
         return (self.summer @ X) / self.counts[:, None]
 
     def nested_in(self, cluster: np.ndarray) -> bool:
-        """True if every level of this FE lies inside a single cluster."""
-        pairs = np.unique(self.codes.astype(np.int64) * (cluster.max() + 1) + cluster)
-        return pairs.size == self.n_levels
+        """True if every level of this FE lies inside a single cluster (O(n), no sorting)."""
+        of_level = np.empty(self.n_levels, dtype=cluster.dtype)
+        of_level[self.codes] = cluster  # some cluster of each level
+        return bool(np.all(of_level[self.codes] == cluster))
 
 
 class FixedEffects:
