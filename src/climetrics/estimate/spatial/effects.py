@@ -13,10 +13,10 @@ effect is ``tr(S_k) / N``, the *average total* effect ``1' S_k 1 / N``, and the 
 
 For large N (when the fit used the sparse LU log-determinant) the two means come from the
 power series ``sum_j rho^j tr(W^j) / N`` with traces estimated by Hutchinson's estimator
-(LeSage & Pace 2009, sec. 4.2; spatialreg's ``trW(type = "MC")``): exact for j <= 2, 50
+(LeSage & Pace 2009; spatialreg's ``trW(type = "MC")``): exact for j <= 2, 50
 Rademacher probes above; the truncation error of the series is below 1e-10.
 
-Inference follows LeSage & Pace (2009, sec. 5.6.2) and xsmle: parameters are drawn from their
+Inference follows LeSage & Pace (2009) and xsmle: parameters are drawn from their
 asymptotic normal distribution ``N(theta_hat, V)``, the effects are computed for every draw
 (vectorised over draws), and the standard deviation of the draws is the standard error.
 """

@@ -2,7 +2,7 @@
 
 **LM tests** (Anselin 1988; robust forms Anselin, Bera, Florax & Yoon 1996), in the panel
 version of Elhorst (2010, "Applied spatial econometrics: raising the bar", *Spatial Economic
-Analysis* 5, 9-28; 2014, sec. 3.3): OLS of the within-transformed ``y`` on the within-transformed
+Analysis* 5, 9-28; 2014, ch. 3): OLS of the within-transformed ``y`` on the within-transformed
 ``X`` (no constant), residuals ``e``, ``s² = e'e / NT``, and with ``W_NT = I_T (x) W`` applied to
 the transformed data,
 
@@ -14,14 +14,18 @@ the transformed data,
 each chi²(1) under the null. (``M`` is the residual maker of the transformed X.) These equal
 ``spdep::lm.LMtests`` on the transformed data with a block-diagonal listw (tested).
 
-**SDM tests** (Elhorst 2010, 2014 sec. 3.5; LeSage & Pace 2009, sec. 6.2): the SDM
+**SDM tests** (Elhorst 2010, 2014; LeSage & Pace 2009): the SDM
 ``y = rho W y + X beta + W X theta`` nests the SAR (``theta = 0``) and the SEM (common-factor
 restriction ``theta = -rho beta``). :func:`lr_test` compares log-likelihoods of two fits;
 :func:`sdm_wald` computes the Wald statistic from the SDM alone (delta method for the
 non-linear restriction, gradient ``[rho I, I, beta]`` with respect to ``(beta, theta, rho)``).
 
-A Hausman test of fixed against random effects for the spatial model is not implemented
-(random-effects spatial panels are not estimated by this package).
+**Spatial Hausman test** (Elhorst 2014; the definition of PySAL's
+``spreg.panel_Hausman``): the SAR or SDM with unit fixed effects (direct approach) against the
+random-effects model (:mod:`._random_effects`), ``d = (beta, rho)_FE - (beta, rho)_RE`` and
+``H = d' [V_RE - V_FE]^-1 d ~ chi²(dim d)``, where each ``V`` is the inverse of the
+(beta, rho) block of the information matrix (the variance given sigma² and phi). Only for the
+lag models; a random-effects SEM is not estimated.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import pandas as pd
 
 from ...errors import EstimationError
 from ...result import EstimationResult
-from .models import EFFECTS, demean, panel_arrays
+from .models import EFFECTS, _lag, demean, panel_arrays, spatial_panel
 from .weights import SpatialWeights
 
 
@@ -136,3 +140,64 @@ def sdm_wald(result: EstimationResult, against: str = "sar") -> dict:
         grad[:, -1] = est[didx]
     stat = float(g @ np.linalg.solve(grad @ cov @ grad.T, g))
     return _chi2_row(f"Wald SDM vs {against.upper()}", stat, m)
+
+
+def spatial_hausman(
+    panel,
+    y: str,
+    x: Sequence[str] | str,
+    w: SpatialWeights,
+    *,
+    model: str = "sar",
+    durbin: Sequence[str] | None = None,
+    allow_islands: bool = False,
+) -> dict:
+    """Hausman test of unit fixed against random effects for the SAR / SDM.
+
+    Returns ``test``, ``statistic``, ``df``, ``p_value``, ``note`` (set when ``V_RE - V_FE`` is
+    not positive definite) plus the random-effects estimates (``re_coef``: constant, x, W*x,
+    rho; ``re_phi``, ``re_sigma2``, ``re_loglik``, the full log-likelihood including
+    ``N/2 log phi²``) and the fixed-effects fit (``fe_result``).
+    """
+    if model not in ("sar", "sdm"):
+        raise EstimationError(f"the spatial Hausman test covers the SAR and SDM, not {model!r}")
+    xs = [x] if isinstance(x, str) else list(x)
+    fe = spatial_panel(
+        panel,
+        y,
+        xs,
+        w,
+        model=model,
+        effects="unit",
+        lee_yu=False,
+        durbin=durbin,
+        allow_islands=allow_islands,
+    )
+    fit = fe.meta["spatial"]
+    data = panel_arrays(panel, y, xs, w, allow_islands)
+    didx = [xs.index(d) for d in fit.durbin]
+    z = np.concatenate([data.x, _lag(data.w, data.x[:, :, didx])], axis=2)
+    from ._random_effects import fit_re_lag
+
+    re = fit_re_lag(data.y, z, data.w, fit.logdet)
+    p = z.shape[2] + 1  # coefficients and rho
+    v_fe = np.linalg.inv(fe.meta["information"][:p, :p])
+    v_re = np.linalg.inv(re["information"][: p + 1, : p + 1])[1:, 1:]
+    d = fe.coefs["estimate"].to_numpy() - re["coef"][1:]
+    diff = v_re - v_fe
+    stat = float(d @ np.linalg.solve(diff, d))
+    out = _chi2_row(f"Hausman FE vs RE ({model.upper()})", stat, p)
+    out["note"] = ""
+    if np.linalg.eigvalsh((diff + diff.T) / 2).min() <= 0:
+        out["note"] = (
+            "V_RE - V_FE is not positive definite (statistic may be negative); the test is "
+            "not informative here, which can happen in finite samples"
+        )
+    out.update(
+        re_coef=re["coef"],
+        re_phi=re["phi"],
+        re_sigma2=re["sigma2"],
+        re_loglik=re["loglik"],
+        fe_result=fe,
+    )
+    return out

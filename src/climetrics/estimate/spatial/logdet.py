@@ -19,8 +19,8 @@ The Jacobian term of every spatial likelihood (Ord 1975). Two exact methods:
 
 ``"auto"`` takes ``"eigen"`` up to :data:`EIGEN_MAX_N` units and ``"lu"`` beyond.
 
-The admissible interval of rho is ``(1 / lambda_min, 1 / lambda_max)`` (LeSage & Pace 2009,
-sec. 4.3), with ``lambda_max = 1`` for a row-standardised W; ``lambda_min`` is the smallest real
+The admissible interval of rho is ``(1 / lambda_min, 1 / lambda_max)`` (LeSage & Pace
+2009), with ``lambda_max = 1`` for a row-standardised W; ``lambda_min`` is the smallest real
 eigenvalue (from the full spectrum or, for ``"lu"``, from ARPACK on the sparse matrix).
 """
 

@@ -18,7 +18,7 @@ residual ``(I - lambda W) u`` is demeaned again. The concentrated log-likelihood
 
 **Lee & Yu (2010) bias correction** (``lee_yu=True``, the default). Lee, L.-F. & Yu, J. (2010),
 "Estimation of spatial autoregressive panel data models with fixed effects", *J. Econometrics*
-154, 165-185, sec. 3-4: the unit effects are removed with the orthonormal transformation
+154, 165-185: the unit effects are removed with the orthonormal transformation
 ``F_{T,T-1}`` (T - 1 periods left) and the time effects with ``F_{N,N-1}`` (N - 1 units left, which
 needs a row-standardised W: ``W* = F' W F`` has the eigenvalues of W except 1). The
 transformed model is estimated by ML; its likelihood is
@@ -27,12 +27,12 @@ transformed model is estimated by ML; its likelihood is
 
 with ``N* = N - 1`` if there are time effects (else N), ``T* = T - 1`` if there are unit effects
 (else T), and ``e`` the demeaned residuals of the direct approach. With unit effects only this
-leaves beta and rho unchanged and scales sigma² by ``T / (T - 1)`` (Lee & Yu 2010, eq. 11; Elhorst
-2014, sec. 3.4); with time effects rho, beta and sigma² all change (the correction of order 1/N).
+leaves beta and rho unchanged and scales sigma² by ``T / (T - 1)`` (Lee & Yu
+2010; Elhorst 2014, ch. 3); with time effects rho, beta and sigma² all change (the correction of order 1/N).
 This is what xsmle's ``type(..., leeyu)`` reports.
 
-**Variance.** The inverse of the information matrix (Elhorst 2014, eq. 3.11 and 3.12; Lee & Yu
-2010, eq. 12 for the transformed model), with ``W~ = W (I - rho W)^-1``:
+**Variance.** The inverse of the information matrix (Elhorst 2014, ch. 3; Lee & Yu
+2010 for the transformed model), with ``W~ = W (I - rho W)^-1``:
 ``[Z'Z/s², Z'(W~Z g)/s², 0; ., T* tr(W~W~ + W~'W~) + |W~Z g|²/s², T* tr W~/s²; ., ., N*T*/(2 s⁴)]``
 for the lag models (``W~Zg`` demeaned) and the block-diagonal analogue for the SEM. The traces
 come from sparse LU solves (no dense inverse; see :func:`_traces`).
@@ -156,7 +156,9 @@ def _check_rank(z: np.ndarray, names: list[str], effects: str, unit: str, time: 
         raise EstimationError(f"the regressors {names} are collinear after removing fixed effects.")
 
 
-def _optimise(objective, bounds: tuple[float, float]) -> tuple[float, list[str]]:
+def _optimise(
+    objective, bounds: tuple[float, float], what: str = "the spatial parameter"
+) -> tuple[float, list[str]]:
     """Minimise on the open interval; report non-convergence and boundary solutions."""
     from scipy.optimize import minimize_scalar
 
@@ -171,11 +173,11 @@ def _optimise(objective, bounds: tuple[float, float]) -> tuple[float, list[str]]
     notes = []
     if not res.success:
         raise EstimationError(
-            f"the likelihood maximisation over rho did not converge: {res.message}"
+            f"the likelihood maximisation over {what} did not converge: {res.message}"
         )
     if min(res.x - lo, hi - res.x) < 1e-6 * (hi - lo):
         msg = (
-            f"the spatial parameter is at the boundary of its interval ({lo:.4f}, {hi:.4f}); "
+            f"{what} is at the boundary of its interval ({lo:.4f}, {hi:.4f}); "
             "the model is probably misspecified"
         )
         warnings.warn(msg, stacklevel=3)
@@ -341,13 +343,12 @@ def spatial_panel(
     loglik = -nt / 2 * (np.log(2 * np.pi * s2) + 1) + t_eff * ld_eff(rho)
     param = "lambda" if model == "sem" else "rho"
     est = np.append(g, rho)
-    cov = (
-        _information_inverse(
-            model, data.w, fe, rho, g, zs, s2, n_eff, t_eff, lee_yu and time_fe, n, t
-        )
+    info = (
+        information(model, data.w, fe, rho, g, zs, s2, n_eff, t_eff, lee_yu and time_fe)
         if vcov
         else None
     )
+    cov = np.linalg.inv(info)[: est.size, : est.size] if vcov else None
     se = np.sqrt(np.diag(cov)) if cov is not None else np.full(est.size, np.nan)
     zstat = est / se
     crit = stats.norm.ppf(0.975)
@@ -391,14 +392,19 @@ def spatial_panel(
             "logdet": ld.method,
             "bounds": ld.bounds,
             "n_params": est.size + 1,
+            "information": info,
             "spatial": SpatialFit(model, data.w, ld, tuple(xs), tuple(durbin), param),
         },
         cov=cov,
     )
 
 
-def _information_inverse(model, w, fe, rho, g, zs, s2, n_eff, t_eff, time_ly, n, t) -> np.ndarray:
-    """Inverse information matrix, block of (coefficients, rho|lambda); see the module docstring."""
+def information(model, w, fe, rho, g, zs, s2, n_eff, t_eff, time_ly) -> np.ndarray:
+    """Information matrix of (coefficients, rho|lambda, sigma²); see the module docstring.
+
+    ``zs`` are the (demeaned, for the SEM filtered) regressors stacked unit-major, ``g`` their
+    coefficients; ``fe`` the demeaning applied to ``W~ Z g`` (``"none"`` for none).
+    """
     apply_wt, tr1, tr2, trww = _traces(w, rho, time_ly)
     p = g.size
     info = np.zeros((p + 2, p + 2))
@@ -407,7 +413,7 @@ def _information_inverse(model, w, fe, rho, g, zs, s2, n_eff, t_eff, time_ly, n,
     info[p, p + 1] = info[p + 1, p] = t_eff * tr1 / s2
     info[p + 1, p + 1] = n_eff * t_eff / (2 * s2**2)
     if model != "sem":
-        wzg = demean(apply_wt((zs @ g).reshape(n, t)), fe).ravel()
+        wzg = demean(apply_wt((zs @ g).reshape(w.n, -1)), fe).ravel()
         info[:p, p] = info[p, :p] = zs.T @ wzg / s2
         info[p, p] += wzg @ wzg / s2
-    return np.linalg.inv(info)[: p + 1, : p + 1]
+    return info
