@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from ...errors import EstimationError, PanelError
+from ...errors import EstimationError, PanelError, show
 from ...result import EstimationResult
 from .logdet import LogDet
 from .weights import SpatialWeights
@@ -110,7 +110,7 @@ def panel_arrays(panel, y: str, x: Sequence[str], w: SpatialWeights, allow_islan
     if not bal.balanced:
         u, t = bal.missing.iloc[0]
         raise PanelError(
-            f"spatial panel models need a balanced panel, but {panel.unit} {u!r} has no row for "
+            f"spatial panel models need a balanced panel, but {panel.unit} {show(u)} has no row for "
             f"{panel.time} {t} ({len(bal.missing)} unit-period pairs missing); "
             "fill or drop units first"
         )
@@ -120,7 +120,7 @@ def panel_arrays(panel, y: str, x: Sequence[str], w: SpatialWeights, allow_islan
         if miss.any():
             i = miss.idxmax()
             raise PanelError(
-                f"column '{col}' is missing for {panel.unit} {df.at[i, panel.unit]!r} in "
+                f"column '{col}' is missing for {panel.unit} {show(df.at[i, panel.unit])} in "
                 f"{panel.time} {df.at[i, panel.time]} ({int(miss.sum())} missing cells); "
                 "spatial panel models need complete data"
             )
