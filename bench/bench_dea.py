@@ -56,34 +56,50 @@ def linprog_loop(Z: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def main(full: bool = False) -> None:
+def run(full: bool = False) -> dict:
+    """Check agreement, time both sides; return the timings and the ratio (for bench/run_all.py)."""
     panel = cm.simulate().panel
     Z = panel.df[INPUTS + GOOD + BAD].to_numpy(float)
     n = len(Z)
-    print(f"NDDF, global CRS frontier: {n} DMUs (297 cities x 16 years), 5 variables; "
-          f"one LP of {n} intensity columns per DMU")
-
     res = run_climetrics(panel)  # warm-up, and the values checked below
     rows = np.arange(n) if full else np.linspace(0, n - 1, N_LOOP).round().astype(int)
     t0 = time.perf_counter()
     ref = linprog_loop(Z, rows)
     t_loop = time.perf_counter() - t0
-    diff = np.abs(res["nddf"].to_numpy()[rows] - ref).max()
+    diff = float(np.abs(res["nddf"].to_numpy()[rows] - ref).max())
     assert diff <= TOL, f"climetrics and linprog differ by {diff:.3g}"
-    print(f"check: climetrics == linprog on {len(rows)} DMUs, max |diff| = {diff:.2e} (tol {TOL:g})")
-
     times = []
     for _ in range(N_REPEATS):
         t0 = time.perf_counter()
         run_climetrics(panel)
         times.append(time.perf_counter() - t0)
     t_cm = min(times)
-    t_lp = t_loop * n / len(rows)
     how = "timed on all DMUs" if full else f"timed on {len(rows)} DMUs, x{n / len(rows):.2f} extrapolated"
-    print(f"climetrics nddf_performance : {t_cm:8.2f} s  (best of {N_REPEATS}; "
-          f"{1e3 * t_cm / n:.3f} ms per DMU)")
-    print(f"linprog loop                : {t_lp:8.2f} s  ({how}; {1e3 * t_loop / len(rows):.3f} ms per DMU)")
-    print(f"speed-up                    : {t_lp / t_cm:8.1f} x")
+    return {
+        "name": f"DEA: NDDF of {n} DMUs on one global frontier vs a scipy linprog loop",
+        "ours_seconds": t_cm,
+        "reference_seconds": t_loop * n / len(rows),
+        "ratio": t_loop * n / len(rows) / t_cm,
+        "reference_note": f"linprog loop {how}",
+        "max_abs_diff": diff,
+        "n_dmus": n,
+        "n_checked": len(rows),
+        "loop_seconds_timed": t_loop,
+    }
+
+
+def main(full: bool = False) -> None:
+    r = run(full)
+    n = r["n_dmus"]
+    print(f"NDDF, global CRS frontier: {n} DMUs (297 cities x 16 years), 5 variables; "
+          f"one LP of {n} intensity columns per DMU")
+    print(f"check: climetrics == linprog on {r['n_checked']} DMUs, max |diff| = {r['max_abs_diff']:.2e} "
+          f"(tol {TOL:g})")
+    print(f"climetrics nddf_performance : {r['ours_seconds']:8.2f} s  (best of {N_REPEATS}; "
+          f"{1e3 * r['ours_seconds'] / n:.3f} ms per DMU)")
+    print(f"linprog loop                : {r['reference_seconds']:8.2f} s  ({r['reference_note']}; "
+          f"{1e3 * r['loop_seconds_timed'] / r['n_checked']:.3f} ms per DMU)")
+    print(f"speed-up                    : {r['ratio']:8.1f} x")
 
 
 if __name__ == "__main__":

@@ -72,19 +72,10 @@ def check_agreement(df: pd.DataFrame, D: np.ndarray) -> float:
     return float(np.max(np.abs(ours / reference - 1)))
 
 
-def main() -> None:
+def run() -> dict:
+    """Check agreement, time both sides; return the timings and the ratio (for bench/run_all.py)."""
     df, D = simulate()
-    print(
-        f"design: {N_UNITS} units x {N_YEARS} years (n={len(df)}), {N_CONTROLS} controls, "
-        f"unit + year FE, CRV1 by unit, R={N_DRAWS} pseudo-treatment draws"
-    )
-
     max_diff = check_agreement(df, D)
-    print(
-        f"check:  batched == pyfixest on the first {N_CHECKED} draws "
-        f"(max relative difference {max_diff:.1e} <= {RTOL:g})"
-    )
-
     run_pyfixest(df, D, 2)  # warm-up (imports, JIT) for both sides
     run_batched(df, D[:, :2])
 
@@ -99,20 +90,45 @@ def main() -> None:
     run_pyfixest(df, D, N_LOOP_TIMED)
     t_loop_part = time.perf_counter() - t0
     t_loop = t_loop_part * N_DRAWS / N_LOOP_TIMED
+    return {
+        "name": f"placebo: {N_DRAWS} TWFE draws ({N_UNITS}x{N_YEARS}, {N_CONTROLS} controls, CRV1) "
+        "batched vs pyfixest loop",
+        "ours_seconds": t_batched,
+        "reference_seconds": t_loop,
+        "ratio": t_loop / t_batched,
+        "reference_note": f"pyfixest loop timed on {N_LOOP_TIMED} fits, extrapolated linearly",
+        "max_rel_diff": max_diff,
+        "ours_first_seconds": times[0],
+        "ours_fastest_seconds": min(times),
+        "n_degenerate": fit.n_degenerate,
+        "loop_seconds_timed": t_loop_part,
+    }
 
+
+def main() -> None:
+    r = run()
     print(
-        f"batched kernel, {N_DRAWS} draws:  {t_batched:8.3f} s  (median of {N_REPEATS} runs; "
-        f"first {times[0]:.3f} s, fastest {min(times):.3f} s; {fit.n_degenerate} degenerate draws)"
+        f"design: {N_UNITS} units x {N_YEARS} years (n={N_UNITS * N_YEARS}), {N_CONTROLS} controls, "
+        f"unit + year FE, CRV1 by unit, R={N_DRAWS} pseudo-treatment draws"
     )
     print(
-        f"pyfixest loop, {N_LOOP_TIMED} fits timed: {t_loop_part:8.3f} s  "
-        f"({1000 * t_loop_part / N_LOOP_TIMED:.1f} ms per fit)"
+        f"check:  batched == pyfixest on the first {N_CHECKED} draws "
+        f"(max relative difference {r['max_rel_diff']:.1e} <= {RTOL:g})"
     )
     print(
-        f"pyfixest loop, {N_DRAWS} fits:   {t_loop:8.3f} s  "
+        f"batched kernel, {N_DRAWS} draws:  {r['ours_seconds']:8.3f} s  (median of {N_REPEATS} runs; "
+        f"first {r['ours_first_seconds']:.3f} s, fastest {r['ours_fastest_seconds']:.3f} s; "
+        f"{r['n_degenerate']} degenerate draws)"
+    )
+    print(
+        f"pyfixest loop, {N_LOOP_TIMED} fits timed: {r['loop_seconds_timed']:8.3f} s  "
+        f"({1000 * r['loop_seconds_timed'] / N_LOOP_TIMED:.1f} ms per fit)"
+    )
+    print(
+        f"pyfixest loop, {N_DRAWS} fits:   {r['reference_seconds']:8.3f} s  "
         f"(extrapolated linearly from the {N_LOOP_TIMED} timed fits)"
     )
-    print(f"speed-up (pyfixest loop / batched kernel): {t_loop / t_batched:.0f}x")
+    print(f"speed-up (pyfixest loop / batched kernel): {r['ratio']:.0f}x")
 
 
 if __name__ == "__main__":

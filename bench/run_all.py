@@ -1,0 +1,170 @@
+"""Run every benchmark once and print each one's time and its ratio to the obvious alternative.
+
+Benchmarks (each module's ``run()`` returns ``ours_seconds``, ``reference_seconds`` and
+``ratio = reference / ours``; see the module docstrings for the designs):
+
+* placebo (bench_placebo): batched TWFE kernel vs a loop of pyfixest fits;
+* bootstrap (bench_bootstrap): batched mediation cluster bootstrap vs refits on resampled panels;
+* DEA (bench_dea): NDDF on one global frontier vs a scipy linprog loop;
+* spatial (bench_spatial, written separately): panel SDM vs spreg -- skipped with a message if
+  the module is not present;
+* engine (bench_engine): placebo draws on two worker processes vs the serial backend;
+* large panel (bench_large_panel): TWFE + event study on 1,000,000 rows, three FE;
+* the full demo study (``climetrics demo --no-cache``) wall time (no alternative);
+* ``climetrics --help`` start-up time vs a bare ``python -c pass``.
+
+The machine is described in the output. Results go to ``bench/results.json``.
+
+Run: ``.venv/bin/python bench/run_all.py [--only placebo,dea,...]``
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results.json"
+
+
+def machine() -> dict:
+    """CPU model, cores, memory, OS and the versions of the numerical stack."""
+    import highspy  # noqa: F401  (version below)
+    import numpy
+    import pandas
+    import pyfixest
+    import scipy
+
+    info = {"cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count()}
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        info["cpu"] = next(
+            line.split(":", 1)[1].strip()
+            for line in text.splitlines()
+            if line.startswith("model name")
+        )
+        mem = Path("/proc/meminfo").read_text().split("\n", 1)[0].split()[1]
+        info["memory_gib"] = round(int(mem) / 2**20, 1)
+    except (OSError, StopIteration, IndexError):
+        pass
+    info.update(
+        {
+            "os": platform.platform(),
+            "python": platform.python_version(),
+            "numpy": numpy.__version__,
+            "scipy": scipy.__version__,
+            "pandas": pandas.__version__,
+            "pyfixest": pyfixest.__version__,
+        }
+    )
+    return info
+
+
+def _climetrics_command() -> list[str]:
+    script = Path(sys.executable).with_name("climetrics")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "climetrics.cli"]
+
+
+def _best_wall(cmd: list[str], repeats: int, **kw) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True, **kw)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def bench_startup() -> dict:
+    help_cmd = [*_climetrics_command(), "--help"]
+    t_help = _best_wall(help_cmd, 5)
+    t_bare = _best_wall([sys.executable, "-c", "pass"], 5)
+    return {
+        "name": "start-up: `climetrics --help` vs a bare `python -c pass`",
+        "ours_seconds": t_help,
+        "reference_seconds": t_bare,
+        "ratio": t_bare / t_help,
+        "reference_note": "best of 5 each; ratio < 1 means slower than the bare interpreter",
+    }
+
+
+def bench_demo() -> dict:
+    with tempfile.TemporaryDirectory() as out:
+        t = _best_wall([*_climetrics_command(), "demo", "--out", out, "--no-cache"], 1)
+    return {
+        "name": "full demo study: `climetrics demo --no-cache` wall time",
+        "ours_seconds": t,
+        "reference_seconds": None,
+        "ratio": None,
+        "reference_note": "no alternative implementation; one run",
+    }
+
+
+def _module(name: str):
+    def run() -> dict:
+        return importlib.import_module(name).run()
+
+    return run
+
+
+BENCHMARKS = {
+    "placebo": _module("bench_placebo"),
+    "bootstrap": _module("bench_bootstrap"),
+    "dea": _module("bench_dea"),
+    "spatial": _module("bench_spatial"),
+    "engine": _module("bench_engine"),
+    "large_panel": _module("bench_large_panel"),
+    "demo": bench_demo,
+    "startup": bench_startup,
+}
+
+
+def _line(key: str, r: dict) -> str:
+    ref = "-" if r["reference_seconds"] is None else f"{r['reference_seconds']:9.2f} s"
+    ratio = "-" if r["ratio"] is None else f"{r['ratio']:8.2f}x"
+    return f"{key:12s} {r['ours_seconds']:9.2f} s  {ref:>11s}  {ratio:>9s}  {r['name']}"
+
+
+def main(argv: list[str]) -> None:
+    sys.path.insert(0, str(HERE))
+    only = None
+    if "--only" in argv:
+        only = set(argv[argv.index("--only") + 1].split(","))
+        unknown = only - set(BENCHMARKS)
+        if unknown:
+            raise SystemExit(
+                f"unknown benchmark(s) {sorted(unknown)}; choose from {list(BENCHMARKS)}"
+            )
+    info = machine()
+    print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
+    print(f"{'benchmark':12s} {'climetrics':>11s}  {'alternative':>11s}  {'ratio':>9s}  design")
+    results: dict[str, dict] = {}
+    for key, fn in BENCHMARKS.items():
+        if only is not None and key not in only:
+            continue
+        if key == "spatial" and not (HERE / "bench_spatial.py").exists():
+            print(f"{key:12s} skipped: not present (bench/bench_spatial.py)")
+            results[key] = {"skipped": "bench/bench_spatial.py not present"}
+            continue
+        try:
+            r = fn()
+        except ModuleNotFoundError as err:  # an optional reference package is missing
+            print(f"{key:12s} skipped: {err}")
+            results[key] = {"skipped": str(err)}
+            continue
+        results[key] = r
+        print(_line(key, r), flush=True)
+    RESULTS.write_text(
+        json.dumps({"machine": info, "results": results}, indent=2, default=float) + "\n"
+    )
+    print(f"written: {RESULTS.relative_to(HERE.parent)}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
