@@ -108,6 +108,20 @@ def test_scheduler_implies_dask_and_using_backend_sets_the_default():
     assert resolve_backend().kind == "serial"
 
 
+def test_cli_backend_options_reach_the_engine(monkeypatch):
+    """``climetrics demo --scheduler ...`` runs the study with the Dask backend as default;
+    contradictory options are a config error (exit code 2)."""
+    from climetrics import cli
+
+    seen = []
+    monkeypatch.setattr(cli, "_run", lambda *a: seen.append(resolve_backend()) or 0)
+    assert cli.main(["demo", "--scheduler", "tcp://127.0.0.1:8786"]) == 0
+    assert cli.main(["demo", "--backend", "processes"]) == 0
+    assert seen == [Backend("dask", scheduler="tcp://127.0.0.1:8786"), Backend("processes")]
+    assert cli.main(["demo", "--backend", "serial", "--scheduler", "tcp://127.0.0.1:1"]) == 2
+    assert resolve_backend() == Backend()
+
+
 def test_processes_backend_equals_serial(sim, serial_placebo):
     res = placebo_test(
         sim,

@@ -83,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="run the bundled demo study on simulated data")
     d.add_argument("--out", default="out/demo", help="output directory (default: out/demo)")
     d.add_argument("--no-cache", action="store_true", help="recompute every section")
+    for parser in (r, d):
+        parser.add_argument("--backend", choices=("serial", "processes", "dask"),
+                            help="where placebo draws, bootstraps and DEA solves run (default: serial)")
+        parser.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                            help="address of a running Dask scheduler (implies --backend dask)")
     c = sub.add_parser("check", help="validate a config and its data without running the study")
     c.add_argument("config", type=Path)
     i = sub.add_parser("init", help="write a commented study config for a data file (detects unit/time columns)")
@@ -95,10 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "run":
-            return _run(args.config, args.out, not args.no_cache)
-        if args.command == "demo":
-            return _run(_demo_config_path(), args.out, not args.no_cache)
+        if args.command in ("run", "demo"):
+            from .inference import using_backend
+
+            config = args.config if args.command == "run" else _demo_config_path()
+            with using_backend(args.backend, scheduler=args.scheduler):
+                return _run(config, args.out, not args.no_cache)
         if args.command == "init":
             return _init(args.data, args.output, args.force)
         return _check(args.config)
