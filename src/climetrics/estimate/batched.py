@@ -54,8 +54,9 @@ __all__ = ["BatchedFit", "SmallSampleCorrection", "batched_twfe", "batched_twfe_
 
 #: Default size of one ``(n, chunk)`` float block. A chunk keeps about six such blocks alive;
 #: small blocks stay in cache and are faster than one huge block, and memory stays far below
-#: 500 MB whatever R is.
-_CHUNK_BYTES = 4 * 2**20
+#: 500 MB whatever R is. 1 MiB measured fastest in bench/bench_placebo.py (4 MiB blocks were
+#: twice as slow: each chunk's freed blocks went back to the OS and were faulted in again).
+_CHUNK_BYTES = 2**20
 
 
 @dataclass(frozen=True)
