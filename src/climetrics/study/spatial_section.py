@@ -69,12 +69,13 @@ def selection_table(rows: list[dict[str, Any]], wlabel: str) -> Table:
                  title=f"Spatial model selection tests ({wlabel})", stub="Test",
                  notes=["LM tests (Anselin 1988; robust forms Anselin et al. 1996) on the fixed-effects model "
                         "with I_T (x) W (Elhorst 2010); LR and Wald tests restrict the SDM to the SAR (theta = 0) "
-                        "and to the SEM (theta + rho beta = 0)."])
+                        "and to the SEM (theta + rho beta = 0); the Hausman test compares unit fixed with random effects "
+                        "for the spatial model (as spreg's panel_Hausman)."])
 
 
 def spatial_section(ctx: Context) -> Output:
     from ..estimate.spatial.effects import impacts
-    from ..estimate.spatial.lm_tests import lm_tests, lr_test, sdm_wald
+    from ..estimate.spatial.lm_tests import lm_tests, lr_test, sdm_wald, spatial_hausman
     from ..estimate.spatial.models import spatial_panel
     from ..estimate.spatial.moran import moran_by_year, moran_scatter, moran_table
     from ..report.maps import choropleth
@@ -96,15 +97,19 @@ def spatial_section(ctx: Context) -> Output:
     out.add_figure("moran_scatter", moran_scatter(last, w1),
                    f"Moran scatter plot of {ctx.label(c['moran_variable'] or ctx.y)} in {p.periods[-1]} ({w1_label}).")
 
-    kw = dict(effects=c["effects"], lee_yu=c["lee_yu"])
+    kw, model = dict(effects=c["effects"], lee_yu=c["lee_yu"]), c["model"]
     fits = {m: spatial_panel(p, ctx.y, xs, w1, model=m, **kw) for m in ("sdm", "sar", "sem")}
     tests = [*lm_tests(p, ctx.y, xs, w1, effects=c["effects"]).to_dict("records"),
              lr_test(fits["sar"], fits["sdm"]), lr_test(fits["sem"], fits["sdm"]),
              {**sdm_wald(fits["sdm"], "sar"), "test": "Wald SDM vs SAR"},
              {**sdm_wald(fits["sdm"], "sem"), "test": "Wald SDM vs SEM"}]
+    if model != "sem":
+        h = spatial_hausman(p, ctx.y, xs, w1, model=model)
+        tests.append({k: h[k] for k in ("test", "statistic", "df", "p_value")})
+        if h.get("note"):
+            out.section.paragraphs.append(f"Hausman test: {h['note']}")
     out.add_table("spatial_tests", selection_table(tests, w1_label))
 
-    model = c["model"]
     res = {lab: (fits[model] if w is w1 else spatial_panel(p, ctx.y, xs, w, model=model, **kw))
            for lab, w in ws.items()}
     out.add_table("spatial_models", regression_table(
