@@ -41,15 +41,24 @@ def linprog_loop(Z: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """NDDF value of each DMU in ``rows`` from one linprog call per DMU (same LP)."""
     n, p = Z.shape
     # rows x1..x3 and y (theta_b has no entry there), then the bad-output equality row
-    A_ub = sp.csr_matrix(np.hstack([np.diag([1.0, 1.0, 1.0, 1.0, 0.0])[:4], np.vstack([Z[:, :3].T, -Z[:, 3]])]))
+    A_ub = sp.csr_matrix(
+        np.hstack([np.diag([1.0, 1.0, 1.0, 1.0, 0.0])[:4], np.vstack([Z[:, :3].T, -Z[:, 3]])])
+    )
     A_eq = sp.csr_matrix(np.hstack([np.array([[0, 0, 0, 0, 1.0]]), Z[:, 4][None]]))
     bounds = [(0, None)] * (p + n)
     out = np.empty(len(rows))
     for i, o in enumerate(rows):
         z = Z[o]
         c = np.r_[-W / z, np.zeros(n)]
-        r = linprog(c, A_ub=A_ub, b_ub=np.r_[z[:3], -z[3]], A_eq=A_eq, b_eq=z[4:], bounds=bounds,
-                    method="highs")
+        r = linprog(
+            c,
+            A_ub=A_ub,
+            b_ub=np.r_[z[:3], -z[3]],
+            A_eq=A_eq,
+            b_eq=z[4:],
+            bounds=bounds,
+            method="highs",
+        )
         if r.status != 0:
             raise RuntimeError(f"linprog failed for DMU {o}: {r.message}")
         out[i] = -r.fun
@@ -74,7 +83,11 @@ def run(full: bool = False) -> dict:
         run_climetrics(panel)
         times.append(time.perf_counter() - t0)
     t_cm = min(times)
-    how = "timed on all DMUs" if full else f"timed on {len(rows)} DMUs, x{n / len(rows):.2f} extrapolated"
+    how = (
+        "timed on all DMUs"
+        if full
+        else f"timed on {len(rows)} DMUs, x{n / len(rows):.2f} extrapolated"
+    )
     return {
         "name": f"DEA: NDDF of {n} DMUs on one global frontier vs a scipy linprog loop",
         "ours_seconds": t_cm,
@@ -91,14 +104,22 @@ def run(full: bool = False) -> dict:
 def main(full: bool = False) -> None:
     r = run(full)
     n = r["n_dmus"]
-    print(f"NDDF, global CRS frontier: {n} DMUs (297 cities x 16 years), 5 variables; "
-          f"one LP of {n} intensity columns per DMU")
-    print(f"check: climetrics == linprog on {r['n_checked']} DMUs, max |diff| = {r['max_abs_diff']:.2e} "
-          f"(tol {TOL:g})")
-    print(f"climetrics nddf_performance : {r['ours_seconds']:8.2f} s  (best of {N_REPEATS}; "
-          f"{1e3 * r['ours_seconds'] / n:.3f} ms per DMU)")
-    print(f"linprog loop                : {r['reference_seconds']:8.2f} s  ({r['reference_note']}; "
-          f"{1e3 * r['loop_seconds_timed'] / r['n_checked']:.3f} ms per DMU)")
+    print(
+        f"NDDF, global CRS frontier: {n} DMUs (297 cities x 16 years), 5 variables; "
+        f"one LP of {n} intensity columns per DMU"
+    )
+    print(
+        f"check: climetrics == linprog on {r['n_checked']} DMUs, max |diff| = {r['max_abs_diff']:.2e} "
+        f"(tol {TOL:g})"
+    )
+    print(
+        f"climetrics nddf_performance : {r['ours_seconds']:8.2f} s  (best of {N_REPEATS}; "
+        f"{1e3 * r['ours_seconds'] / n:.3f} ms per DMU)"
+    )
+    print(
+        f"linprog loop                : {r['reference_seconds']:8.2f} s  ({r['reference_note']}; "
+        f"{1e3 * r['loop_seconds_timed'] / r['n_checked']:.3f} ms per DMU)"
+    )
     print(f"speed-up                    : {r['ratio']:8.1f} x")
 
 

@@ -58,8 +58,13 @@ from .staggered import (
 
 _METHODS = ("dr", "dr_imp", "ipw", "reg")
 _CONTROLS = {"never": "never-treated", "notyet": "not-yet-treated"}
-_KINDS = {"simple": "simple", "dynamic": "dynamic", "event": "dynamic", "group": "group",
-          "calendar": "calendar"}
+_KINDS = {
+    "simple": "simple",
+    "dynamic": "dynamic",
+    "event": "dynamic",
+    "group": "group",
+    "calendar": "calendar",
+}
 TRIM = 0.995  # controls with propensity score >= TRIM get zero weight (DRDID's trim.level)
 
 
@@ -74,14 +79,18 @@ def _logit(x: np.ndarray, d: np.ndarray, tol: float = 1e-12, max_iter: int = 100
             try:
                 step = np.linalg.solve((x * (p * (1 - p))[:, None]).T @ x, x.T @ (d - p))
             except np.linalg.LinAlgError:
-                raise EstimationError(failure + "; the information matrix became singular") from None
+                raise EstimationError(
+                    failure + "; the information matrix became singular"
+                ) from None
             beta += step
             if np.abs(step).max() < tol:
                 return 1.0 / (1.0 + np.exp(-x @ beta))
     raise EstimationError(failure)
 
 
-def _outcome_regression(dy: np.ndarray, d: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _outcome_regression(
+    dy: np.ndarray, d: np.ndarray, x: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """OLS of ``dy`` on ``x`` among controls: fitted values for everyone and the asymptotic
     linear representation of the coefficients (n x k)."""
     c = d == 0
@@ -96,6 +105,7 @@ def _tilting(x: np.ndarray, d: np.ndarray, tol: float = 1e-12, max_iter: int = 1
     the convex loss ``mean[(1-D) exp(X'g) - D X'g]``, whose first-order condition
     ``mean[(1-D) exp(X'g) X] = mean[D X]`` balances the covariates of the reweighted controls
     exactly (SZ 2020 eq. 3.6). Newton-Raphson with step halving; returns ``expit(X'g)``."""
+
     def loss(g: np.ndarray) -> float:
         return float(np.mean((1 - d) * np.exp(x @ g) - d * (x @ g)))
 
@@ -163,7 +173,9 @@ def did_dr(dy: np.ndarray, d: np.ndarray, x: np.ndarray) -> tuple[float, np.ndar
     eta_c = np.sum(w_c * r) / np.sum(w_c)
     inf_t = (d * (r - eta_t) - lin_or @ np.mean(d[:, None] * x, 0)) / d.mean()
     r_c = w_c * (r - eta_c)
-    inf_c = (r_c + lin_ps @ np.mean(r_c[:, None] * x, 0) - lin_or @ np.mean(w_c[:, None] * x, 0)) / w_c.mean()
+    inf_c = (
+        r_c + lin_ps @ np.mean(r_c[:, None] * x, 0) - lin_or @ np.mean(w_c[:, None] * x, 0)
+    ) / w_c.mean()
     return float(eta_t - eta_c), inf_t - inf_c
 
 
@@ -204,7 +216,9 @@ class _Design:
     notes: list[str]
 
 
-def _wide(panel: Panel, y: str, covariates: list[str], cohort: pd.Series, cluster: str | None) -> _Design:
+def _wide(
+    panel: Panel, y: str, covariates: list[str], cohort: pd.Series, cluster: str | None
+) -> _Design:
     """Pivot to a balanced unit x period array, dropping units with a missing value."""
     df = panel.df
     cols = [y, *covariates]
@@ -237,12 +251,20 @@ def _wide(panel: Panel, y: str, covariates: list[str], cohort: pd.Series, cluste
                 "clusters must contain whole units"
             )
         clus = per_unit.first().to_numpy()
-    return _Design(units[keep], periods, cube[keep, :, 0], cube[keep, :, 1:], cohort.to_numpy(float)[keep],
-                   np.asarray(clus)[keep], notes)
+    return _Design(
+        units[keep],
+        periods,
+        cube[keep, :, 0],
+        cube[keep, :, 1:],
+        cohort.to_numpy(float)[keep],
+        np.asarray(clus)[keep],
+        notes,
+    )
 
 
-def _cell_plan(cohorts: np.ndarray, periods: np.ndarray, base_period: str,
-               anticipation: int) -> list[tuple[float, int, int]]:
+def _cell_plan(
+    cohorts: np.ndarray, periods: np.ndarray, base_period: str, anticipation: int
+) -> list[tuple[float, int, int]]:
     """(g, index of t, index of base) for every ATT(g,t) to estimate (CS 2021 sec. 3.1).
 
     ``varying``: pre-treatment cells compare t with t-1 (short differences); ``universal``:
@@ -292,7 +314,9 @@ def multiplier_weights(n_clusters: int, seed: int, draws: np.ndarray, kind: str)
         if kind == "rademacher":
             out[:, j] = rng.choice([-1.0, 1.0], size=n_clusters)
         else:
-            out[:, j] = np.where(rng.random(n_clusters) < (r5 + 1) / (2 * r5), (1 - r5) / 2, (1 + r5) / 2)
+            out[:, j] = np.where(
+                rng.random(n_clusters) < (r5 + 1) / (2 * r5), (1 - r5) / 2, (1 + r5) / 2
+            )
     return out
 
 
@@ -313,7 +337,13 @@ def multiplier_kernel(draws: np.ndarray, job: MultiplierJob) -> np.ndarray:
 
 
 def multiplier_bootstrap(
-    psi: np.ndarray, cluster: np.ndarray, *, n_boot: int, alpha: float, seed: int, weights: str,
+    psi: np.ndarray,
+    cluster: np.ndarray,
+    *,
+    n_boot: int,
+    alpha: float,
+    seed: int,
+    weights: str,
     backend: Any = None,
 ) -> tuple[np.ndarray, float]:
     """Bootstrap standard errors and the uniform critical value (CS 2021 algorithm 1).
@@ -361,9 +391,15 @@ class _Inference:
         z = stats.norm.ppf(1 - self.alpha / 2)
         out = pd.DataFrame({"att": est, "se": se, "ci_low": est - z * se, "ci_high": est + z * se})
         if self.n_boot > 0:
-            se_b, crit = multiplier_bootstrap(psi, self.cluster, n_boot=self.n_boot, alpha=self.alpha,
-                                              seed=self.seed, weights=self.weights,
-                                              backend=self.backend)
+            se_b, crit = multiplier_bootstrap(
+                psi,
+                self.cluster,
+                n_boot=self.n_boot,
+                alpha=self.alpha,
+                seed=self.seed,
+                weights=self.weights,
+                backend=self.backend,
+            )
             out["se_boot"] = se_b
             out["band_low"], out["band_high"] = est - crit * se_b, est + crit * se_b
         else:
@@ -409,11 +445,21 @@ class CSAggregate:
         est = np.r_[self.att, by["att"].to_numpy() if len(by) else []]
         se = np.r_[self.se, by["se"].to_numpy() if len(by) else []]
         return EstimationResult(
-            coefs=normal_table(["ATT", *levels], est, se, p.alpha), depvar=p.y, model="Callaway-Sant'Anna",
-            n_obs=p.n_units * p.n_periods, vcov="influence function", cluster=p.cluster_name,
-            n_clusters=p.n_clusters, notes=list(p.notes),
-            meta={"aggregation": self.kind, "control": p.control, "method": p.method,
-                  "crit_val": self.crit_val, "n_units": p.n_units},
+            coefs=normal_table(["ATT", *levels], est, se, p.alpha),
+            depvar=p.y,
+            model="Callaway-Sant'Anna",
+            n_obs=p.n_units * p.n_periods,
+            vcov="influence function",
+            cluster=p.cluster_name,
+            n_clusters=p.n_clusters,
+            notes=list(p.notes),
+            meta={
+                "aggregation": self.kind,
+                "control": p.control,
+                "method": p.method,
+                "crit_val": self.crit_val,
+                "n_units": p.n_units,
+            },
         )
 
     def table(self, **kwargs: Any):
@@ -455,8 +501,14 @@ class CallawaySantAnna:
         return len(np.unique(self.inference.cluster))
 
     # -------------------------------------------------------------- aggregation
-    def aggregate(self, kind: str = "simple", *, min_e: float = -np.inf, max_e: float = np.inf,
-                  balance_e: int | None = None) -> CSAggregate:
+    def aggregate(
+        self,
+        kind: str = "simple",
+        *,
+        min_e: float = -np.inf,
+        max_e: float = np.inf,
+        balance_e: int | None = None,
+    ) -> CSAggregate:
         """Aggregate ATT(g,t) (CS 2021 sec. 3.3; R ``did::aggte``).
 
         ``simple``: cohort-size-weighted average of post-treatment ATT(g,t) (t >= g);
@@ -474,15 +526,21 @@ class CallawaySantAnna:
         window = (e >= min_e) & (e <= max_e)
         pg = np.array([np.mean(self.cohort == c) for c in g])
         member = self.cohort[:, None] == g[None, :]
-        parts = {"simple": self._simple, "dynamic": self._dynamic, "group": self._group,
-                 "calendar": self._calendar}[kind]
+        parts = {
+            "simple": self._simple,
+            "dynamic": self._dynamic,
+            "group": self._group,
+            "calendar": self._calendar,
+        }[kind]
         if kind == "dynamic" and balance_e is not None:
             last = tab.groupby("g")["event_time"].transform("max").to_numpy()
             window &= (last >= balance_e) & (e <= balance_e)
         cells = np.flatnonzero(window | (kind == "calendar"))
         levels, est_by, psi_by, overall, psi_all = parts(cells, pg, member)
         if not len(levels) and kind != "simple":
-            raise EstimationError(f"no ATT(g,t) falls in the requested window for the {kind} aggregation")
+            raise EstimationError(
+                f"no ATT(g,t) falls in the requested window for the {kind} aggregation"
+            )
         se = float(analytic_se(psi_all[:, None], self.inference.cluster)[0])
         if kind == "simple":
             by, crit = pd.DataFrame(), np.nan
@@ -491,8 +549,9 @@ class CallawaySantAnna:
             by.insert(0, {"dynamic": "e", "group": "g", "calendar": "t"}[kind], levels)
         return CSAggregate(kind, overall, se, by, crit, psi_all, psi_by, self)
 
-    def _weighted(self, idx: np.ndarray, pg: np.ndarray, member: np.ndarray,
-                  with_wif: bool = True) -> tuple[float, np.ndarray]:
+    def _weighted(
+        self, idx: np.ndarray, pg: np.ndarray, member: np.ndarray, with_wif: bool = True
+    ) -> tuple[float, np.ndarray]:
         """Cohort-size-weighted mean of ATT(g,t) over cells ``idx`` and its influence function,
         including the estimated weights (R ``did`` ``wif``)."""
         att = self.attgt["att"].to_numpy()[idx]
@@ -523,7 +582,13 @@ class CallawaySantAnna:
         levels, est, psi = self._by(e, cells, pg, member, True)
         pos = levels >= 0
         overall = float(est[pos].mean()) if pos.any() else np.nan
-        return levels, est, psi, overall, psi[:, pos].mean(1) if pos.any() else np.full(self.n_units, np.nan)
+        return (
+            levels,
+            est,
+            psi,
+            overall,
+            psi[:, pos].mean(1) if pos.any() else np.full(self.n_units, np.nan),
+        )
 
     def _group(self, cells, pg, member):
         post = cells[self.attgt["post"].to_numpy()[cells]]
@@ -547,11 +612,20 @@ class CallawaySantAnna:
         tab = self.attgt
         terms = [f"ATT({int(g)},{int(t)})" for g, t in zip(tab["g"], tab["t"], strict=True)]
         return EstimationResult(
-            coefs=normal_table(terms, tab["att"], tab["se"], self.alpha), depvar=self.y,
-            model="Callaway-Sant'Anna", n_obs=self.n_units * self.n_periods,
-            vcov="influence function", cluster=self.cluster_name, n_clusters=self.n_clusters,
-            notes=list(self.notes), meta={"control": self.control, "method": self.method,
-                                          "crit_val": self.crit_val, "n_units": self.n_units},
+            coefs=normal_table(terms, tab["att"], tab["se"], self.alpha),
+            depvar=self.y,
+            model="Callaway-Sant'Anna",
+            n_obs=self.n_units * self.n_periods,
+            vcov="influence function",
+            cluster=self.cluster_name,
+            n_clusters=self.n_clusters,
+            notes=list(self.notes),
+            meta={
+                "control": self.control,
+                "method": self.method,
+                "crit_val": self.crit_val,
+                "n_units": self.n_units,
+            },
         )
 
     def table(self, **kwargs: Any):
@@ -674,7 +748,9 @@ def callaway_santanna(
     notes: list[str] = []
     late = np.isfinite(cohort) & (cohort > periods[-1] + anticipation)
     if late.any():
-        notes.append(f"{int(late.sum())} units first treated after {periods[-1]} are treated as never treated.")
+        notes.append(
+            f"{int(late.sum())} units first treated after {periods[-1]} are treated as never treated."
+        )
         cohort = cohort.where(~late, NEVER)
     require_pre_period(cohort, int(periods[0]), panel.unit, anticipation)
     treated_cohorts = np.unique(cohort[np.isfinite(cohort)])
@@ -685,31 +761,70 @@ def callaway_santanna(
     elif not np.isinf(cohort).any():
         last = treated_cohorts[-1]
         if len(treated_cohorts) < 2:
-            raise EstimationError("every unit is treated in the same period and none is never treated: no comparison group")
-        panel = panel.subset(panel.df[panel.time].to_numpy() < last - anticipation,
-                             note=f"periods before the last cohort ({last:g})")
+            raise EstimationError(
+                "every unit is treated in the same period and none is never treated: no comparison group"
+            )
+        panel = panel.subset(
+            panel.df[panel.time].to_numpy() < last - anticipation,
+            note=f"periods before the last cohort ({last:g})",
+        )
         treated_cohorts = treated_cohorts[:-1]
-        notes.append(f"No never-treated units: periods from {last:g} on dropped; cohort {last:g} serves only as a control.")
+        notes.append(
+            f"No never-treated units: periods from {last:g} on dropped; cohort {last:g} serves only as a control."
+        )
     des = _wide(panel, y, covs, cohort, cluster)
     notes += des.notes
-    plan = _cell_plan(np.array([g for g in treated_cohorts if (des.cohort == g).any()]), des.periods,
-                      base_period, anticipation)
+    plan = _cell_plan(
+        np.array([g for g in treated_cohorts if (des.cohort == g).any()]),
+        des.periods,
+        base_period,
+        anticipation,
+    )
     att, psi = _estimate_cells(des, plan, control, method, anticipation)
     g = np.array([p[0] for p in plan])
     t = des.periods[[p[1] for p in plan]]
     from ..inference import resolve_backend
 
     if bootstrap_weights not in ("rademacher", "mammen"):
-        raise ValueError(f"bootstrap weights must be 'rademacher' or 'mammen', got {bootstrap_weights!r}")
-    inference = _Inference(des.cluster, alpha, n_boot, seed, bootstrap_weights,
-                           resolve_backend(backend, scheduler=scheduler))
+        raise ValueError(
+            f"bootstrap weights must be 'rademacher' or 'mammen', got {bootstrap_weights!r}"
+        )
+    inference = _Inference(
+        des.cluster,
+        alpha,
+        n_boot,
+        seed,
+        bootstrap_weights,
+        resolve_backend(backend, scheduler=scheduler),
+    )
     frame, crit = inference.frame(att, psi)
-    attgt = pd.concat([pd.DataFrame({
-        "g": g.astype(int), "t": t.astype(int), "base": des.periods[[p[2] for p in plan]].astype(int),
-        "event_time": (t - g).astype(int), "post": t >= g,
-    }), frame], axis=1)
+    attgt = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "g": g.astype(int),
+                    "t": t.astype(int),
+                    "base": des.periods[[p[2] for p in plan]].astype(int),
+                    "event_time": (t - g).astype(int),
+                    "post": t >= g,
+                }
+            ),
+            frame,
+        ],
+        axis=1,
+    )
     return CallawaySantAnna(
-        attgt=attgt, psi=psi, cohort=des.cohort, units=des.units, y=y, control=control, method=method,
-        alpha=alpha, crit_val=crit, n_periods=len(des.periods), cluster_name=cluster or panel.unit,
-        notes=notes, inference=inference,
+        attgt=attgt,
+        psi=psi,
+        cohort=des.cohort,
+        units=des.units,
+        y=y,
+        control=control,
+        method=method,
+        alpha=alpha,
+        crit_val=crit,
+        n_periods=len(des.periods),
+        cluster_name=cluster or panel.unit,
+        notes=notes,
+        inference=inference,
     )

@@ -62,7 +62,9 @@ def _label(k: int, lo: int, hi: int, binned: bool) -> str:
 class EventStudyResult:
     """Event-study estimates: per-period coefficients, the pre-trend test and the fit."""
 
-    coefs: pd.DataFrame  # k, label, estimate, std_error, statistic, p_value, ci_low, ci_high, n_treated_obs
+    coefs: (
+        pd.DataFrame
+    )  # k, label, estimate, std_error, statistic, p_value, ci_low, ci_high, n_treated_obs
     fit: EstimationResult
     ref: tuple[int, ...]
     pretrend: dict[str, float] | None
@@ -75,18 +77,35 @@ class EventStudyResult:
             if r.k in self.ref:
                 rows.append([r.label, "0 (reference)", "", "", fmt(int(r.n_treated_obs))])
                 continue
-            rows.append([r.label, fmt(r.estimate, digits) + stars(r.p_value), fmt(r.std_error, digits),
-                         f"[{fmt(r.ci_low, digits)}, {fmt(r.ci_high, digits)}]", fmt(int(r.n_treated_obs))])
-        notes = [f"Event time k = year - adoption year; reference period k = {', '.join(map(str, self.ref))}. "
-                 f"Standard errors clustered by {self.fit.cluster}." if self.fit.cluster else
-                 f"Event time k = year - adoption year; reference period k = {', '.join(map(str, self.ref))}."]
+            rows.append(
+                [
+                    r.label,
+                    fmt(r.estimate, digits) + stars(r.p_value),
+                    fmt(r.std_error, digits),
+                    f"[{fmt(r.ci_low, digits)}, {fmt(r.ci_high, digits)}]",
+                    fmt(int(r.n_treated_obs)),
+                ]
+            )
+        notes = [
+            f"Event time k = year - adoption year; reference period k = {', '.join(map(str, self.ref))}. "
+            f"Standard errors clustered by {self.fit.cluster}."
+            if self.fit.cluster
+            else f"Event time k = year - adoption year; reference period k = {', '.join(map(str, self.ref))}."
+        ]
         if self.pretrend is not None:
             pt = self.pretrend
-            notes.append(f"Joint test that all leads are zero: F({pt['df1']}, {pt['df2']:g}) = {pt['F']:.3f}, "
-                         f"p = {pt['p_value']:.3f}.")
+            notes.append(
+                f"Joint test that all leads are zero: F({pt['df1']}, {pt['df2']:g}) = {pt['F']:.3f}, "
+                f"p = {pt['p_value']:.3f}."
+            )
         notes += self.fit.notes
-        return Table(columns=["Estimate", "SE", "95% CI", "Treated obs."], rows=rows,
-                     title=f"Event study: {self.outcome}", notes=notes, stub="Event time")
+        return Table(
+            columns=["Estimate", "SE", "95% CI", "Treated obs."],
+            rows=rows,
+            title=f"Event study: {self.outcome}",
+            notes=notes,
+            stub="Event time",
+        )
 
     def figure(self, *, ylabel: str | None = None, title: str | None = None):
         """Coefficients with 95% CIs against event time; the reference period plotted at 0."""
@@ -98,8 +117,15 @@ class EventStudyResult:
         pre = c["k"] < 0
         for mask, color in ((pre, "#7a7a7a"), (~pre, "#1f4e8c")):
             s = c[mask]
-            ax.errorbar(s["k"], s["estimate"], yerr=[s["estimate"] - s["ci_low"], s["ci_high"] - s["estimate"]],
-                        fmt="o", capsize=3, color=color, ms=4)
+            ax.errorbar(
+                s["k"],
+                s["estimate"],
+                yerr=[s["estimate"] - s["ci_low"], s["ci_high"] - s["estimate"]],
+                fmt="o",
+                capsize=3,
+                color=color,
+                ms=4,
+            )
         ax.axhline(0, color="black", lw=0.8)
         ax.axvline(-0.5, color="grey", lw=0.8, ls="--")
         ax.set_xticks(c["k"], c["label"])
@@ -151,7 +177,9 @@ def event_study(
         ``"auto"``, ``"pyfixest"`` or ``"within"`` (large panels), as in :func:`climetrics.twfe`.
     """
     if (treat is None) == (adoption is None):
-        raise EstimationError("event_study needs exactly one of treat= (0/1 column) or adoption= (year column)")
+        raise EstimationError(
+            "event_study needs exactly one of treat= (0/1 column) or adoption= (year column)"
+        )
     lo, hi = window
     if not lo < 0 <= hi:
         raise EstimationError(f"window must satisfy lo < 0 <= hi, got {window}")
@@ -173,7 +201,9 @@ def event_study(
     work = panel
     if control == "notyet":
         if len(refs) < 2:
-            raise EstimationError("control='notyet' drops never-treated units; omit two periods, e.g. ref=(-1, lo)")
+            raise EstimationError(
+                "control='notyet' drops never-treated units; omit two periods, e.g. ref=(-1, lo)"
+            )
         work = panel.subset((~never).to_numpy(), note="event_study: ever-treated units only")
         g = g[~never].reset_index(drop=True)
         never = g.isna()
@@ -188,7 +218,9 @@ def event_study(
     else:
         outside = ~never.to_numpy() & ((k < lo) | (k > hi))
         if outside.any():
-            work = work.subset(~outside, note=f"event_study: treated observations outside {window} dropped")
+            work = work.subset(
+                ~outside, note=f"event_study: treated observations outside {window} dropped"
+            )
             k = k[~outside]
             never = never[~outside].reset_index(drop=True)
     periods = [p for p in range(lo, hi + 1) if p not in refs]
@@ -202,7 +234,9 @@ def event_study(
         cols[_dummy_name(p)] = m.astype(float)
     empty = [p for p in periods if counts[p] == 0]
     if empty:
-        raise EstimationError(f"no treated observation at event time(s) {empty}; narrow the window {window}")
+        raise EstimationError(
+            f"no treated observation at event time(s) {empty}; narrow the window {window}"
+        )
     work = work.assign(**cols)
     fe_l = [work.unit, work.time] if fe is None else list(fe)
     clus = work.unit if cluster == "unit" else cluster
@@ -219,15 +253,37 @@ def event_study(
     for p in range(lo, hi + 1):
         lab = _label(p, lo, hi, bin_endpoints)
         if p in refs:
-            rows.append({"k": p, "label": lab, "estimate": 0.0, "std_error": 0.0, "statistic": np.nan,
-                         "p_value": np.nan, "ci_low": 0.0, "ci_high": 0.0, "n_treated_obs": counts[p]})
+            rows.append(
+                {
+                    "k": p,
+                    "label": lab,
+                    "estimate": 0.0,
+                    "std_error": 0.0,
+                    "statistic": np.nan,
+                    "p_value": np.nan,
+                    "ci_low": 0.0,
+                    "ci_high": 0.0,
+                    "n_treated_obs": counts[p],
+                }
+            )
             continue
         r = fit.coefs.loc[fit.coefs["term"] == _dummy_name(p)].iloc[0]
-        rows.append({"k": p, "label": lab, **{c: float(r[c]) for c in
-                    ("estimate", "std_error", "statistic", "p_value", "ci_low", "ci_high")},
-                     "n_treated_obs": counts[p]})
+        rows.append(
+            {
+                "k": p,
+                "label": lab,
+                **{
+                    c: float(r[c])
+                    for c in ("estimate", "std_error", "statistic", "p_value", "ci_low", "ci_high")
+                },
+                "n_treated_obs": counts[p],
+            }
+        )
     leads = [_dummy_name(p) for p in periods if p < 0]
     pretrend = fit.wald_test(leads) if leads else None
     fit.coefs["term"] = fit.coefs["term"].replace(
-        {_dummy_name(p): f"k={_label(p, lo, hi, bin_endpoints)}" for p in periods})
-    return EventStudyResult(coefs=pd.DataFrame(rows), fit=fit, ref=refs, pretrend=pretrend, outcome=y)
+        {_dummy_name(p): f"k={_label(p, lo, hi, bin_endpoints)}" for p in periods}
+    )
+    return EventStudyResult(
+        coefs=pd.DataFrame(rows), fit=fit, ref=refs, pretrend=pretrend, outcome=y
+    )

@@ -113,7 +113,9 @@ _CHUNK_BYTES = 2 * 2**20
 
 
 # ---------------------------------------------------------------------- closed-form tests
-def indirect_effect_tests(a: float, se_a: float, b: float, se_b: float) -> dict[str, dict[str, float]]:
+def indirect_effect_tests(
+    a: float, se_a: float, b: float, se_b: float
+) -> dict[str, dict[str, float]]:
     """Sobel, Aroian and Goodman tests of the indirect effect ``a b``.
 
     Parameters
@@ -488,7 +490,11 @@ class MediationPath:
         ind = self._indirect_significant()
         direct = self.second.pvalue(self.treat) < 1 - self.ci
         if ind and direct:
-            return "competitive (suppression)" if self.suppression else "complementary (partial mediation)"
+            return (
+                "competitive (suppression)"
+                if self.suppression
+                else "complementary (partial mediation)"
+            )
         if ind:
             return "indirect-only (full mediation)"
         if direct:
@@ -591,9 +597,7 @@ class MediationResult:
         results = self.to_results()
         keep = list(keep) if keep is not None else [self.treat, *self.mediators]
         blank3 = ["", ""]
-        rows: dict[str, list[str]] = {
-            "Controls": ["Yes" if self.controls else "No"] * len(results)
-        }
+        rows: dict[str, list[str]] = {"Controls": ["Yes" if self.controls else "No"] * len(results)}
         sobel, aroian, goodman, boot, share = [], [], [], [], []
         pct = f"{round(100 * self.ci)}%"
         for p in self.paths.values():
@@ -632,7 +636,8 @@ class MediationResult:
             labels=labels,
             stat=stat,
             digits=digits,
-            title=title or f"Mechanism analysis: mediation of the effect of {self.treat} on {self.y}",
+            title=title
+            or f"Mechanism analysis: mediation of the effect of {self.treat} on {self.y}",
             extra_rows=rows,
             notes=notes,
         )
@@ -813,14 +818,20 @@ def mediation(
         raise PanelError(f"mediators are listed twice: {meds}")
     fe_l, clus = _resolve(panel, fe, cluster)
     panel.require([y, treat, *meds, *ctrl], context="mediation")
-    panel.require(list(dict.fromkeys(fe_l + ([clus] if clus else []))), numeric=False, context="mediation")
+    panel.require(
+        list(dict.fromkeys(fe_l + ([clus] if clus else []))), numeric=False, context="mediation"
+    )
 
     paths: dict[str, MediationPath] = {}
     notes: list[str] = []
     n_used = {}
     for m in meds:
-        where = {"backend": backend, "scheduler": scheduler, "n_workers": n_workers,
-                 "chunk_size": chunk_size}
+        where = {
+            "backend": backend,
+            "scheduler": scheduler,
+            "n_workers": n_workers,
+            "chunk_size": chunk_size,
+        }
         paths[m] = _one_mediator(panel, y, treat, m, ctrl, fe_l, clus, n_boot, seed, ci, where)
         n_used[m] = paths[m].total.n_obs
     if len(set(n_used.values())) > 1:
@@ -903,11 +914,23 @@ def _one_mediator(
         pos = {c: i for i, c in enumerate(names)}
         V = sdf[names].to_numpy(float)
         job = MediationBootstrapJob(
-            V, fe_codes, ccodes.ravel(), g, seed, pos[y], pos[m], pos[treat],
-            [pos[c] for c in ctrl_a], [pos[c] for c in ctrl_b], [pos[c] for c in ctrl_c],
+            V,
+            fe_codes,
+            ccodes.ravel(),
+            g,
+            seed,
+            pos[y],
+            pos[m],
+            pos[treat],
+            [pos[c] for c in ctrl_a],
+            [pos[c] for c in ctrl_b],
+            [pos[c] for c in ctrl_c],
         )
         out = map_replicates(
-            mediation_bootstrap_kernel, n_boot, job, default_chunk=_default_chunk(*V.shape),
+            mediation_bootstrap_kernel,
+            n_boot,
+            job,
+            default_chunk=_default_chunk(*V.shape),
             **where,
         )
         void = out[:, 4] > 0

@@ -84,15 +84,23 @@ class PlaceboResult:
             ["RI p-value, left (placebo <= actual)", fmt(s["ri_p_left"], 3)],
             ["RI p-value, right (placebo >= actual)", fmt(s["ri_p_right"], 3)],
         ]
-        what = {"space": "random units given the real adoption years",
-                "time": "the real treated units given random adoption years",
-                "mixed": "random units given random adoption years"}[self.kind]
-        notes = [f"Placebo ({self.kind}): {what}; the baseline TWFE regression re-estimated per draw. "
-                 "RI p-value = (1 + draws at least as extreme) / (1 + draws)."] + self.notes
+        what = {
+            "space": "random units given the real adoption years",
+            "time": "the real treated units given random adoption years",
+            "mixed": "random units given random adoption years",
+        }[self.kind]
+        notes = [
+            f"Placebo ({self.kind}): {what}; the baseline TWFE regression re-estimated per draw. "
+            "RI p-value = (1 + draws at least as extreme) / (1 + draws)."
+        ] + self.notes
         if self.kind == "time":
-            notes.append("In-time draws keep the real treated units, so when the policy works their distribution "
-                         "is centred away from zero; the test asks whether the real timing matters.")
-        return Table(columns=["Value"], rows=rows, title=f"Placebo test ({self.kind})", notes=notes, stub="")
+            notes.append(
+                "In-time draws keep the real treated units, so when the policy works their distribution "
+                "is centred away from zero; the test asks whether the real timing matters."
+            )
+        return Table(
+            columns=["Value"], rows=rows, title=f"Placebo test ({self.kind})", notes=notes, stub=""
+        )
 
     def figure(self, *, title: str | None = None):
         """Kernel density of placebo estimates and their p-values (seeds 000/002 style),
@@ -108,12 +116,22 @@ class PlaceboResult:
         hi = max(d["coef"].max(), self.estimate)
         pad = 0.08 * (hi - lo)
         xs = np.linspace(lo - pad, hi + pad, 300)
-        ax.plot(xs, gaussian_kde(d["coef"])(xs), color="#1f4e8c", label="Density of placebo estimates")
+        ax.plot(
+            xs, gaussian_kde(d["coef"])(xs), color="#1f4e8c", label="Density of placebo estimates"
+        )
         ax.set_xlabel("Estimated coefficient")
         ax.set_ylabel("Density")
-        ax.axvline(self.estimate, color="#b3261e", ls="--", lw=1.2, label=f"Actual estimate ({self.estimate:.4f})")
+        ax.axvline(
+            self.estimate,
+            color="#b3261e",
+            ls="--",
+            lw=1.2,
+            label=f"Actual estimate ({self.estimate:.4f})",
+        )
         ax2 = ax.twinx()
-        ax2.scatter(d["coef"], d["pvalue"], s=6, alpha=0.45, color="#7a7a7a", label="p-value of each draw")
+        ax2.scatter(
+            d["coef"], d["pvalue"], s=6, alpha=0.45, color="#7a7a7a", label="p-value of each draw"
+        )
         ax2.axhline(0.1, color="#7a7a7a", lw=0.8, ls=":")
         ax2.set_ylim(0, 1)
         ax2.set_ylabel("p-value")
@@ -154,7 +172,9 @@ def adoption_draws(
     for j, r in enumerate(draws):
         rng = replicate_rng(seed, r)
         units = treated if kind == "time" else rng.choice(n_units, size=n_treat, replace=False)
-        out[units, j] = rng.permutation(batches) if kind == "space" else rng.choice(candidates, size=n_treat)
+        out[units, j] = (
+            rng.permutation(batches) if kind == "space" else rng.choice(candidates, size=n_treat)
+        )
     return out
 
 
@@ -212,7 +232,9 @@ def placebo_job(
     rule = SmallSampleCorrection(k_fixef="nonnested" if ssc == "nested" else "full")
     y_used = df.loc[complete, y].to_numpy(float)
     # the draws are complete 0/1 columns, so one zero column selects the same rows
-    model, _ = _Model.build(y_used, np.zeros(len(y_used)), X, fe, cl, rule, True, 1e-12, 10_000, 1e-9)
+    model, _ = _Model.build(
+        y_used, np.zeros(len(y_used)), X, fe, cl, rule, True, 1e-12, 10_000, 1e-9
+    )
     return PlaceboJob(model, real, years, uc[model.rows], t[model.rows], kind, seed)
 
 
@@ -258,29 +280,57 @@ def placebo_test(
     if n_draws < 1:
         raise EstimationError("n_draws must be at least 1")
     if cluster is None:
-        raise EstimationError("placebo_test computes clustered (CRV1) standard errors; give cluster=")
+        raise EstimationError(
+            "placebo_test computes clustered (CRV1) standard errors; give cluster="
+        )
     ctrl = _as_list(controls)
     actual = twfe(panel, y, treat, ctrl, cluster=cluster, ssc=ssc)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         job = placebo_job(panel, y, treat, ctrl, kind=kind, seed=seed, cluster=cluster, ssc=ssc)
         coef, var, degenerate = map_replicates(
-            placebo_kernel, n_draws, job, backend=backend, scheduler=scheduler, n_workers=n_workers,
-            chunk_size=chunk_size, default_chunk=job.model.default_chunk(),
+            placebo_kernel,
+            n_draws,
+            job,
+            backend=backend,
+            scheduler=scheduler,
+            n_workers=n_workers,
+            chunk_size=chunk_size,
+            default_chunk=job.model.default_chunk(),
         )
         fit = job.model.fit(coef, var, degenerate)
     notes = [str(w.message) for w in caught]
-    draws = pd.DataFrame({"draw": np.arange(n_draws), "coef": fit.coef, "se": fit.se,
-                          "tstat": fit.tstat, "pvalue": fit.pvalue})
+    draws = pd.DataFrame(
+        {
+            "draw": np.arange(n_draws),
+            "coef": fit.coef,
+            "se": fit.se,
+            "tstat": fit.tstat,
+            "pvalue": fit.pvalue,
+        }
+    )
     b = actual.coef(treat)
     c = draws["coef"].dropna().to_numpy()
     if c.size == 0:
-        raise EstimationError("every placebo draw was degenerate (no within variation in the pseudo-treatment)")
+        raise EstimationError(
+            "every placebo draw was degenerate (no within variation in the pseudo-treatment)"
+        )
     eps = 1e-12 * max(1.0, abs(b))  # ties within rounding count as "at least as extreme"
     p2 = (1 + np.sum(np.abs(c) >= abs(b) - eps)) / (1 + c.size)
     pl = (1 + np.sum(c <= b + eps)) / (1 + c.size)
     pr = (1 + np.sum(c >= b - eps)) / (1 + c.size)
     if fit.n_degenerate:
-        notes.append(f"{fit.n_degenerate} degenerate draws (pseudo-treatment without variation) left out.")
-    return PlaceboResult(kind=kind, actual=actual, treat=treat, draws=draws, p_two_sided=float(p2),
-                         p_left=float(pl), p_right=float(pr), n_degenerate=int(fit.n_degenerate), notes=notes)
+        notes.append(
+            f"{fit.n_degenerate} degenerate draws (pseudo-treatment without variation) left out."
+        )
+    return PlaceboResult(
+        kind=kind,
+        actual=actual,
+        treat=treat,
+        draws=draws,
+        p_two_sided=float(p2),
+        p_left=float(pl),
+        p_right=float(pr),
+        n_degenerate=int(fit.n_degenerate),
+        notes=notes,
+    )

@@ -160,14 +160,19 @@ def prepare(
         pcode = np.zeros(len(df), dtype=np.int64)
         periods = np.array([0])
     else:
-        labels = [f"{unit_name} {show(u)} in {period} {show(t)}" for u, t in zip(keys.iloc[:, 0], keys[period], strict=True)]
+        labels = [
+            f"{unit_name} {show(u)} in {period} {show(t)}"
+            for u, t in zip(keys.iloc[:, 0], keys[period], strict=True)
+        ]
         periods, pcode = np.unique(keys[period].to_numpy(), return_inverse=True)
     ok = np.isfinite(Z) & (Z > 0)
     valid = ok.all(axis=1)
     problems = [""] * len(df)
     for i in np.flatnonzero(~valid):
         problems[i] = ", ".join(f"{cols[j]}={_num(Z[i, j])}" for j in np.flatnonzero(~ok[i]))
-    d = DEAData(keys, labels, Z, valid, problems, pcode.astype(np.int64), periods, unit_name, period)
+    d = DEAData(
+        keys, labels, Z, valid, problems, pcode.astype(np.int64), periods, unit_name, period
+    )
     if not valid.all():
         msg = (
             f"{context}: {int((~valid).sum())} DMU(s) have missing, zero or negative data and are "
@@ -221,8 +226,12 @@ def frontier_groups(d: DEAData, frontier: str, window: int) -> list[tuple[np.nda
 
 
 # --------------------------------------------------------------------------- the LP
-_STATUS = {"Optimal": "optimal", "Infeasible": "infeasible", "Unbounded": "unbounded",
-           "Primal infeasible or unbounded": "infeasible_or_unbounded"}
+_STATUS = {
+    "Optimal": "optimal",
+    "Infeasible": "infeasible",
+    "Unbounded": "unbounded",
+    "Primal infeasible or unbounded": "infeasible_or_unbounded",
+}
 
 #: Reference sets with at least this many DMUs are solved by column generation (below).
 COLGEN_MIN_COLUMNS = 150
@@ -283,8 +292,9 @@ class FrontierLP:
         self.h.changeRowsBounds(len(idx), idx, np.asarray(lo, float), np.asarray(hi, float))
 
     def set_cols(self, idx: np.ndarray, lo, hi) -> None:
-        self.h.changeColsBounds(len(idx), np.asarray(idx, np.int32), np.asarray(lo, float),
-                                np.asarray(hi, float))
+        self.h.changeColsBounds(
+            len(idx), np.asarray(idx, np.int32), np.asarray(lo, float), np.asarray(hi, float)
+        )
 
     def set_coeffs(self, rows: Iterable[int], col: int, vals: Iterable[float]) -> None:
         for r, v in zip(rows, vals, strict=True):
@@ -299,8 +309,16 @@ class FrontierLP:
         B = sp.csc_matrix(block)
         B.eliminate_zeros()
         k = B.shape[1]
-        self.h.addCols(k, np.zeros(k), np.zeros(k), np.full(k, INF), B.nnz,
-                       B.indptr[:-1].astype(np.int32), B.indices.astype(np.int32), B.data.astype(float))
+        self.h.addCols(
+            k,
+            np.zeros(k),
+            np.zeros(k),
+            np.full(k, INF),
+            B.nnz,
+            B.indptr[:-1].astype(np.int32),
+            B.indices.astype(np.int32),
+            B.data.astype(float),
+        )
 
     def solve(self, n_values: int = 0) -> tuple[str, float, np.ndarray | None]:
         """Solve; return (status, objective, the first ``n_values`` column values)."""
@@ -331,7 +349,9 @@ class Model:
     n_values = 0
     lam0 = 0
 
-    def fixed(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def fixed(
+        self,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(model-column block (n_rows, lam0), cost, col_lo, col_hi, row_lo, row_hi)."""
         raise NotImplementedError  # pragma: no cover
 
@@ -394,8 +414,14 @@ class FrontierSolver:
             blocks.append(self.L[:, :1])  # placeholder: coefficients of the evaluated DMU
         blocks.append(self.L[:, cols])
         k = len(cols) + int(self_col)
-        return FrontierLP(np.hstack(blocks), np.r_[cost, np.zeros(k)], np.r_[lo, np.zeros(k)],
-                          np.r_[hi, np.full(k, INF)], rlo, rhi)
+        return FrontierLP(
+            np.hstack(blocks),
+            np.r_[cost, np.zeros(k)],
+            np.r_[lo, np.zeros(k)],
+            np.r_[hi, np.full(k, INF)],
+            rlo,
+            rhi,
+        )
 
     def _add(self, cols: np.ndarray) -> None:
         self.lp.add_cols(self.L[:, cols])
@@ -409,13 +435,17 @@ class FrontierSolver:
             st, obj, vals = lp.solve(self.model.n_values)
         return st, obj, vals
 
-    def _solve_full(self, z: np.ndarray, exclude: int | None) -> tuple[str, float, np.ndarray | None]:
+    def _solve_full(
+        self, z: np.ndarray, exclude: int | None
+    ) -> tuple[str, float, np.ndarray | None]:
         if self._full is None:
             self._full = self._make(np.arange(self.n))
         self.model.load(self._full, z)
         return self._solve_excluding(self._full, exclude)
 
-    def _solve_excluding(self, lp: FrontierLP, exclude: int | None) -> tuple[str, float, np.ndarray | None]:
+    def _solve_excluding(
+        self, lp: FrontierLP, exclude: int | None
+    ) -> tuple[str, float, np.ndarray | None]:
         """Solve ``lp`` with the lambda of reference position ``exclude`` (if any) fixed at 0,
         restoring its bounds afterwards (super-efficiency leaves the DMU itself out)."""
         col = [self._lam0 + exclude] if exclude is not None else []
@@ -584,8 +614,11 @@ def warn_unsolved(d: DEAData, status: np.ndarray, context: str) -> None:
     bad = [i for i in range(len(status)) if status[i] not in ("optimal", "invalid_data")]
     if bad:
         items = [f"{d.labels[i]} ({status[i]})" for i in bad]
-        warnings.warn(f"{context}: {len(bad)} LP(s) not solved to optimality: {_listing(items)}",
-                      DEADataWarning, stacklevel=3)
+        warnings.warn(
+            f"{context}: {len(bad)} LP(s) not solved to optimality: {_listing(items)}",
+            DEADataWarning,
+            stacklevel=3,
+        )
 
 
 # --------------------------------------------------------------------------- radial CCR/BCC
@@ -613,17 +646,24 @@ class _Radial(Model):
         if self.input:
             first[:m] = -1.0
         else:
-            first[m:m + s] = -1.0
+            first[m : m + s] = -1.0
         row_lo = np.r_[np.full(m, -INF), np.zeros(s), np.ones(self.vrs)]
         row_hi = np.r_[np.zeros(m), np.full(s, INF), np.ones(self.vrs)]
-        return first, np.array([1.0 if self.input else -1.0]), np.array([-INF]), np.array([INF]), row_lo, row_hi
+        return (
+            first,
+            np.array([1.0 if self.input else -1.0]),
+            np.array([-INF]),
+            np.array([INF]),
+            row_lo,
+            row_hi,
+        )
 
     def lam_rows(self, Zr):
         return data_rows(Zr, convex=bool(self.vrs))
 
     def load(self, lp: FrontierLP, z: np.ndarray) -> None:
         m, s = self.m, self.s
-        x, y = z[:m], z[m:m + s]
+        x, y = z[:m], z[m : m + s]
         if self.input:
             lp.set_coeffs(self._rows_x, 0, -x)
             lp.set_rows(self._rows_y, y, np.full(s, INF))
@@ -691,7 +731,9 @@ def radial_efficiency(
     xs, ys = as_list(inputs), as_list(outputs)
     if not xs or not ys:
         raise ValueError("radial_efficiency needs at least one input and one output")
-    d = prepare(data, xs + ys, unit=unit, period=period, on_invalid=on_invalid, context="radial DEA")
+    d = prepare(
+        data, xs + ys, unit=unit, period=period, on_invalid=on_invalid, context="radial DEA"
+    )
     model = _Radial(len(xs), len(ys), rts == "vrs", orientation)
     out, status = run_groups(
         model, d, frontier_groups(d, frontier, window), backend=backend, scheduler=scheduler

@@ -57,14 +57,18 @@ from .dea import (
 from .nddf import DDFModel
 
 
-def _setup(data, inputs, good, bad, rts, frontier, window, direction, period, unit, on_invalid, context):
+def _setup(
+    data, inputs, good, bad, rts, frontier, window, direction, period, unit, on_invalid, context
+):
     check_options(rts, frontier, window)
     if direction not in ("output", "full"):
         raise ValueError(f"direction must be 'output' or 'full', got {direction!r}")
     xs, ys, bs = as_list(inputs), as_list(good), as_list(bad)
     if not xs or not ys or not bs:
         raise ValueError(f"{context} needs at least one input, one good and one bad output")
-    d = prepare(data, xs + ys + bs, unit=unit, period=period, on_invalid=on_invalid, context=context)
+    d = prepare(
+        data, xs + ys + bs, unit=unit, period=period, on_invalid=on_invalid, context=context
+    )
     if d.period is None:
         raise EstimationError(f"{context} needs a period column (pass period= or a Panel)")
     if len(d.periods) < 2:
@@ -80,17 +84,25 @@ def _pairs(d: DEAData) -> tuple[np.ndarray, np.ndarray]:
     return order[:-1][same], order[1:][same]
 
 
-def _frame(d: DEAData, i0: np.ndarray, i1: np.ndarray, cols: dict[str, np.ndarray], status) -> pd.DataFrame:
-    res = pd.DataFrame({d.unit: d.keys.iloc[i1, 0].to_numpy(),
-                        f"{d.period}_base": d.keys[d.period].to_numpy()[i0],
-                        d.period: d.keys[d.period].to_numpy()[i1]})
+def _frame(
+    d: DEAData, i0: np.ndarray, i1: np.ndarray, cols: dict[str, np.ndarray], status
+) -> pd.DataFrame:
+    res = pd.DataFrame(
+        {
+            d.unit: d.keys.iloc[i1, 0].to_numpy(),
+            f"{d.period}_base": d.keys[d.period].to_numpy()[i0],
+            d.period: d.keys[d.period].to_numpy()[i1],
+        }
+    )
     for k, v in cols.items():
         res[k] = v
     res["status"] = status
     return res
 
 
-def _ratio_status(d: DEAData, i0, i1, named: dict[str, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+def _ratio_status(
+    d: DEAData, i0, i1, named: dict[str, tuple[np.ndarray, np.ndarray]]
+) -> np.ndarray:
     """Status per pair: invalid data first, then the first distance that is not optimal."""
     status = np.array(["optimal"] * len(i0), dtype=object)
     bad = ~(d.valid[i0] & d.valid[i1])
@@ -104,10 +116,16 @@ def _ratio_status(d: DEAData, i0, i1, named: dict[str, tuple[np.ndarray, np.ndar
 
 
 def _warn(d: DEAData, i1: np.ndarray, status: np.ndarray, context: str) -> None:
-    bad = [f"{d.labels[i1[p]]} ({status[p]})" for p in np.flatnonzero((status != "optimal") & (status != "invalid_data"))]
+    bad = [
+        f"{d.labels[i1[p]]} ({status[p]})"
+        for p in np.flatnonzero((status != "optimal") & (status != "invalid_data"))
+    ]
     if bad:
-        warnings.warn(f"{context}: no index for {len(bad)} unit-period pair(s): {_listing(bad)}",
-                      DEADataWarning, stacklevel=3)
+        warnings.warn(
+            f"{context}: no index for {len(bad)} unit-period pair(s): {_listing(bad)}",
+            DEADataWarning,
+            stacklevel=3,
+        )
 
 
 def malmquist_luenberger(
@@ -151,10 +169,24 @@ def malmquist_luenberger(
         D^{t+1}(t+1), ``ml``, ``ec``, ``tc`` and ``status``.
     """
     if frontier == "global":
-        raise ValueError("with a global frontier technical change is 1 by construction; "
-                         "use global_malmquist_luenberger (Oh 2010)")
-    d, model = _setup(data, inputs, good, bad, rts, frontier, window, direction, period, unit,
-                      on_invalid, "Malmquist-Luenberger")
+        raise ValueError(
+            "with a global frontier technical change is 1 by construction; "
+            "use global_malmquist_luenberger (Oh 2010)"
+        )
+    d, model = _setup(
+        data,
+        inputs,
+        good,
+        bad,
+        rts,
+        frontier,
+        window,
+        direction,
+        period,
+        unit,
+        on_invalid,
+        "Malmquist-Luenberger",
+    )
     i0, i1 = _pairs(d)
     n = len(d.Z)
     own = np.full(n, np.nan)
@@ -180,8 +212,17 @@ def malmquist_luenberger(
         fwd[pf], fwd_st[pf] = vals[a:b, 0], st[a:b]
         bwd[pb], bwd_st[pb] = vals[b:, 0], st[b:]
     a, b, c, e = own[i0], fwd, bwd, own[i1]
-    status = _ratio_status(d, i0, i1, {"D^t(t)": (a, own_st[i0]), "D^t(t+1)": (b, fwd_st),
-                                        "D^{t+1}(t)": (c, bwd_st), "D^{t+1}(t+1)": (e, own_st[i1])})
+    status = _ratio_status(
+        d,
+        i0,
+        i1,
+        {
+            "D^t(t)": (a, own_st[i0]),
+            "D^t(t+1)": (b, fwd_st),
+            "D^{t+1}(t)": (c, bwd_st),
+            "D^{t+1}(t+1)": (e, own_st[i1]),
+        },
+    )
     good_ = status == "optimal"
     with np.errstate(invalid="ignore", divide="ignore"):
         ml = np.sqrt((1 + a) / (1 + b) * (1 + c) / (1 + e))
@@ -220,15 +261,36 @@ def global_malmquist_luenberger(
         ``d_t_t`` = D^t(t), ``d_t1_t1`` = D^{t+1}(t+1), ``gml``, ``ec``, ``bpc`` (best-practice
         gap change, the technical-change component) and ``status``.
     """
-    d, model = _setup(data, inputs, good, bad, rts, "contemporaneous", 1, direction, period, unit,
-                      on_invalid, "global Malmquist-Luenberger")
+    d, model = _setup(
+        data,
+        inputs,
+        good,
+        bad,
+        rts,
+        "contemporaneous",
+        1,
+        direction,
+        period,
+        unit,
+        on_invalid,
+        "global Malmquist-Luenberger",
+    )
     i0, i1 = _pairs(d)
     where = {"backend": backend, "scheduler": scheduler}
     dg, sg = run_groups(model, d, frontier_groups(d, "global", 1), **where)
     dc, sc = run_groups(model, d, frontier_groups(d, "contemporaneous", 1), **where)
     a, b, c, e = dg[i0, 0], dg[i1, 0], dc[i0, 0], dc[i1, 0]
-    status = _ratio_status(d, i0, i1, {"D^G(t)": (a, sg[i0]), "D^G(t+1)": (b, sg[i1]),
-                                        "D^t(t)": (c, sc[i0]), "D^{t+1}(t+1)": (e, sc[i1])})
+    status = _ratio_status(
+        d,
+        i0,
+        i1,
+        {
+            "D^G(t)": (a, sg[i0]),
+            "D^G(t+1)": (b, sg[i1]),
+            "D^t(t)": (c, sc[i0]),
+            "D^{t+1}(t+1)": (e, sc[i1]),
+        },
+    )
     good_ = status == "optimal"
     with np.errstate(invalid="ignore", divide="ignore"):
         gml = (1 + a) / (1 + b)

@@ -105,7 +105,7 @@ class _DirectionalModel(Model):
         m, s = self.m, self.s
         self._lo[m:] = z[m:]
         self._hi[:m] = z[:m]
-        self._hi[m + s:] = z[m + s:]
+        self._hi[m + s :] = z[m + s :]
         lp.set_rows(self._rows, self._lo, self._hi)
 
 
@@ -146,12 +146,16 @@ def _resolve_weights(weights: Any, names: list[str], m: int, s: int, k: int) -> 
     if isinstance(weights, Mapping):
         unknown = [c for c in weights if c not in names]
         if unknown:
-            raise ValueError(f"weights given for unknown column(s) {unknown}; model columns are {names}")
+            raise ValueError(
+                f"weights given for unknown column(s) {unknown}; model columns are {names}"
+            )
         w = np.array([float(weights.get(c, 0.0)) for c in names])
     else:
         w = np.asarray(weights, float).ravel()
         if w.size != len(names):
-            raise ValueError(f"weights need {len(names)} values (one per column of {names}), got {w.size}")
+            raise ValueError(
+                f"weights need {len(names)} values (one per column of {names}), got {w.size}"
+            )
     if not np.all(np.isfinite(w)) or (w < 0).any() or w.sum() <= 0:
         raise ValueError(f"weights must be finite, non-negative and not all zero, got {w.tolist()}")
     return w
@@ -239,8 +243,8 @@ def nddf_performance(
     beta = out[:, : model.p]
     cols = {f"beta_{c}": beta[:, j] for j, c in enumerate(names)}
     cols["nddf"] = out[:, model.p]
-    by = beta[:, len(xs): len(xs) + len(ys)].mean(axis=1)
-    bb = beta[:, len(xs) + len(ys):].mean(axis=1)
+    by = beta[:, len(xs) : len(xs) + len(ys)].mean(axis=1)
+    bb = beta[:, len(xs) + len(ys) :].mean(axis=1)
     cols["cpi"] = (1.0 - bb) / (1.0 + by)
     cols["tfcpi"] = cols["cpi"]
     if energy is not None:

@@ -97,20 +97,20 @@ class SBMModel(Model):
         nr = 1 + p + self.vrs
         M = np.zeros((nr, 1 + p))
         M[0, 0] = 1.0
-        M[1:1 + p, 0] = -1.0  # t column: -z_o, set per DMU
+        M[1 : 1 + p, 0] = -1.0  # t column: -z_o, set per DMU
         if self.vrs:
             M[-1, 0] = -1.0
         sgn = np.r_[np.ones(m), -np.ones(s), np.ones(k)]  # slack signs in the SBM rows
         if self.super_:
             sgn = -sgn
         M[1 + np.arange(p), 1 + np.arange(p)] = sgn
-        M[0, 1 + m:1 + p] = -1.0 if self.super_ else 1.0  # normalisation row, set per DMU
+        M[0, 1 + m : 1 + p] = -1.0 if self.super_ else 1.0  # normalisation row, set per DMU
         cost = np.r_[1.0, np.zeros(p)]
         col_hi = np.full(1 + p, INF)
         if self.orientation == "input":
-            col_hi[1 + m:] = 0.0
+            col_hi[1 + m :] = 0.0
         elif self.orientation == "output":
-            col_hi[1:1 + m] = 0.0
+            col_hi[1 : 1 + m] = 0.0
         if self.super_:
             # X'Lam - S- - t x <= 0,  Yg'Lam + Sg - t yg >= 0,  Yb'Lam - Sb - t yb <= 0
             lo = np.r_[1.0, np.full(m, -INF), np.zeros(s), np.full(k, -INF), np.zeros(self.vrs)]
@@ -197,7 +197,8 @@ def sbm_efficiency(
         sup = SBMModel(m, s, k, vrs, orientation, True)
         failed = []
         efficient = [
-            (ref, evl[(rho[evl, 0] >= 1.0 - tol) & (status[evl] == "optimal")]) for ref, evl in groups
+            (ref, evl[(rho[evl, 0] >= 1.0 - tol) & (status[evl] == "optimal")])
+            for ref, evl in groups
         ]
         efficient = [(ref, eff) for ref, eff in efficient if eff.size]
         solved = evaluate_groups(sup, d.Z, efficient, exclude_self=True, **where)
