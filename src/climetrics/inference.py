@@ -193,6 +193,11 @@ def map_replicates(
     -------
     ndarray or tuple of ndarray
         The chunks' outputs concatenated along the first axis in replicate order.
+
+    Notes
+    -----
+    With ``"processes"`` and a single chunk the kernel runs in the calling process (starting
+    workers would only cost time). ``"dask"`` re-runs the chunks of a worker that dies.
     """
     be = resolve_backend(backend, scheduler=scheduler, n_workers=n_workers, chunk_size=chunk_size)
     if n_replicates < 1:
