@@ -236,7 +236,7 @@ def _draw(ax, shapes: dict, values: pd.Series, edges, colors, prefix: str) -> bo
         else:
             patch = PathPatch(_path(rings), facecolor=colors[cls], edgecolor="white", lw=0.2)
         patch.set_gid(f"{prefix}{code}")
-        ax.add_patch(patch)
+        ax.add_artist(patch)  # limits are fixed below: add_patch's per-patch limit update is slow
     ax.set_xlim(73, 136)
     ax.set_ylim(16, 54)
     ax.set_aspect(1 / np.cos(np.radians(35)))
