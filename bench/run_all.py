@@ -62,9 +62,28 @@ def machine() -> dict:
             "scipy": scipy.__version__,
             "pandas": pandas.__version__,
             "pyfixest": pyfixest.__version__,
+            "parallel_throughput": parallel_throughput(),
         }
     )
     return info
+
+
+_SPIN = "import time\nt = time.perf_counter()\nfor i in range(10_000_000): pass\nprint(time.perf_counter() - t)"
+
+
+def parallel_throughput() -> float:
+    """How many CPU-bound processes run at full speed at once: ``2 t_1 / t_2`` with ``t_1`` the
+    time of one pure-Python loop alone and ``t_2`` the slower of two run concurrently (about
+    2.0 on two real cores, 1.0 when the CPUs deliver one core's throughput)."""
+
+    def spin(n: int) -> float:
+        procs = [
+            subprocess.Popen([sys.executable, "-c", _SPIN], stdout=subprocess.PIPE, text=True)
+            for _ in range(n)
+        ]
+        return max(float(p.communicate()[0]) for p in procs)
+
+    return round(2 * spin(1) / spin(2), 2)
 
 
 def _climetrics_command() -> list[str]:

@@ -59,9 +59,16 @@ def cluster():
         yield c
 
 
+def _placebo(panel, **backend):
+    """The placebo test every backend runs: 60 mixed draws, seed 11."""
+    return placebo_test(
+        panel, "lnci", "did", CONTROLS, kind="mixed", n_draws=60, seed=11, **backend
+    )
+
+
 @pytest.fixture(scope="module")
 def serial_placebo(sim):
-    return placebo_test(sim, "lnci", "did", CONTROLS, kind="mixed", n_draws=60, seed=11)
+    return _placebo(sim)
 
 
 def _square_plus_noise(indices: np.ndarray, shared: float) -> tuple[np.ndarray, np.ndarray]:
@@ -123,53 +130,21 @@ def test_cli_backend_options_reach_the_engine(monkeypatch):
 
 
 def test_processes_backend_equals_serial(sim, serial_placebo):
-    res = placebo_test(
-        sim,
-        "lnci",
-        "did",
-        CONTROLS,
-        kind="mixed",
-        n_draws=60,
-        seed=11,
-        backend="processes",
-        n_workers=2,
-        chunk_size=17,
-    )
+    res = _placebo(sim, backend="processes", n_workers=2, chunk_size=17)
     np.testing.assert_array_equal(res.draws.to_numpy(), serial_placebo.draws.to_numpy())
 
 
 @pytest.mark.parametrize("chunk", [7, 60])
 def test_placebo_on_dask_cluster_equals_serial(sim, serial_placebo, cluster, chunk):
     """Two workers on loopback, chunks of 7 draws (9 tasks) and one chunk of 60."""
-    res = placebo_test(
-        sim,
-        "lnci",
-        "did",
-        CONTROLS,
-        kind="mixed",
-        n_draws=60,
-        seed=11,
-        scheduler=cluster.scheduler_address,
-        chunk_size=chunk,
-    )
+    res = _placebo(sim, scheduler=cluster.scheduler_address, chunk_size=chunk)
     np.testing.assert_array_equal(res.draws.to_numpy(), serial_placebo.draws.to_numpy())
     assert res.p_two_sided == serial_placebo.p_two_sided
 
 
 def test_placebo_on_one_worker_local_cluster_equals_serial(sim, serial_placebo):
     """backend='dask' without a scheduler starts (and stops) a loopback LocalCluster."""
-    res = placebo_test(
-        sim,
-        "lnci",
-        "did",
-        CONTROLS,
-        kind="mixed",
-        n_draws=60,
-        seed=11,
-        backend="dask",
-        n_workers=1,
-        chunk_size=13,
-    )
+    res = _placebo(sim, backend="dask", n_workers=1, chunk_size=13)
     np.testing.assert_array_equal(res.draws.to_numpy(), serial_placebo.draws.to_numpy())
 
 
