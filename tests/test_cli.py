@@ -34,7 +34,7 @@ def test_demo_writes_report_tables_manifest(demo_out):
             assert (demo_out / "tables" / f"{key}.{ext}").stat().st_size > 0
     m = json.loads((demo_out / "manifest.json").read_text())
     assert m["versions"]["pyfixest"] and len(m["data"]["sha256"]) == 64
-    assert set(m["sections"].values()) == {"ok"} and len(m["sections"]) == 13
+    assert set(m["sections"].values()) == {"ok"} and len(m["sections"]) == 14
     base = m["results"]["baseline"]
     assert len(base) == 5 and base[-1]["coefs"][0]["term"] == "did"
     lo, hi = base[-1]["coefs"][0]["ci_low"], base[-1]["coefs"][0]["ci_high"]

@@ -45,5 +45,5 @@ def test_demo_report_renders_in_chromium(tmp_path):
         browser.close()
     assert errors == []
     assert len(images) >= 8 and all(ok for _, ok in images), [alt for alt, ok in images if not ok]
-    assert {"baseline", "event_study", "placebo", "robust_did", "psm", "mediation", "heterogeneity"} <= set(sections)
+    assert {"baseline", "event_study", "placebo", "robust_did", "psm", "mediation", "heterogeneity", "spatial"} <= set(sections)
     assert (ARTIFACTS / "demo_report.png").stat().st_size > 50_000
