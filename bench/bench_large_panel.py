@@ -12,7 +12,7 @@ fitted:
 climetrics' large-panel path (``engine="within"``: one within transformation, no dummies) is
 compared with the pyfixest path (``engine="pyfixest"``, which also demeans once more for the
 collinearity check). Reported: seconds for each fit, the process's peak resident memory
-(``resource.getrusage(RUSAGE_SELF).ru_maxrss``) and the largest coefficient difference.
+(:func:`peak_rss_mib`) and the largest coefficient difference.
 
 Run: ``.venv/bin/python bench/bench_large_panel.py`` (``run()`` returns the numbers).
 """
@@ -93,12 +93,25 @@ def fit(path: str, engine: str) -> dict:
         "read_seconds": t_read,
         "twfe_seconds": t_twfe,
         "event_seconds": t_event,
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mib": peak_rss_mib(),
         "twfe_coefs": tw.coefs["estimate"].to_numpy(),
         "event_coefs": ev.coefs["estimate"].to_numpy(),
         "n_obs": tw.n_obs,
         "engine": tw.meta["engine"],
     }
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process in MiB: ``VmHWM`` of /proc/self/status where it
+    exists (Linux), else ``getrusage(RUSAGE_SELF).ru_maxrss``. ``ru_maxrss`` survives fork and
+    exec on Linux, so in a child of a large process it would report the parent's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def in_fresh_process(path: str, engine: str) -> dict:

@@ -179,6 +179,8 @@ def main(argv: list[str]) -> None:
             continue
         results[key] = r
         print(_line(key, r), flush=True)
+    if only is not None and RESULTS.exists():  # a partial run updates the recorded results
+        results = {**json.loads(RESULTS.read_text())["results"], **results}
     RESULTS.write_text(
         json.dumps({"machine": info, "results": results}, indent=2, default=float) + "\n"
     )
