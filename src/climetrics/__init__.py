@@ -12,12 +12,13 @@ import importlib
 from typing import Any
 
 from .errors import ClimetricsError, ConfigError, EstimationError, PanelError
-from .panel import BalanceReport, Panel
 
 __version__ = "0.1.0"
 
 # public name -> (module, attribute); resolved on first access
 _LAZY = {
+    "Panel": ("climetrics.panel", "Panel"),
+    "BalanceReport": ("climetrics.panel", "BalanceReport"),
     "twfe": ("climetrics.estimate.fe", "twfe"),
     "event_study": ("climetrics.estimate.event", "event_study"),
     "placebo_test": ("climetrics.estimate.placebo", "placebo_test"),
@@ -61,8 +62,6 @@ _LAZY = {
 }
 
 __all__ = [
-    "Panel",
-    "BalanceReport",
     "ClimetricsError",
     "ConfigError",
     "EstimationError",
