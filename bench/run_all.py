@@ -6,8 +6,7 @@ Benchmarks (each module's ``run()`` returns ``ours_seconds``, ``reference_second
 * placebo (bench_placebo): batched TWFE kernel vs a loop of pyfixest fits;
 * bootstrap (bench_bootstrap): batched mediation cluster bootstrap vs refits on resampled panels;
 * DEA (bench_dea): NDDF on one global frontier vs a scipy linprog loop;
-* spatial (bench_spatial, written separately): panel SDM vs spreg -- skipped with a message if
-  the module is not present;
+* spatial (bench_spatial): panel SDM vs spreg's panel lag model;
 * engine (bench_engine): placebo draws on two worker processes vs the serial backend;
 * large panel (bench_large_panel): TWFE + event study on 1,000,000 rows, three FE;
 * the full demo study (``climetrics demo --no-cache``) wall time (no alternative);
@@ -20,6 +19,7 @@ Run: ``.venv/bin/python bench/run_all.py [--only placebo,dea,...]``
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import json
 import os
@@ -151,25 +151,24 @@ def _line(key: str, r: dict) -> str:
 
 
 def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument(
+        "--only",
+        type=lambda text: text.split(","),
+        default=None,
+        help=f"comma-separated subset of {','.join(BENCHMARKS)}; updates bench/results.json",
+    )
+    args = parser.parse_args(argv)
+    only = None if args.only is None else set(args.only)
+    if only is not None and only - set(BENCHMARKS):
+        parser.error(f"unknown benchmark(s) {sorted(only - set(BENCHMARKS))}")
     sys.path.insert(0, str(HERE))
-    only = None
-    if "--only" in argv:
-        only = set(argv[argv.index("--only") + 1].split(","))
-        unknown = only - set(BENCHMARKS)
-        if unknown:
-            raise SystemExit(
-                f"unknown benchmark(s) {sorted(unknown)}; choose from {list(BENCHMARKS)}"
-            )
     info = machine()
     print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
     print(f"{'benchmark':12s} {'climetrics':>11s}  {'alternative':>11s}  {'ratio':>9s}  design")
     results: dict[str, dict] = {}
     for key, fn in BENCHMARKS.items():
         if only is not None and key not in only:
-            continue
-        if key == "spatial" and not (HERE / "bench_spatial.py").exists():
-            print(f"{key:12s} skipped: not present (bench/bench_spatial.py)")
-            results[key] = {"skipped": "bench/bench_spatial.py not present"}
             continue
         try:
             r = fn()
