@@ -3,8 +3,8 @@
 Design: 100,000 firms x 10 years (2010-2019), 60 industries; staggered adoption (40% of firms,
 2013-2018); outcome with firm, year and industry-year effects; two controls. Written to a
 parquet file, then -- in a fresh process per engine, so peak memory is that engine's alone --
-read with pyarrow column selection (only the columns the models use), wrapped in a Panel and
-fitted:
+read with ``Panel.from_file(..., columns=...)`` (only the columns the models use are decoded
+from the parquet file) and fitted:
 
 * ``twfe(..., fe=[firm, year, industry-year])`` clustered by firm;
 * ``event_study(..., window=(-4, 4))`` with the same fixed effects (8 event-time dummies).
@@ -73,13 +73,10 @@ def write_panel(path: Path) -> int:
 
 def fit(path: str, engine: str) -> dict:
     """In a fresh process: read the columns needed, fit TWFE and the event study."""
-    import pyarrow.parquet as pq
-
     import climetrics as cm
 
     t0 = time.perf_counter()
-    df = pq.read_table(path, columns=COLUMNS).to_pandas()
-    panel = cm.Panel(df, "firm", "year")
+    panel = cm.Panel.from_file(path, "firm", "year", columns=COLUMNS)
     t_read = time.perf_counter() - t0
     t0 = time.perf_counter()
     tw = cm.twfe(panel, "y", "did", ["x1", "x2"], fe=FE, engine=engine)

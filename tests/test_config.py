@@ -54,6 +54,11 @@ CASES = [
     ),
     ("no data", merged(data=None), r"\[data\] needs either 'path'"),
     ("path without keys", {**BASE, "data": {"path": "x.csv"}}, r"also needs 'unit' and 'time'"),
+    (
+        "columns without a file",
+        {**BASE, "data": {"simulate": {}, "columns": ["lnci"]}},
+        r"'data.columns' selects columns of a data file; it needs 'data.path'",
+    ),
     ("section not a table", {**BASE, "baseline": 3}, r"'baseline' must be a table"),
     (
         "winsor limits",

@@ -94,6 +94,39 @@ def test_from_file_round_trip(tmp_path, ext):
     np.testing.assert_allclose(p.df["y"].to_numpy(), df["y"].to_numpy())
 
 
+@pytest.mark.parametrize("ext", ["csv", "xlsx", "dta", "parquet"])
+def test_from_file_reads_only_requested_columns(tmp_path, ext):
+    """``columns`` prunes the read (unit and time always kept, order as given, duplicates
+    dropped); an absent column is named with a suggestion."""
+    df = small().drop(columns="prov")
+    path = tmp_path / f"panel.{ext}"
+    {"csv": lambda: df.to_csv(path, index=False), "xlsx": lambda: df.to_excel(path, index=False),
+     "dta": lambda: df.to_stata(path, write_index=False), "parquet": lambda: df.to_parquet(path)}[ext]()
+    p = cm.Panel.from_file(path, unit="city", time="year", columns=["y", "city"])
+    assert sorted(p.columns) == ["city", "y", "year"]
+    np.testing.assert_allclose(p.df["y"].to_numpy(), df["y"].to_numpy())
+    with pytest.raises(PanelError, match=r"column\(s\) not in panel.*'yy' \(did you mean 'y'\?\)"):
+        cm.Panel.from_file(path, unit="city", time="year", columns=["yy"])
+
+
+def test_parquet_column_selection_skips_other_columns_on_disk(tmp_path):
+    """A wide parquet file: only the requested column chunks are decoded, so the frame holds
+    just those columns and memory follows the selection, not the file width."""
+    n = 20_000
+    rng = np.random.default_rng(0)
+    wide = pd.DataFrame({"firm": np.repeat(np.arange(n // 10), 10), "year": np.tile(np.arange(2000, 2010), n // 10)})
+    for j in range(40):
+        wide[f"v{j}"] = rng.normal(size=n)
+    wide.to_parquet(tmp_path / "wide.parquet")
+    p = cm.Panel.from_file(tmp_path / "wide.parquet", "firm", "year", columns=["v3", "v7"])
+    assert p.columns == ["firm", "year", "v3", "v7"]
+    np.testing.assert_array_equal(
+        p.df.sort_values(["firm", "year"])["v7"].to_numpy(),
+        wide.sort_values(["firm", "year"])["v7"].to_numpy(),
+    )
+    assert p.df.memory_usage(deep=True).sum() < wide.memory_usage(deep=True).sum() / 8
+
+
 def test_from_file_unknown_type_and_missing(tmp_path):
     with pytest.raises(PanelError, match="unknown file type '.json'"):
         cm.Panel.from_file(tmp_path / "a.json", "city", "year")

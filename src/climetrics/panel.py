@@ -38,7 +38,12 @@ def _as_list(cols: str | Iterable[str] | None) -> list[str]:
     return list(cols)
 
 
-def _read_table(path: Path, sheet: str | int | None) -> pd.DataFrame:
+def _read_table(
+    path: Path, sheet: str | int | None, columns: list[str] | None = None
+) -> pd.DataFrame:
+    """Read one table; with ``columns`` only those are read (parquet and Stata skip the other
+    columns on disk, csv/xlsx skip them while parsing), so a wide file costs what its used
+    columns cost. A requested column absent from the file is an error naming it."""
     kind = _READERS.get(path.suffix.lower())
     if kind is None:
         raise PanelError(
@@ -47,15 +52,35 @@ def _read_table(path: Path, sheet: str | int | None) -> pd.DataFrame:
         )
     if not path.exists():
         raise PanelError(f"data file not found: {path}")
+    if columns is not None:
+        present = _file_columns(path, kind, sheet)
+        missing = [c for c in columns if c not in present]
+        if missing:
+            hints = "; ".join(f"'{c}'{did_you_mean(c, present)}" for c in missing)
+            raise PanelError(f"column(s) not in {path.name}: {hints}")
     if kind == "csv":
-        return pd.read_csv(path)
+        return pd.read_csv(path, usecols=columns)
     if kind == "tsv":
-        return pd.read_csv(path, sep="\t")
+        return pd.read_csv(path, sep="\t", usecols=columns)
     if kind == "excel":
-        return pd.read_excel(path, sheet_name=0 if sheet is None else sheet)
+        return pd.read_excel(path, sheet_name=0 if sheet is None else sheet, usecols=columns)
     if kind == "stata":
-        return pd.read_stata(path, convert_categoricals=False)
-    return pd.read_parquet(path)
+        return pd.read_stata(path, convert_categoricals=False, columns=columns)
+    return pd.read_parquet(path, columns=columns)
+
+
+def _file_columns(path: Path, kind: str, sheet: str | int | None) -> list[str]:
+    """Column names from the file's header or schema, without reading its data."""
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    if kind == "stata":
+        with pd.read_stata(path, iterator=True) as reader:
+            return list(reader.variable_labels())
+    if kind == "excel":
+        return list(pd.read_excel(path, sheet_name=0 if sheet is None else sheet, nrows=0).columns)
+    return list(pd.read_csv(path, sep="\t" if kind == "tsv" else ",", nrows=0).columns)
 
 
 def _coerce_time(s: pd.Series, time: str) -> pd.Series:
@@ -196,10 +221,23 @@ class Panel:
 
     @classmethod
     def from_file(
-        cls, path: str | Path, unit: str, time: str, *, sheet: str | int | None = None
+        cls,
+        path: str | Path,
+        unit: str,
+        time: str,
+        *,
+        sheet: str | int | None = None,
+        columns: Iterable[str] | None = None,
     ) -> Panel:
-        """Read csv / tsv / xlsx / dta / parquet and validate. The file is only read."""
-        return cls(_read_table(Path(path), sheet), unit, time)
+        """Read csv / tsv / xlsx / dta / parquet and validate. The file is only read.
+
+        ``columns`` restricts the read to those columns (``unit`` and ``time`` are always
+        included): for a wide parquet file of millions of firm-years only the needed column
+        chunks are loaded."""
+        wanted = None
+        if columns is not None:
+            wanted = list(dict.fromkeys([unit, time, *_as_list(columns)]))
+        return cls(_read_table(Path(path), sheet, wanted), unit, time)
 
     def _new(self, df: pd.DataFrame, imputed: pd.DataFrame | None = None, step: str | None = None) -> Panel:
         hist = self.history + ((step,) if step else ())

@@ -173,6 +173,9 @@ SCHEMA: dict[str, Any] = {
         "unit": _f(str, None, help="unit id column"),
         "time": _f(str, None, help="time (year) column"),
         "sheet": _f((str, int), None),
+        "columns": _f(
+            list, None, item=str, help="read only these columns (plus unit and time) from the file"
+        ),
         "simulate": SIMULATE_SCHEMA,
         "simulate_provinces": SIMULATE_PROVINCES_SCHEMA,
     },
@@ -403,6 +406,8 @@ def parse_config(raw: dict[str, Any], *, base_dir: Path | None = None, source: s
             problems.append(f"[data] has {' and '.join(sources)}: give exactly one data source")
         if data.get("path") is not None and (data.get("unit") is None or data.get("time") is None):
             problems.append("[data] with 'path' also needs 'unit' and 'time' (the id and year columns)")
+        if data.get("columns") is not None and data.get("path") is None:
+            problems.append("'data.columns' selects columns of a data file; it needs 'data.path'")
         lim = values["prepare"]["winsorize_limits"]
         if len(lim) != 2 or not (0 <= lim[0] < lim[1] <= 1):
             problems.append(f"'prepare.winsorize_limits' must be [lower, upper] with 0 <= lower < upper <= 1, got {lim}")

@@ -157,7 +157,9 @@ class Study:
             panel, self.truth, self.data_note = sim.panel, sim.truth, sim.note
         else:
             path = cfg.data_path()
-            panel = Panel.from_file(path, d["unit"], d["time"], sheet=d["sheet"])
+            panel = Panel.from_file(
+                path, d["unit"], d["time"], sheet=d["sheet"], columns=d["columns"]
+            )
             self.data_note = f"Data: {path.name} ({len(panel)} rows)."
         self.data_hash = frame_hash(panel.df)
         raw_columns = panel.columns
