@@ -9,6 +9,8 @@ absolute-slack / slack-form layouts, and no column generation.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -383,6 +385,45 @@ def test_sbm_undesirable_hand_derived():
     df = pd.DataFrame({"x": [1.0, 1.0], "y": [1.0, 2.0], "b": [1.0, 1.0]}, index=["A", "B"])
     r = sbm_efficiency(df, "x", "y", "b")
     np.testing.assert_allclose(r["sbm"], [0.4, 1.0], atol=1e-12)
+
+
+def test_bcc_hand_derived_one_input_one_output():
+    """BCC (VRS) against the frontier drawn by hand, one input x and one output y:
+    A (2, 1), B (3, 3), C (6, 4), D (4, 2), E (5, 3.5). The VRS frontier joins A, B, C (slopes 2
+    then 1/3, concave), so A, B, C score 1.
+    Input orientation: the least input reaching y_D = 2 lies on AB, x = 2 + (2 - 1)/2 = 2.5, so
+    theta_D = 2.5/4 = 0.625; for y_E = 3.5 on BC, x = 3 + 0.5 * 3 = 4.5, theta_E = 0.9.
+    Output orientation: the most output at x_D = 4 lies on BC, y = 3 + 1/3, eta_D = 5/3
+    (theta = 0.6); at x_E = 5, y = 3 + 2/3, eta_E = (11/3)/3.5 = 22/21.
+    CCR: the best ratio y/x is B's (1), so theta = (y/x)/1 = (1/2, 1, 2/3, 1/2, 7/10), and the
+    scale efficiency CCR/BCC of D is 0.5/0.625 = 0.8."""
+    df = pd.DataFrame(
+        {"x": [2.0, 3.0, 6.0, 4.0, 5.0], "y": [1.0, 3.0, 4.0, 2.0, 3.5]}, index=list("ABCDE")
+    )
+    r = bcc(df, "x", "y")
+    np.testing.assert_allclose(r["theta"], [1, 1, 1, 0.625, 0.9], atol=1e-12)
+    o = bcc(df, "x", "y", orientation="output")
+    np.testing.assert_allclose(o["eta"], [1, 1, 1, 5 / 3, 22 / 21], atol=1e-12)
+    np.testing.assert_allclose(o["theta"], 1 / o["eta"], atol=1e-12)
+    c = ccr(df, "x", "y")
+    np.testing.assert_allclose(c["theta"], [0.5, 1, 2 / 3, 0.5, 0.7], atol=1e-12)
+    assert c["theta"].iloc[3] / r["theta"].iloc[3] == pytest.approx(0.8, abs=1e-12)
+
+
+def test_first_solver_prints_no_banner():
+    """HiGHS prints a version banner to fd 1 when a process builds its first model; a DEA call
+    in a fresh process leaves stdout to the user."""
+    code = (
+        "import pandas as pd\n"
+        "from climetrics.measure import ccr\n"
+        "print('before', flush=True)\n"
+        "r = ccr(pd.DataFrame({'x': [1.0, 2.0], 'y': [1.0, 1.0]}), 'x', 'y')\n"
+        "print('after', round(float(r['theta'].iloc[1]), 3))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.split() == ["before", "after", "0.5"]
 
 
 def test_super_sbm_hand_derived():

@@ -35,6 +35,9 @@ Cooper, W. W., Seiford, L. M. & Tone, K. (2007). Data Envelopment Analysis, 2nd 
 
 from __future__ import annotations
 
+import ctypes
+import os
+import sys
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -249,6 +252,38 @@ def _highspy():
     return highspy
 
 
+_BANNER_SHOWN = False
+
+
+def _new_highs(hs):
+    """A silent ``highspy.Highs`` instance.
+
+    highspy (1.16) prints its version banner from C++ to file descriptor 1 when the first
+    instance of a process is constructed, before any option can be set (HiGHS issues #1932,
+    #2749), which would interleave with a user's own output or a CLI's progress display. The
+    first construction therefore runs with descriptor 1 pointed at the null device, C stdio
+    flushed before it is restored; later instances print nothing and are built directly."""
+    global _BANNER_SHOWN
+    if _BANNER_SHOWN:
+        return hs.Highs()
+    _BANNER_SHOWN = True
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            try:
+                return hs.Highs()
+            finally:
+                try:
+                    ctypes.CDLL(None).fflush(None)
+                except (OSError, AttributeError, TypeError):  # no C runtime handle (Windows)
+                    pass
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 class FrontierLP:
     """One HiGHS model, modified in place between solves.
 
@@ -276,7 +311,7 @@ class FrontierLP:
         lp.a_matrix_.start_ = A.indptr.astype(np.int32)
         lp.a_matrix_.index_ = A.indices.astype(np.int32)
         lp.a_matrix_.value_ = A.data.astype(float)
-        h = hs.Highs()
+        h = _new_highs(hs)
         h.setOptionValue("output_flag", False)
         h.setOptionValue("presolve", "off")
         h.setOptionValue("solver", "simplex")
