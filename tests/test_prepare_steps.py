@@ -200,25 +200,27 @@ def test_cached_panel_still_checks_the_other_sections_columns(tmp_path, count_pr
     assert len(count_prepare) == 1
 
 
-def test_second_run_reuses_the_prepared_panel(tmp_path, count_prepare):
-    off = "".join(
-        f"\n[{s}]\nenabled = false\n"
-        for s in (
-            "correlation",
-            "baseline",
-            "model_selection",
-            "event_study",
-            "placebo",
-            "robust_did",
-            "robustness",
-            "psm",
-            "iv",
-            "mediation",
-            "heterogeneity",
-            "nonlinear",
-        )
+ONLY_DATA = "".join(
+    f"\n[{s}]\nenabled = false\n"
+    for s in (
+        "correlation",
+        "baseline",
+        "model_selection",
+        "event_study",
+        "placebo",
+        "robust_did",
+        "robustness",
+        "psm",
+        "iv",
+        "mediation",
+        "heterogeneity",
+        "nonlinear",
     )
-    cfg = _write(tmp_path, extra=off)
+)
+
+
+def test_second_run_reuses_the_prepared_panel(tmp_path, count_prepare):
+    cfg = _write(tmp_path, extra=ONLY_DATA)
     out = tmp_path / "out"
     for _ in range(2):
         Study(load_config(cfg)).run(out, log=lambda *_: None)
@@ -258,3 +260,28 @@ def test_missing_data_file_still_reported_clearly_with_the_cache(tmp_path):
     (tmp_path / "panel.csv").unlink()
     with pytest.raises(PanelError, match=r"data file not found: .*panel.csv"):
         Study(load_config(cfg)).load_panel(tmp_path / "cache")
+
+
+def test_report_shows_the_entropy_weights(tmp_path):
+    """The data section carries one weights table per entropy index: entropy, divergence and
+    weight of each indicator when pooled, the weight of every year when per year -- the numbers
+    of the direct entropy_index call."""
+    run = Study(load_config(_write(tmp_path, extra=ONLY_DATA))).run(
+        tmp_path / "out", log=lambda *_: None, cache=False
+    )
+    data = next(sec for sec in run.sections if sec.key == "data")
+    pooled, yearly = data.tables
+    raw = pd.read_csv(tmp_path / "panel.csv")
+    _, w = cm.entropy_index(raw, ["a", "b"], ["c"])
+    assert pooled.title.endswith("Entropy weights of idx_pooled")
+    assert [r[0] for r in pooled.rows] == ["a", "b", "c"]
+    assert [r[1] for r in pooled.rows] == ["positive", "positive", "negative"]
+    np.testing.assert_allclose([float(r[4]) for r in pooled.rows], w["weight"], atol=5e-4)
+    np.testing.assert_allclose([float(r[2]) for r in pooled.rows], w["entropy"], atol=5e-5)
+    _, wy = cm.entropy_index(raw, ["a", "b"], ["c"], by="year")
+    assert yearly.columns == ["Direction", *map(str, range(2010, 2018))]
+    by_year = wy.pivot(index="indicator", columns="year", values="weight")
+    got = np.array([[float(v) for v in r[2:]] for r in yearly.rows])
+    np.testing.assert_allclose(got, by_year.loc[["a", "b", "c"]].to_numpy(), atol=5e-4)
+    np.testing.assert_allclose(got.sum(axis=0), 1.0, atol=2e-3)
+    assert "Entropy weights of idx_year, by year" in run.report_path.read_text()

@@ -326,6 +326,7 @@ class Study:
             data_note=self.data_note,
             warnings=self.warnings,
             config_dir=cfg.base_dir,
+            entropy_weights=self.entropy_weights,
         )
         sections: list[Section] = []
         results: dict[str, Any] = {}

@@ -10,13 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..panel import Panel
 from ..report.html import Figure, Section
 from ..report.tables import Table
 from ..result import EstimationResult, ResultSet
 from . import readings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -29,6 +32,8 @@ class Context:
     data_note: str | None = None
     warnings: list[str] = field(default_factory=list)
     config_dir: Path = field(default_factory=Path.cwd)
+    #: weights of each ``[[prepare.entropy]]`` index, by the index's column name
+    entropy_weights: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def y(self) -> str:
@@ -111,7 +116,30 @@ def data_section(ctx: Context) -> Output:
     if p.history:
         paras.append("Preparation steps: " + " -> ".join(p.history) + ".")
     paras += [f"Warning: {w}" for w in ctx.warnings]
-    return Output(Section("data", "Data and sample", paragraphs=[x for x in paras if x]))
+    out = Output(Section("data", "Data and sample", paragraphs=[x for x in paras if x]))
+    for column, weights in ctx.entropy_weights.items():
+        out.add_table(f"entropy_weights_{column}", entropy_weights_table(ctx.label(column), weights, p.time))
+    return out
+
+
+def entropy_weights_table(label: str, weights: pd.DataFrame, time: str) -> Table:
+    """The weights behind an entropy-weight index: entropy e_j, divergence 1 - e_j and weight
+    w_j = (1 - e_j) / sum(1 - e_k) per indicator when pooled; the weight of every year when the
+    weights are computed year by year."""
+    if time in weights.columns:
+        wide = weights.pivot(index="indicator", columns=time, values="weight")
+        order = list(dict.fromkeys(weights["indicator"]))
+        direction = weights.drop_duplicates("indicator").set_index("indicator")["direction"]
+        rows = [[c, direction[c], *(f"{v:.3f}" for v in wide.loc[c])] for c in order]
+        return Table(columns=["Direction", *(str(int(y)) for y in wide.columns)], rows=rows,
+                     title=f"Entropy weights of {label}, by year", stub="Indicator",
+                     notes=["Indicators min-max standardised and weighted within each year."])
+    rows = [[r.indicator, r.direction, f"{r.entropy:.4f}", f"{r.divergence:.4f}", f"{r.weight:.3f}"]
+            for r in weights.itertuples()]
+    return Table(columns=["Direction", "Entropy e", "Divergence 1 - e", "Weight"], rows=rows,
+                 title=f"Entropy weights of {label}", stub="Indicator",
+                 notes=["Indicators min-max standardised over the pooled sample; "
+                        "weight = divergence / sum of divergences."])
 
 
 def descriptives_section(ctx: Context) -> Output:
