@@ -23,6 +23,17 @@ def test_detects_roles(data):
     assert g.unit_alternatives == ["name"] and g.controls == ["lnpgdp", "gov", "str"]
 
 
+def test_timing_columns_are_not_proposed_as_controls():
+    """The simulator's adoption_year (a year, missing for never-treated cities) and event_time
+    (year - adoption year) describe the treatment; the scaffold skips them and proposes the
+    first real covariates."""
+    df = cm.simulate(seed=2).panel.df
+    g = detect_roles(df)
+    assert (g.unit, g.time, g.treatment) == ("city", "year", "did")
+    assert "adoption_year" not in g.controls and "event_time" not in g.controls
+    assert g.controls == ["gdp", "pop", "energy", "capital", "labour", "lnpgdp"]
+
+
 def test_init_writes_a_config_that_checks(data, capsys):
     assert main(["init", str(data)]) == 0
     cfg = data.with_suffix(".toml")

@@ -58,6 +58,20 @@ def _is_year(s: pd.Series) -> bool:
     return bool(v.notna().all() and (v % 1 == 0).all() and v.between(1900, 2100).all() and v.nunique() > 1)
 
 
+def _timing_like(df: pd.DataFrame, col: str, unit: str, time: str) -> bool:
+    """Treatment-timing columns are no controls: adoption years / cohorts (every observed value
+    an integer year, missing allowed for never-treated units) and event time (moves one for
+    one with the time column within every unit, i.e. ``col - time`` is constant per unit)."""
+    v = pd.to_numeric(df[col], errors="coerce")
+    seen = v.dropna()
+    if seen.empty or not (seen % 1 == 0).all():
+        return False
+    if seen.between(1900, 2100).all():
+        return True
+    offset = (v - df[time]).groupby(df[unit]).nunique(dropna=True)
+    return bool((offset <= 1).all() and seen.nunique() > 1)
+
+
 def _id_like(s: pd.Series) -> bool:
     """Identifiers are complete text or integer columns (a continuous variable is not an id)."""
     if s.isna().any():
@@ -88,7 +102,8 @@ def detect_roles(df: pd.DataFrame) -> Guess:
                       key=lambda c: (_hint_rank(re.sub(r"^(ln|log)_?", "", str(c).lower()), _OUTCOME_HINTS),
                                      not str(c).lower().startswith("ln")))
     outcome = outcomes[0] if outcomes else None
-    controls = [c for c in cont if not _outcome_like(str(c))][:6]  # other outcomes are not controls
+    # other outcomes and the treatment's timing (adoption year, event time) are not controls
+    controls = [c for c in cont if not _outcome_like(str(c)) and not _timing_like(df, c, unit, time)][:6]
     return Guess(unit=unit, time=time, unit_alternatives=units[1:4], time_alternatives=times[1:3],
                  treatment=treatment, outcome=outcome, controls=controls)
 
