@@ -68,10 +68,16 @@ SIMULATE_SCHEMA: dict[str, Field] = {
     "spillover": _f((int, float), 0.0),
     "noise": _f((int, float), 0.05),
     "missing_rate": _f((int, float), 0.0),
-    "sample": _f(dict, None, item=list, help="keep cities with these attributes, e.g. {region = ['East']}"),
-    "synthetic_batches": _f(list, None, item=int, help="random synthetic calendar with these adoption years"),
+    "sample": _f(
+        dict, None, item=list, help="keep cities with these attributes, e.g. {region = ['East']}"
+    ),
+    "synthetic_batches": _f(
+        list, None, item=int, help="random synthetic calendar with these adoption years"
+    ),
     "treated_share": _f((int, float), 0.5),
-    "digital_index": _f((int, float), None, help="seed 004 scenario: direct effect of the index 'dei'"),
+    "digital_index": _f(
+        (int, float), None, help="seed 004 scenario: direct effect of the index 'dei'"
+    ),
     "agglomeration_a": _f((int, float), 0.5),
     "agglomeration_b": _f((int, float), 0.012),
     "seed": _f(int, 0),
@@ -89,12 +95,18 @@ SIMULATE_PROVINCES_SCHEMA: dict[str, Field] = {
 SPATIAL_WEIGHTS = ("contiguity", "economic", "inverse_distance", "knn")
 
 POLICY_SCHEMA: dict[str, Field] = {
-    "name": _f(str, required=True, help="bundled policy id, e.g. 'broadband_china', or any name with calendar="),
+    "name": _f(
+        str,
+        required=True,
+        help="bundled policy id, e.g. 'broadband_china', or any name with calendar=",
+    ),
     "column": _f(str, None, help="name of the DID dummy to create (default: the policy name)"),
     "calendar": _f(str, None, help="csv with a unit column and 'adoption_year' for user policies"),
     "unit_key": _f(str, "auto", choices=("auto", "adcode", "name", "name_en")),
     "include_unverified": _f(bool, False),
-    "expand_provinces": _f(bool, None, help="treat every city of a province-level pilot (low-carbon 2010/2012)"),
+    "expand_provinces": _f(
+        bool, None, help="treat every city of a province-level pilot (low-carbon 2010/2012)"
+    ),
 }
 
 NDDF_SCHEMA: dict[str, Field] = {
@@ -105,7 +117,10 @@ NDDF_SCHEMA: dict[str, Field] = {
     "frontier": _f(str, "global", choices=("contemporaneous", "sequential", "window", "global")),
     "rts": _f(str, "crs", choices=("crs", "vrs")),
     "index": _f(
-        str, "cpi", choices=("cpi", "ecpi"), help="(1-b_C)/(1+b_Y), or its mean with the energy index"
+        str,
+        "cpi",
+        choices=("cpi", "ecpi"),
+        help="(1-b_C)/(1+b_Y), or its mean with the energy index",
     ),
     "energy": _f(str, None, help="the energy input (needed by index = 'ecpi')"),
 }
@@ -183,7 +198,9 @@ SCHEMA: dict[str, Any] = {
         "outcome": _f(str, required=True),
         "treatment": _f(str, required=True),
         "controls": _f(list, [], item=str),
-        "cluster": _f(str, None, help="cluster column (default: the unit column); 'none' for robust SE"),
+        "cluster": _f(
+            str, None, help="cluster column (default: the unit column); 'none' for robust SE"
+        ),
         "labels": _f(dict, {}, item=str, help="display names, e.g. {lnci = 'ln carbon intensity'}"),
     },
     "prepare": {
@@ -195,7 +212,9 @@ SCHEMA: dict[str, Any] = {
         "entropy": [ENTROPY_SCHEMA],
         "nddf": [NDDF_SCHEMA],
         "interpolate": _f(list, [], item=str, help="columns to fill linearly within unit"),
-        "interpolate_by": _f(str, None, help="then fill remaining gaps with the group-year mean of this column"),
+        "interpolate_by": _f(
+            str, None, help="then fill remaining gaps with the group-year mean of this column"
+        ),
         "winsorize": _f(list, [], item=str),
         "winsorize_limits": _f(list, [0.01, 0.99], item=(int, float)),
         "log": _f(list, [], item=str, help="columns to log (creates ln<column>)"),
@@ -226,7 +245,9 @@ SCHEMA: dict[str, Any] = {
         "method": _f(str, "system", choices=("difference", "system")),
         "steps": _f(int, 2, choices=(1, 2)),
         "lags": _f(int, 1, help="lags of the outcome on the right-hand side"),
-        "collapse": _f(bool, True, help="collapsed instruments (Roodman 2009) against instrument proliferation"),
+        "collapse": _f(
+            bool, True, help="collapsed instruments (Roodman 2009) against instrument proliferation"
+        ),
     },
     "event_study": {
         "enabled": _f(bool, True),
@@ -240,24 +261,40 @@ SCHEMA: dict[str, Any] = {
     },
     "robustness": {
         "enabled": _f(bool, True),
-        "shift_timing": _f(list, [2], item=int, help="years to move adoption earlier, one column each"),
+        "shift_timing": _f(
+            list, [2], item=int, help="years to move adoption earlier, one column each"
+        ),
         "shift_sample": _f(str, "pre", choices=("pre", "full")),
         "concurrent_policies": _f(list, [], item=str, help="bundled policy ids to control for"),
-        "concurrent_calendars": _f(dict, {}, item=str, help="{name = 'calendar.csv'} user calendars"),
-        "expand_provinces": _f(bool, None, help="province-level pilots: treat all their cities (true) or none (false)"),
+        "concurrent_calendars": _f(
+            dict, {}, item=str, help="{name = 'calendar.csv'} user calendars"
+        ),
+        "expand_provinces": _f(
+            bool, None, help="province-level pilots: treat all their cities (true) or none (false)"
+        ),
         "trim_outcome": _f(list, [0.05, 0.95], item=(int, float), help="[] to skip"),
         "winsorize_outcome": _f(list, [0.01, 0.99], item=(int, float), help="[] to skip"),
-        "replace_treatment": _f(list, [], item=str, help="continuous treatment columns, one column each"),
-        "alternative_outcomes": _f(list, [], item=str, help="other outcome columns, one column each"),
+        "replace_treatment": _f(
+            list, [], item=str, help="continuous treatment columns, one column each"
+        ),
+        "alternative_outcomes": _f(
+            list, [], item=str, help="other outcome columns, one column each"
+        ),
     },
     "iv": {
         "enabled": _f(bool, True),
         "instruments": _f(list, [], item=str, help="instrument columns"),
-        "distance_reference": _f(str, None, help="build ln(1 + km to this city) x trend (seed 000: '杭州市')"),
+        "distance_reference": _f(
+            str, None, help="build ln(1 + km to this city) x trend (seed 000: '杭州市')"
+        ),
     },
     "nonlinear": {
         "enabled": _f(bool, True),
-        "x": _f(str, None, help="regressor with polynomial terms (seed 001: the digital-economy measure)"),
+        "x": _f(
+            str,
+            None,
+            help="regressor with polynomial terms (seed 001: the digital-economy measure)",
+        ),
         "degree": _f(int, 2, choices=(2, 3)),
     },
     "psm": {
@@ -272,16 +309,20 @@ SCHEMA: dict[str, Any] = {
     },
     "mediation": {
         "enabled": _f(bool, True),
-        "mediators": _f(list, [], item=str, help="candidate mechanism variables; [] skips the section"),
+        "mediators": _f(
+            list, [], item=str, help="candidate mechanism variables; [] skips the section"
+        ),
         "n_boot": _f(int, 1000),
     },
     "heterogeneity": {
         "enabled": _f(bool, True),
-        "by": [{
-            "column": _f(str, required=True, help="grouping column, e.g. 'income' or 'region'"),
-            "split": _f(str, "median", choices=("median", "mean", "quantile", "category")),
-            "q": _f(int, None, help="number of quantile groups with split = 'quantile'"),
-        }],
+        "by": [
+            {
+                "column": _f(str, required=True, help="grouping column, e.g. 'income' or 'region'"),
+                "split": _f(str, "median", choices=("median", "mean", "quantile", "category")),
+                "q": _f(int, None, help="number of quantile groups with split = 'quantile'"),
+            }
+        ],
         "n_perm": _f(int, 999),
     },
     "placebo": {
@@ -292,12 +333,24 @@ SCHEMA: dict[str, Any] = {
     },
     "spatial": {
         "enabled": _f(bool, False),
-        "level": _f(str, "province", choices=("province", "city"),
-                    help="bundled adjacency, coordinates and boundaries to match the units against"),
-        "weights": _f(list, ["contiguity"], item=str,
-                      help="one model per matrix, any of " + ", ".join(SPATIAL_WEIGHTS)),
-        "link_islands": _f(bool, True, help="link units without a land neighbour (Hainan) to the nearest"),
-        "gdp": _f(str, "gdp", help="GDP column for the economic-geographic nested matrix (its unit means)"),
+        "level": _f(
+            str,
+            "province",
+            choices=("province", "city"),
+            help="bundled adjacency, coordinates and boundaries to match the units against",
+        ),
+        "weights": _f(
+            list,
+            ["contiguity"],
+            item=str,
+            help="one model per matrix, any of " + ", ".join(SPATIAL_WEIGHTS),
+        ),
+        "link_islands": _f(
+            bool, True, help="link units without a land neighbour (Hainan) to the nearest"
+        ),
+        "gdp": _f(
+            str, "gdp", help="GDP column for the economic-geographic nested matrix (its unit means)"
+        ),
         "power": _f((int, float), 1, help="distance decay of inverse-distance and nested weights"),
         "cutoff_km": _f((int, float), None, help="inverse-distance cutoff"),
         "k": _f(int, 4, help="neighbours of the knn matrix"),
@@ -316,8 +369,14 @@ SCHEMA: dict[str, Any] = {
 
 def _type_name(types: tuple[type, ...] | type) -> str:
     types = types if isinstance(types, tuple) else (types,)
-    names = {str: "a string", int: "an integer", float: "a number", bool: "true/false", list: "a list",
-             dict: "a table"}
+    names = {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "true/false",
+        list: "a list",
+        dict: "a table",
+    }
     return " or ".join(names.get(t, t.__name__) for t in types)
 
 
@@ -328,12 +387,16 @@ def _ok(value: Any, types: tuple[type, ...] | type) -> bool:
     return isinstance(value, types)
 
 
-def _validate(raw: dict[str, Any], schema: dict[str, Any], prefix: str, problems: list[str]) -> dict[str, Any]:
+def _validate(
+    raw: dict[str, Any], schema: dict[str, Any], prefix: str, problems: list[str]
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key in raw:
         if key not in schema:
             where = f"{prefix}{key}"
-            problems.append(f"unknown key '{where}'{did_you_mean(key, schema)}; allowed here: {', '.join(schema)}")
+            problems.append(
+                f"unknown key '{where}'{did_you_mean(key, schema)}; allowed here: {', '.join(schema)}"
+            )
     for key, spec in schema.items():
         where = f"{prefix}{key}"
         present = key in raw
@@ -343,7 +406,9 @@ def _validate(raw: dict[str, Any], schema: dict[str, Any], prefix: str, problems
                 optional = prefix == "data." and key in ("simulate", "simulate_provinces")
                 out[key] = None if optional else _validate({}, spec, where + ".", problems)
             elif not isinstance(value, dict):
-                problems.append(f"'{where}' must be a table ([{where}]), got {type(value).__name__}")
+                problems.append(
+                    f"'{where}' must be a table ([{where}]), got {type(value).__name__}"
+                )
             else:
                 out[key] = _validate(value, spec, where + ".", problems)
             continue
@@ -353,24 +418,34 @@ def _validate(raw: dict[str, Any], schema: dict[str, Any], prefix: str, problems
                 problems.append(f"'{where}' must be an array of tables ([[{where}]])")
                 out[key] = []
             else:
-                out[key] = [_validate(v, spec[0], f"{where}[{i}].", problems) for i, v in enumerate(items)]
+                out[key] = [
+                    _validate(v, spec[0], f"{where}[{i}].", problems) for i, v in enumerate(items)
+                ]
             continue
         if not present:
             if spec.required:
-                problems.append(f"missing required key '{where}'" + (f" ({spec.help})" if spec.help else ""))
+                problems.append(
+                    f"missing required key '{where}'" + (f" ({spec.help})" if spec.help else "")
+                )
             out[key] = spec.default
             continue
-        if not _ok(value, spec.types) and not (float in spec.types and isinstance(value, int) and not isinstance(value, bool)):
+        if not _ok(value, spec.types) and not (
+            float in spec.types and isinstance(value, int) and not isinstance(value, bool)
+        ):
             problems.append(f"'{where}' must be {_type_name(spec.types)}, got {value!r}")
             continue
         if spec.choices is not None and value not in spec.choices:
-            problems.append(f"'{where}' = {value!r} is not allowed; use one of {list(spec.choices)}")
+            problems.append(
+                f"'{where}' = {value!r} is not allowed; use one of {list(spec.choices)}"
+            )
             continue
         if spec.item is not None and isinstance(value, (list, dict)):
             vals = value.values() if isinstance(value, dict) else value
             bad = [v for v in vals if not _ok(v, spec.item)]
             if bad:
-                problems.append(f"every item of '{where}' must be {_type_name(spec.item)}, got {bad[0]!r}")
+                problems.append(
+                    f"every item of '{where}' must be {_type_name(spec.item)}, got {bad[0]!r}"
+                )
                 continue
         out[key] = value
     return out
@@ -392,7 +467,9 @@ class StudyConfig:
         return None if p is None else (self.base_dir / p).resolve()
 
 
-def parse_config(raw: dict[str, Any], *, base_dir: Path | None = None, source: str | None = None) -> StudyConfig:
+def parse_config(
+    raw: dict[str, Any], *, base_dir: Path | None = None, source: str | None = None
+) -> StudyConfig:
     """Validate a config dict; raise :class:`ConfigError` listing every problem."""
     problems: list[str] = []
     values = _validate(raw, SCHEMA, "", problems)
@@ -400,41 +477,55 @@ def parse_config(raw: dict[str, Any], *, base_dir: Path | None = None, source: s
     if not problems:
         sources = [k for k in ("path", "simulate", "simulate_provinces") if data.get(k) is not None]
         if not sources:
-            problems.append("[data] needs either 'path' (a data file), a [data.simulate] or a "
-                            "[data.simulate_provinces] table")
+            problems.append(
+                "[data] needs either 'path' (a data file), a [data.simulate] or a "
+                "[data.simulate_provinces] table"
+            )
         elif len(sources) > 1:
             problems.append(f"[data] has {' and '.join(sources)}: give exactly one data source")
         if data.get("path") is not None and (data.get("unit") is None or data.get("time") is None):
-            problems.append("[data] with 'path' also needs 'unit' and 'time' (the id and year columns)")
+            problems.append(
+                "[data] with 'path' also needs 'unit' and 'time' (the id and year columns)"
+            )
         if data.get("columns") is not None and data.get("path") is None:
             problems.append("'data.columns' selects columns of a data file; it needs 'data.path'")
         lim = values["prepare"]["winsorize_limits"]
         if len(lim) != 2 or not (0 <= lim[0] < lim[1] <= 1):
-            problems.append(f"'prepare.winsorize_limits' must be [lower, upper] with 0 <= lower < upper <= 1, got {lim}")
+            problems.append(
+                f"'prepare.winsorize_limits' must be [lower, upper] with 0 <= lower < upper <= 1, got {lim}"
+            )
         win = values["event_study"]["window"]
         if len(win) != 2 or not win[0] < 0 <= win[1]:
             problems.append(f"'event_study.window' must be [lo, hi] with lo < 0 <= hi, got {win}")
         bad = [k for k in values["placebo"]["kinds"] if k not in ("space", "time", "mixed")]
         if bad:
-            problems.append(f"'placebo.kinds' has unknown kind {bad[0]!r}; use 'space', 'time' or 'mixed'")
+            problems.append(
+                f"'placebo.kinds' has unknown kind {bad[0]!r}; use 'space', 'time' or 'mixed'"
+            )
         for key in ("trim_outcome", "winsorize_outcome"):
             q = values["robustness"][key]
             if q and (len(q) != 2 or not 0 <= q[0] < q[1] <= 1):
-                problems.append(f"'robustness.{key}' must be [] or [lower, upper] with 0 <= lower < upper <= 1, got {q}")
+                problems.append(
+                    f"'robustness.{key}' must be [] or [lower, upper] with 0 <= lower < upper <= 1, got {q}"
+                )
         if values["robustness"]["concurrent_policies"]:
             from ..data import POLICY_DESCRIPTIONS
 
             for i, name in enumerate(values["robustness"]["concurrent_policies"]):
                 if name not in POLICY_DESCRIPTIONS:
-                    problems.append(f"'robustness.concurrent_policies[{i}]': no bundled policy '{name}'"
-                                    f"{did_you_mean(name, POLICY_DESCRIPTIONS)}; bundled: {', '.join(POLICY_DESCRIPTIONS)}"
-                                    " (use robustness.concurrent_calendars for others)")
+                    problems.append(
+                        f"'robustness.concurrent_policies[{i}]': no bundled policy '{name}'"
+                        f"{did_you_mean(name, POLICY_DESCRIPTIONS)}; bundled: {', '.join(POLICY_DESCRIPTIONS)}"
+                        " (use robustness.concurrent_calendars for others)"
+                    )
         if values["placebo"]["n_draws"] < 1:
             problems.append("'placebo.n_draws' must be at least 1")
         for sim in ("simulate", "simulate_provinces"):
             yrs = (data.get(sim) or {}).get("years")
             if yrs is not None and (len(yrs) != 2 or yrs[0] >= yrs[1]):
-                problems.append(f"'data.{sim}.years' must be [first, last] with first < last, got {yrs}")
+                problems.append(
+                    f"'data.{sim}.years' must be [first, last] with first < last, got {yrs}"
+                )
         problems += _spatial_problems(values["spatial"])
         problems += _prepare_problems(values["prepare"])
     if problems:
@@ -446,8 +537,10 @@ def _spatial_problems(sp: dict[str, Any]) -> list[str]:
     problems = []
     for i, kind in enumerate(sp["weights"]):
         if kind not in SPATIAL_WEIGHTS:
-            problems.append(f"'spatial.weights[{i}]': unknown matrix '{kind}'{did_you_mean(kind, SPATIAL_WEIGHTS)}; "
-                            f"use any of {', '.join(SPATIAL_WEIGHTS)}")
+            problems.append(
+                f"'spatial.weights[{i}]': unknown matrix '{kind}'{did_you_mean(kind, SPATIAL_WEIGHTS)}; "
+                f"use any of {', '.join(SPATIAL_WEIGHTS)}"
+            )
     if sp["enabled"] and not sp["weights"]:
         problems.append("'spatial.weights' must name at least one matrix")
     if len(set(sp["weights"])) < len(sp["weights"]):
@@ -558,7 +651,9 @@ def check_against_data(cfg: StudyConfig, columns: list[str]) -> list[str]:
 
     def need(key: str, col: str | None) -> None:
         if col is not None and col not in available:
-            problems.append(f"'{key}': column '{col}' is not in the data{did_you_mean(col, available)}")
+            problems.append(
+                f"'{key}': column '{col}' is not in the data{did_you_mean(col, available)}"
+            )
 
     need("variables.outcome", v["outcome"])
     need("variables.treatment", v["treatment"])

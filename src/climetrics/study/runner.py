@@ -153,7 +153,9 @@ class Study:
         elif d["simulate_provinces"] is not None:
             from ..simulation_province import simulate_provinces
 
-            sim = simulate_provinces(**{**d["simulate_provinces"], "years": tuple(d["simulate_provinces"]["years"])})
+            sim = simulate_provinces(
+                **{**d["simulate_provinces"], "years": tuple(d["simulate_provinces"]["years"])}
+            )
             panel, self.truth, self.data_note = sim.panel, sim.truth, sim.note
         else:
             path = cfg.data_path()
@@ -311,9 +313,7 @@ class Study:
                 f"output directory {out} contains the input data {src}; choose another 'study.output'"
             )
         t0 = time.perf_counter()
-        log(
-            f"climetrics: loading data ({src or 'simulated'})"
-        )
+        log(f"climetrics: loading data ({src or 'simulated'})")
         panel = self.load_panel(out / ".cache" if cache else None)
         if self.prepared_from_cache:
             log("  (data and [prepare] unchanged: prepared panel reused from the cache)")
