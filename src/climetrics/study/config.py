@@ -24,7 +24,9 @@ Example::
     stepwise = true
 
 ``[prepare]`` can also build indicators from raw columns, one array of tables per measure:
-``[[prepare.carbon]]`` (CO2 from fuel use), ``[[prepare.downscale]]``,
+``[[prepare.carbon]]`` (CO2 from fuel use), ``[[prepare.city_co2]]`` (city CO2 from
+electricity, gas, LPG and heat), ``[[prepare.digital_economy]]`` (provincial digital economy
+from IO tables), ``[[prepare.downscale]]``,
 ``[[prepare.fill_trailing]]``, ``[[prepare.agglomeration]]``, ``[[prepare.entropy]]`` and
 ``[[prepare.nddf]]`` (keys in the ``*_SCHEMA`` tables below; formulas, order of the steps and
 examples in docs/measurement.md).
@@ -32,6 +34,7 @@ examples in docs/measurement.md).
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -142,6 +145,65 @@ CARBON_SCHEMA: dict[str, Field] = {
     "output_units": _f(str, "10^4 t", choices=("kg", "t", "10^4 t", "Mt")),
 }
 
+CITY_CO2_SCHEMA: dict[str, Field] = {
+    "column": _f(str, required=True, help="name of the city CO2 column to create"),
+    "electricity": _f(str, None, help="electricity consumption column"),
+    "grid_region": _f(str, None, help="column with each city's power-grid region"),
+    "gas": _f(str, None, help="natural gas consumption column"),
+    "lpg": _f(str, None, help="LPG consumption column"),
+    "heat": _f(str, None, help="heat supply column"),
+    "grid_factors": _f(
+        (str, dict),
+        None,
+        help="{region = t CO2/MWh} or a CSV (region, factor[, year]) relative to the config file",
+    ),
+    "heat_factor": _f((int, float), None, help="t CO2 per GJ of heat (needed with heat)"),
+    "units": _f(
+        dict, None, item=str, help="{electricity = 'kWh', gas = 'm3', lpg = 't', heat = 'GJ'}"
+    ),
+    "output_units": _f(str, "10^4 t", choices=("kg", "t", "10^4 t", "Mt")),
+}
+
+#: summary measures of provincial_digital_economy a [[prepare.digital_economy]] step can add
+DIGITAL_MEASURES = (
+    "gdp",
+    "digital_industrialisation",
+    "industrial_digitalisation",
+    "digital_economy",
+    "digital_share",
+    "source",
+)
+#: columns added without 'columns': measure -> suffix after '<prefix>_'
+DIGITAL_DEFAULT = {"digital_share": "share", "digital_economy": "va"}
+
+DIGITAL_ECONOMY_SCHEMA: dict[str, Field] = {
+    "tables": _f(
+        str,
+        required=True,
+        help="path pattern of the IO tables, e.g. 'io/{province}_{year}.csv' (relative to the "
+        "config file)",
+    ),
+    "core_sectors": _f(list, required=True, item=str, help="digital core sectors of the tables"),
+    "digital_products": _f(
+        (list, dict), None, help="['products'] or {product = weight}; default: the core sectors"
+    ),
+    "annual": _f(str, None, help="CSV with province, year, gdp (and parent aggregates)"),
+    "parent_sectors": _f(
+        dict, None, item=list, help="{annual column = ['IO sectors']} parent of each core sector"
+    ),
+    "method": _f(str, "previous", choices=("previous", "linear")),
+    "columns": _f(dict, None, item=str, help="{summary measure = 'new column'}"),
+    "prefix": _f(
+        str, None, help="without 'columns': add <prefix>_share and <prefix>_va (default 'de')"
+    ),
+    "outside": _f(
+        str,
+        "error",
+        choices=("error", "missing"),
+        help="panel rows the tables do not cover: an error, or missing values",
+    ),
+}
+
 ENTROPY_SCHEMA: dict[str, Field] = {
     "column": _f(str, required=True, help="name of the index column to create"),
     "positive": _f(list, [], item=str, help="indicators where more is better"),
@@ -206,6 +268,8 @@ SCHEMA: dict[str, Any] = {
     "prepare": {
         "policies": [POLICY_SCHEMA],
         "carbon": [CARBON_SCHEMA],
+        "city_co2": [CITY_CO2_SCHEMA],
+        "digital_economy": [DIGITAL_ECONOMY_SCHEMA],
         "downscale": [DOWNSCALE_SCHEMA],
         "fill_trailing": [FILL_SCHEMA],
         "agglomeration": [AGGLOMERATION_SCHEMA],
@@ -561,6 +625,14 @@ def created_columns(prepare: dict[str, Any]) -> list[tuple[str, str]]:
     ]
     out += [(f"prepare.carbon[{i}].column", c["column"]) for i, c in enumerate(prepare["carbon"])]
     out += [
+        (f"prepare.city_co2[{i}].column", c["column"]) for i, c in enumerate(prepare["city_co2"])
+    ]
+    for i, d in enumerate(prepare["digital_economy"]):
+        out += [
+            (f"prepare.digital_economy[{i}].{digital_column_key(d, m)}", col)
+            for m, col in digital_columns(d).items()
+        ]
+    out += [
         (f"prepare.downscale[{i}].column", d["column"]) for i, d in enumerate(prepare["downscale"])
     ]
     for i, a in enumerate(prepare["agglomeration"]):
@@ -574,6 +646,20 @@ def created_columns(prepare: dict[str, Any]) -> list[tuple[str, str]]:
     return out + [(f"prepare.log[{i}]", f"ln{c}") for i, c in enumerate(prepare["log"])]
 
 
+def digital_columns(spec: dict[str, Any]) -> dict[str, str]:
+    """``{summary measure: new column}`` of a [[prepare.digital_economy]] step: its ``columns``,
+    or ``<prefix>_share`` (digital_share) and ``<prefix>_va`` (digital_economy)."""
+    if spec["columns"] is not None:
+        return dict(spec["columns"])
+    prefix = spec["prefix"] or "de"
+    return {m: f"{prefix}_{suffix}" for m, suffix in DIGITAL_DEFAULT.items()}
+
+
+def digital_column_key(spec: dict[str, Any], measure: str) -> str:
+    """Config key that names the column of ``measure``: ``columns.<measure>`` or ``prefix``."""
+    return f"columns.{measure}" if spec["columns"] is not None else "prefix"
+
+
 def _prepare_problems(prepare: dict[str, Any]) -> list[str]:
     """Checks of the [prepare] measurement steps that the schema cannot express."""
     problems: list[str] = []
@@ -582,6 +668,10 @@ def _prepare_problems(prepare: dict[str, Any]) -> list[str]:
             problems.append(
                 f"'prepare.carbon[{i}].fuels' is empty; give {{fuel = 'column'}} or leave it out"
             )
+    for i, c in enumerate(prepare["city_co2"]):
+        problems += _city_co2_problems(c, f"prepare.city_co2[{i}]")
+    for i, d in enumerate(prepare["digital_economy"]):
+        problems += _digital_problems(d, f"prepare.digital_economy[{i}]")
     for i, e in enumerate(prepare["entropy"]):
         cols = e["positive"] + e["negative"]
         if not cols:
@@ -625,6 +715,140 @@ def _prepare_problems(prepare: dict[str, Any]) -> list[str]:
                 f"'{key}': column '{col}' is also created by '{first[col]}'; choose another name"
             )
         first.setdefault(col, key)
+    return problems
+
+
+def _nonneg(value: Any) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+    )
+
+
+def _city_co2_problems(c: dict[str, Any], key: str) -> list[str]:
+    """Checks of one [[prepare.city_co2]] step: each source has its factors, factors are numbers."""
+    from ..measure import carbon
+
+    problems: list[str] = []
+    sources = ("electricity", "gas", "lpg", "heat")
+    if all(c[s] is None for s in sources):
+        problems.append(
+            f"'{key}' needs at least one of 'electricity', 'gas', 'lpg', 'heat' (column names)"
+        )
+    if c["electricity"] is not None:
+        if c["grid_factors"] is None:
+            problems.append(
+                f"'{key}.grid_factors' is required with 'electricity': give {{region = t CO2/MWh}} "
+                "or a CSV file (region, factor[, year]); grid factors are not bundled, take them "
+                "from the official publication for your study years and cite it"
+            )
+        if c["grid_region"] is None:
+            problems.append(
+                f"'{key}.grid_region' is required with 'electricity': the column with each "
+                "city's power-grid region"
+            )
+    else:
+        for k in ("grid_factors", "grid_region"):
+            if c[k] is not None:
+                problems.append(f"'{key}.{k}' is given but 'electricity' is not; remove one")
+    if c["heat"] is not None and c["heat_factor"] is None:
+        problems.append(
+            f"'{key}.heat_factor' is required with 'heat': t CO2 per GJ of heat supplied "
+            "(not bundled; it depends on the fuel mix of the heating plants)"
+        )
+    if c["heat"] is None and c["heat_factor"] is not None:
+        problems.append(f"'{key}.heat_factor' is given but 'heat' is not; remove one")
+    if c["heat_factor"] is not None and not _nonneg(c["heat_factor"]):
+        problems.append(f"'{key}.heat_factor' must be a number >= 0, got {c['heat_factor']!r}")
+    gf = c["grid_factors"]
+    if isinstance(gf, dict):
+        if not gf:
+            problems.append(f"'{key}.grid_factors' is empty; give {{region = t CO2/MWh}}")
+        for region, v in gf.items():
+            if not _nonneg(v):
+                problems.append(f"'{key}.grid_factors.{region}' must be a number >= 0, got {v!r}")
+    allowed = {
+        "electricity": tuple(carbon._ELEC_UNITS),
+        "gas": (*carbon._VOLUME_UNITS, *carbon._TCE_UNITS),
+        "lpg": (*carbon._MASS_UNITS, *carbon._TCE_UNITS),
+        "heat": tuple(carbon._HEAT_UNITS),
+    }
+    for src, unit in (c["units"] or {}).items():
+        if src not in allowed:
+            problems.append(
+                f"'{key}.units.{src}': unknown source{did_you_mean(src, allowed)}; "
+                f"use {', '.join(allowed)}"
+            )
+        elif c[src] is None:
+            problems.append(f"'{key}.units.{src}' is given but '{src}' is not; remove one")
+        elif unit not in allowed[src]:
+            problems.append(
+                f"'{key}.units.{src}' = {unit!r} is not allowed; use one of {list(allowed[src])}"
+            )
+    return problems
+
+
+def _digital_problems(d: dict[str, Any], key: str) -> list[str]:
+    """Checks of one [[prepare.digital_economy]] step that the schema cannot express."""
+    problems: list[str] = []
+    pattern = d["tables"]
+    if pattern is not None:
+        rest = pattern.replace("{province}", "").replace("{year}", "")
+        if (
+            pattern.count("{province}") != 1
+            or pattern.count("{year}") != 1
+            or "{" in rest
+            or "}" in rest
+        ):
+            problems.append(
+                f"'{key}.tables' must be a path pattern with {{province}} and {{year}} once each "
+                f"and no other braces, e.g. 'io/{{province}}_{{year}}.csv'; got {pattern!r}"
+            )
+    core = d["core_sectors"]
+    if core is not None:
+        if not core:
+            problems.append(f"'{key}.core_sectors' must name at least one sector")
+        dup = sorted({c for c in core if core.count(c) > 1})
+        if dup:
+            problems.append(f"'{key}.core_sectors' lists sector(s) more than once: {dup}")
+    dp = d["digital_products"]
+    if isinstance(dp, list):
+        if not dp or not all(isinstance(x, str) for x in dp):
+            problems.append(f"'{key}.digital_products' must be a non-empty list of sector names")
+    elif isinstance(dp, dict):
+        if not dp:
+            problems.append(f"'{key}.digital_products' is empty; give {{product = weight}}")
+        for prod, w in dp.items():
+            if not (_nonneg(w) and w <= 1):
+                problems.append(
+                    f"'{key}.digital_products.{prod}' must be a weight in [0, 1], got {w!r}"
+                )
+    for group, members in (d["parent_sectors"] or {}).items():
+        if not members or not all(isinstance(x, str) for x in members):
+            problems.append(
+                f"'{key}.parent_sectors.{group}' must be a non-empty list of IO sectors"
+            )
+    if d["parent_sectors"] is not None and d["annual"] is None:
+        problems.append(
+            f"'{key}.parent_sectors' needs 'annual' (the parent aggregates by province and year)"
+        )
+    cols = d["columns"]
+    if cols is not None:
+        if d["prefix"] is not None:
+            problems.append(
+                f"'{key}': give 'columns' or 'prefix', not both ('prefix' names the default "
+                "columns)"
+            )
+        if not cols:
+            problems.append(f"'{key}.columns' is empty; give {{summary measure = 'new column'}}")
+        for m in cols:
+            if m not in DIGITAL_MEASURES:
+                problems.append(
+                    f"'{key}.columns.{m}': unknown measure{did_you_mean(m, DIGITAL_MEASURES)}; "
+                    f"use any of {', '.join(DIGITAL_MEASURES)}"
+                )
     return problems
 
 
@@ -709,6 +933,9 @@ def _measure_columns(prepare: dict[str, Any], need: Callable[[str, str | None], 
         else:
             for fuel, col in c["fuels"].items():
                 need(f"prepare.carbon[{i}].fuels.{fuel}", col)
+    for i, c in enumerate(prepare["city_co2"]):
+        for key in ("electricity", "grid_region", "gas", "lpg", "heat"):
+            need(f"prepare.city_co2[{i}].{key}", c[key])
     for i, d in enumerate(prepare["downscale"]):
         for key in ("value", "proxy", "province"):
             need(f"prepare.downscale[{i}].{key}", d[key])

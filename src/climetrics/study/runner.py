@@ -189,8 +189,11 @@ class Study:
         return panel
 
     def _data_key(self) -> str:
-        """Hash of everything the prepared panel depends on: the bytes of the data file and of
-        the policy calendars it reads, the [data] and [prepare] config and the package code."""
+        """Hash of everything the prepared panel depends on: the bytes of the data file, of
+        the policy calendars and of the files the measurement steps read (grid factors, IO
+        tables, annual aggregates), the [data] and [prepare] config and the package code."""
+        from . import measures
+
         cfg = self.config
 
         def digest(path: Path | None) -> str | None:
@@ -206,6 +209,9 @@ class Study:
             "prepare": cfg["prepare"],
             "file": digest(src),
             "calendars": {c: digest((cfg.base_dir / c).resolve()) for c in calendars},
+            "inputs": {
+                str(f): digest(f) for f in measures.input_files(cfg["prepare"], cfg.base_dir)
+            },
             "code": _code_fingerprint(),
         }
         return hashlib.sha256(
@@ -216,8 +222,10 @@ class Study:
         """Apply the [prepare] steps in a fixed, documented order:
 
         1. policy dummies (``[[prepare.policies]]``);
-        2. CO2 from fuel use (``[[prepare.carbon]]``) and downscaled provincial columns
-           (``[[prepare.downscale]]``), so that both can be interpolated;
+        2. CO2 from fuel use (``[[prepare.carbon]]``) and city energy use
+           (``[[prepare.city_co2]]``), the provincial digital economy from IO tables
+           (``[[prepare.digital_economy]]``) and downscaled provincial columns
+           (``[[prepare.downscale]]``), so that they can be interpolated;
         3. linear interpolation of interior gaps (``interpolate``), then forecasts of trailing
            years (``[[prepare.fill_trailing]]``);
         4. indices built from the completed columns: agglomeration (``[[prepare.agglomeration]]``),
@@ -245,6 +253,11 @@ class Study:
             )
         for i, spec in enumerate(p["carbon"]):
             panel = measures.add_carbon(panel, spec, f"prepare.carbon[{i}]")
+        base = self.config.base_dir
+        for i, spec in enumerate(p["city_co2"]):
+            panel = measures.add_city_co2(panel, spec, f"prepare.city_co2[{i}]", base)
+        for i, spec in enumerate(p["digital_economy"]):
+            panel = measures.add_digital_economy(panel, spec, f"prepare.digital_economy[{i}]", base)
         for i, spec in enumerate(p["downscale"]):
             panel = measures.add_downscaled(panel, spec, f"prepare.downscale[{i}]")
         if p["interpolate"]:
