@@ -50,3 +50,20 @@ def test_no_year_column_is_reported(tmp_path):
         detect_roles(pd.DataFrame({"id": [1, 2], "v": [0.5, 0.7]}))
     with pytest.raises(PanelError, match="could not find a unit column"):
         detect_roles(pd.DataFrame({"year": [2000, 2000, 2001], "v": [0.5, 0.5, 0.7]}))
+
+
+def test_commented_step_examples_are_valid_config(data):
+    """Uncommenting every indicator-step example of the scaffold gives a config that passes the
+    schema checks (the examples teach the keys, so a renamed key must fail here)."""
+    import tomllib
+
+    from climetrics.study.config import parse_config
+    from climetrics.study.scaffold import scaffold
+
+    text = scaffold(data)
+    start, end = text.index("# Indicator steps"), text.index("[baseline]")
+    lines = text[start:end].splitlines()[1:]
+    steps = "\n".join(line[2:] if line.startswith("# ") else line for line in lines)
+    raw = tomllib.loads(text[:start] + steps + "\n" + text[end:])
+    assert len(raw["prepare"]) == 8
+    parse_config(raw, base_dir=data.parent)

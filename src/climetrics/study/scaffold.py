@@ -160,6 +160,16 @@ controls = [{ctrl}]   # numeric columns found; keep the ones you want
 # column = "co2"
 # fuels = {{coal = "coal", natural_gas = "gas"}}   # default: the seven fuels in same-named columns
 # units = "10^4 t"        # or "t", "tce", ... ; gas_units = "10^8 m3"
+# [[prepare.city_co2]]    # city CO2 from electricity, gas, LPG, heat (seed 002)
+# column = "co2_city"
+# electricity = "elec_use"
+# grid_region = "grid"
+# grid_factors = {{North = 0.9, East = 0.7}}   # t CO2/MWh from your cited source, or "factors.csv"
+# gas = "gas_use"
+# [[prepare.digital_economy]]   # province-year digital economy from IO tables (seed 001 eqs. 1-4)
+# tables = "io/{{province}}_{{year}}.csv"
+# core_sectors = ["Electronics", "ICT services"]
+# annual = "annual.csv"       # province, year, gdp for the years between tables
 # [[prepare.downscale]]   # provincial total -> cities in proportion to a proxy (seed 000)
 # column = "cable"
 # value = "prov_cable"    # the province's total, repeated on each city row
