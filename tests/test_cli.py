@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -189,3 +190,28 @@ def test_progress_callback_sees_every_section(tmp_path):
     n = len(run.sections)
     assert [c[0] for c in calls] == list(range(n + 1)) and all(c[1] == n for c in calls)
     assert calls[0][2] == "Data and sample" and calls[-1][2] == "writing the report"
+
+
+def test_terminal_run_draws_replicate_progress(tmp_path, monkeypatch):
+    """On a terminal the run shows a bar per section and one per batch of replicates (the
+    placebo draws, the bootstraps): rich's bars receive the placebo's draw counts."""
+    import io
+
+    from rich.progress import Progress
+
+    seen: list[tuple[str, float, float]] = []
+    update = Progress.update
+
+    def spy(self, task_id, **kw):
+        update(self, task_id, **kw)
+        task = self._tasks[task_id]
+        seen.append((str(task.description), task.completed, task.total))
+
+    monkeypatch.setattr(Progress, "update", spy)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    cfg = _write_study(tmp_path, extra="\n[placebo]\nn_draws = 40\n")
+    assert main(["run", str(cfg)]) == 0
+    placebo = [(done, total) for label, done, total in seen if "placebo draws" in label]
+    assert placebo and placebo[-1] == (40, 40)
+    assert any(label == "Placebo test" for label, _, _ in seen)

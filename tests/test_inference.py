@@ -26,6 +26,7 @@ from climetrics.inference import (
     Backend,
     map_replicates,
     replicate_rng,
+    reporting_progress,
     resolve_backend,
     using_backend,
 )
@@ -242,3 +243,43 @@ def test_run_survives_a_worker_killed_mid_run(sim, serial_placebo, tmp_path: Pat
     fit = job.model.fit(coef, var, degenerate)
     np.testing.assert_array_equal(fit.coef, serial_placebo.draws["coef"].to_numpy())
     np.testing.assert_array_equal(fit.se, serial_placebo.draws["se"].to_numpy())
+
+
+def _record_progress(run) -> tuple[object, list[tuple[int, int, str]]]:
+    calls: list[tuple[int, int, str]] = []
+    with reporting_progress(lambda done, total, label: calls.append((done, total, label))):
+        out = run()
+    return out, calls
+
+
+@pytest.mark.parametrize("backend", ["serial", "processes"])
+def test_progress_is_reported_per_chunk(backend):
+    """Every finished chunk reports the running count of replicates; the last report is the
+    total; nothing is reported outside reporting_progress."""
+    out, calls = _record_progress(
+        lambda: map_replicates(
+            _square_plus_noise, 10, 0.0, backend=backend, chunk_size=3, n_workers=2, label="draws"
+        )
+    )
+    assert [c[0] for c in calls] == [3, 6, 9, 10]
+    assert {c[1:] for c in calls} == {(10, "draws")}
+    again = map_replicates(_square_plus_noise, 10, 0.0, chunk_size=3)
+    np.testing.assert_array_equal(out[0], again[0])
+
+
+def test_progress_on_dask_and_from_placebo(sim, cluster):
+    """On a cluster chunks finish in any order; the counts still rise to the total. The placebo
+    test labels its replicates."""
+    _, calls = _record_progress(
+        lambda: map_replicates(
+            _square_plus_noise, 7, 0.0, scheduler=cluster.scheduler_address, chunk_size=2
+        )
+    )
+    assert sorted(c[0] for c in calls) == [c[0] for c in calls] and calls[-1][:2] == (7, 7)
+    assert len(calls) == 4
+    _, calls = _record_progress(lambda: _placebo(sim, chunk_size=25))
+    assert calls == [
+        (25, 60, "placebo draws"),
+        (50, 60, "placebo draws"),
+        (60, 60, "placebo draws"),
+    ]

@@ -28,13 +28,29 @@ def _run(config: Path, out: str | None, cache: bool = True) -> int:
 
         columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                    TimeElapsedColumn())
+        from .inference import reporting_progress
+
         with Progress(*columns, transient=True) as bar:
             task = bar.add_task("climetrics", total=None)
+            work = bar.add_task("", total=None, visible=False)  # replicates within a section
 
             def advance(done: int, total: int, title: str) -> None:
                 bar.update(task, completed=done, total=total, description=title)
 
-            result = study.run(out, cache=cache, progress=advance, log=bar.console.print)
+            running = False
+
+            def replicates(done: int, total: int, label: str) -> None:
+                nonlocal running
+                if not running:  # a new batch of replicates: restart the bar and its clock
+                    bar.reset(work, total=total, description=f"  {label}", visible=True)
+                    running = True
+                bar.update(work, completed=done)
+                if done >= total:
+                    bar.update(work, visible=False)
+                    running = False
+
+            with reporting_progress(replicates):
+                result = study.run(out, cache=cache, progress=advance, log=bar.console.print)
     else:
         result = study.run(out, cache=cache)
     if result.failed:

@@ -24,6 +24,10 @@ The backend can be passed to every replicate-heavy function (``backend="dask"``,
 ``scheduler=...``, ``n_workers=...``, ``chunk_size=...``) or set for a block of code with
 :func:`using_backend` (the command line's ``--backend`` / ``--scheduler`` do this).
 
+Progress: inside :func:`reporting_progress` every finished chunk calls
+``callback(done, total, label)`` with the number of replicates done so far, ``R`` and the
+caller's label ("placebo draws", ...); the command line draws a progress bar with it.
+
 References
 ----------
 O'Neill, M. E. (2015). PCG: a family of simple fast space-efficient statistically good
@@ -51,6 +55,7 @@ __all__ = [
     "Backend",
     "map_replicates",
     "replicate_rng",
+    "reporting_progress",
     "resolve_backend",
     "using_backend",
 ]
@@ -146,6 +151,36 @@ def using_backend(backend: Backend | str | None = None, **kwargs: Any) -> Iterat
         _CURRENT.reset(token)
 
 
+#: ``callback(done, total, label)`` called after each finished chunk
+ProgressCallback = Callable[[int, int, str], None]
+_PROGRESS: ContextVar[ProgressCallback | None] = ContextVar("climetrics_progress", default=None)
+
+
+@contextlib.contextmanager
+def reporting_progress(callback: ProgressCallback) -> Iterator[None]:
+    """Within the block, :func:`map_replicates` reports each finished chunk to ``callback``."""
+    token = _PROGRESS.set(callback)
+    try:
+        yield
+    finally:
+        _PROGRESS.reset(token)
+
+
+def _counting(pieces: list[np.ndarray], label: str) -> Callable[[int], None]:
+    """A function taking a finished chunk's position that reports the running total."""
+    callback = _PROGRESS.get()
+    total = sum(len(p) for p in pieces)
+    done = 0
+
+    def finished(position: int) -> None:
+        nonlocal done
+        done += len(pieces[position])
+        if callback is not None:
+            callback(done, total, label)
+
+    return finished
+
+
 def replicate_rng(seed: int, index: int) -> np.random.Generator:
     """Random generator of replicate ``index``: the ``index``-th child of ``SeedSequence(seed)``.
 
@@ -173,6 +208,7 @@ def map_replicates(
     n_workers: int | None = None,
     chunk_size: int | None = None,
     default_chunk: int = 64,
+    label: str = "replicates",
 ) -> Any:
     """Run ``kernel(indices, shared)`` over ``0..n_replicates-1`` on a backend.
 
@@ -188,6 +224,8 @@ def map_replicates(
     backend, scheduler, n_workers, chunk_size
         See :func:`resolve_backend`; ``chunk_size`` defaults to the backend's, else to
         ``default_chunk`` (the caller's choice from the data size).
+    label
+        What a replicate is, for progress reports (see :func:`reporting_progress`).
 
     Returns
     -------
@@ -203,12 +241,17 @@ def map_replicates(
     if n_replicates < 1:
         raise ConfigError(f"n_replicates must be at least 1, got {n_replicates}")
     pieces = chunks_of(int(n_replicates), be.chunk_size or max(1, int(default_chunk)))
+    finished = _counting(pieces, label)
     if be.kind == "serial" or (be.kind == "processes" and len(pieces) == 1):
-        outputs = [kernel(idx, shared) for idx in pieces]
+        outputs = []
+        for position, idx in enumerate(pieces):
+            outputs.append(kernel(idx, shared))
+            finished(position)
     elif be.kind == "processes":
-        outputs = _run_processes(kernel, pieces, shared, be.n_workers or os.cpu_count() or 1)
+        workers = be.n_workers or os.cpu_count() or 1
+        outputs = _run_processes(kernel, pieces, shared, workers, finished)
     else:
-        outputs = _run_dask(kernel, pieces, shared, be)
+        outputs = _run_dask(kernel, pieces, shared, be, finished)
     return _concatenate(outputs)
 
 
@@ -262,7 +305,13 @@ def _call_with_installed(kernel: Kernel, indices: np.ndarray) -> Any:
     return kernel(indices, _WORKER_SHARED)
 
 
-def _run_processes(kernel: Kernel, pieces: list[np.ndarray], shared: Any, n_workers: int) -> list:
+def _run_processes(
+    kernel: Kernel,
+    pieces: list[np.ndarray],
+    shared: Any,
+    n_workers: int,
+    finished: Callable[[int], None],
+) -> list:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -273,7 +322,13 @@ def _run_processes(kernel: Kernel, pieces: list[np.ndarray], shared: Any, n_work
         initializer=_install_shared,
         initargs=(shared,),
     ) as pool:
-        return list(pool.map(_call_with_installed, [kernel] * len(pieces), pieces))
+        outputs = []
+        for position, out in enumerate(
+            pool.map(_call_with_installed, [kernel] * len(pieces), pieces)
+        ):
+            outputs.append(out)
+            finished(position)
+        return outputs
 
 
 # ------------------------------------------------------------------ dask distributed
@@ -309,11 +364,22 @@ def _dask_client(be: Backend) -> Iterator[Any]:
         yield client
 
 
-def _run_dask(kernel: Kernel, pieces: list[np.ndarray], shared: Any, be: Backend) -> list:
+def _run_dask(
+    kernel: Kernel,
+    pieces: list[np.ndarray],
+    shared: Any,
+    be: Backend,
+    finished: Callable[[int], None],
+) -> list:
+    from distributed import as_completed
+
     with _dask_client(be) as client:
         data = client.scatter(shared, broadcast=True, hash=False)
         futures = [client.submit(_call_with_data, kernel, idx, data, pure=False) for idx in pieces]
+        position = {f.key: i for i, f in enumerate(futures)}
         try:
+            for future in as_completed(futures, loop=client.loop):
+                finished(position[future.key])
             return client.gather(futures)
         finally:
             client.cancel([*futures, data])

@@ -362,7 +362,12 @@ def multiplier_bootstrap(
     s = _cluster_sums(psi, cluster)
     job = MultiplierJob(s, psi.shape[0], seed, weights)
     draws = map_replicates(
-        multiplier_kernel, n_boot, job, backend=backend, default_chunk=max(1, 2**19 // s.shape[0])
+        multiplier_kernel,
+        n_boot,
+        job,
+        backend=backend,
+        default_chunk=max(1, 2**19 // s.shape[0]),
+        label="multiplier bootstrap draws",
     )
     q75, q25 = np.quantile(draws, [0.75, 0.25], axis=0)
     se = (q75 - q25) / (stats.norm.ppf(0.75) - stats.norm.ppf(0.25))

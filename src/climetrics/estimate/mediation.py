@@ -931,6 +931,7 @@ def _one_mediator(
             n_boot,
             job,
             default_chunk=_default_chunk(*V.shape),
+            label="mediation bootstrap draws",
             **where,
         )
         void = out[:, 4] > 0

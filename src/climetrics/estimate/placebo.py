@@ -297,6 +297,7 @@ def placebo_test(
             n_workers=n_workers,
             chunk_size=chunk_size,
             default_chunk=job.model.default_chunk(),
+            label="placebo draws",
         )
         fit = job.model.fit(coef, var, degenerate)
     notes = [str(w.message) for w in caught]

@@ -603,7 +603,13 @@ def evaluate_groups(
         return [(np.empty((0, model.n_out)), np.empty(0, dtype=object)) for _ in groups]
     job = FrontierJob(model, Z, blocks, exclude_self)
     vals, status = map_replicates(
-        frontier_kernel, len(blocks), job, backend=backend, scheduler=scheduler, default_chunk=1
+        frontier_kernel,
+        len(blocks),
+        job,
+        backend=backend,
+        scheduler=scheduler,
+        default_chunk=1,
+        label="DEA blocks of DMUs",
     )
     out, start = [], 0
     for _, evl in groups:

@@ -167,6 +167,7 @@ def _run(kernel, permutations: int, shared: tuple, n: int, backend, chunk_size) 
         backend=backend,
         chunk_size=chunk_size,
         default_chunk=max(1, _CHUNK_ELEMENTS // (4 * n * PERMUTATION_BLOCK)),
+        label=f"Moran permutation blocks of {PERMUTATION_BLOCK}",
     )
     return _pseudo_p(above.sum(axis=0), below.sum(axis=0), permutations)
 
