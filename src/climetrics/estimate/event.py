@@ -21,7 +21,7 @@ import pandas as pd
 from ..errors import EstimationError, PanelError
 from ..panel import Panel
 from ..report.tables import Table, fmt, stars
-from ..result import EstimationResult
+from ..result import EstimationResult, _Renders
 from .fe import _as_list, _fit_one
 
 
@@ -59,7 +59,7 @@ def _label(k: int, lo: int, hi: int, binned: bool) -> str:
 
 
 @dataclass
-class EventStudyResult:
+class EventStudyResult(_Renders):
     """Event-study estimates: per-period coefficients, the pre-trend test and the fit."""
 
     coefs: (

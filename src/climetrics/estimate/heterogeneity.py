@@ -71,7 +71,7 @@ from scipy import stats
 from ..errors import EstimationError, PanelError, show
 from ..panel import Panel
 from ..report.tables import Table, fmt, regression_table
-from ..result import EstimationResult
+from ..result import EstimationResult, _Renders
 from .batched import SmallSampleCorrection
 from .fe import _as_list, twfe
 from .within import FixedEffects, find_singletons
@@ -328,7 +328,7 @@ class _BlockKernel:
 
 # ---------------------------------------------------------------------- results
 @dataclass(eq=False)
-class HeterogeneityResult:
+class HeterogeneityResult(_Renders):
     """Group-wise effects, the interacted model and the tests of equal effects.
 
     Attributes

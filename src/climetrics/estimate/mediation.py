@@ -93,7 +93,7 @@ from scipy import stats
 from ..errors import EstimationError, PanelError
 from ..panel import Panel
 from ..report.tables import Table, fmt, regression_table, stars
-from ..result import EstimationResult
+from ..result import EstimationResult, _Renders
 from .fe import _as_list, twfe
 from .within import FixedEffects, find_singletons
 
@@ -548,7 +548,7 @@ class MediationPath:
 
 
 @dataclass(eq=False)
-class MediationResult:
+class MediationResult(_Renders):
     """Mediation analysis of one treatment on one outcome through one or more mediators."""
 
     y: str

@@ -31,7 +31,7 @@ import pandas as pd
 from ..errors import EstimationError
 from ..panel import Panel
 from ..report.tables import Table, fmt
-from ..result import EstimationResult
+from ..result import EstimationResult, _Renders
 from .event import adoption_year
 from .fe import _as_list, twfe
 
@@ -39,7 +39,7 @@ KINDS = ("space", "time", "mixed")
 
 
 @dataclass
-class PlaceboResult:
+class PlaceboResult(_Renders):
     """Placebo distribution, the real estimate and randomization-inference p-values."""
 
     kind: str

@@ -34,6 +34,8 @@ import pandas as pd
 from scipy import stats
 
 from ...errors import EstimationError, PanelError
+from ...report.tables import Table, fmt
+from ...result import _Renders
 from .weights import SpatialWeights
 
 PERMUTATION_BLOCK = 100
@@ -42,7 +44,7 @@ _QUADRANTS = np.array(["LL", "LH", "HL", "HH"])  # index: 2 * (z > 0) + (lag > 0
 
 
 @dataclass(frozen=True)
-class MoranResult:
+class MoranResult(_Renders):
     """Global Moran's I with its moments under normality and randomisation.
 
     ``p_norm`` / ``p_rand`` are two-sided normal p-values of ``z_norm`` / ``z_rand``;
@@ -63,6 +65,21 @@ class MoranResult:
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
+
+    def table(self, *, digits: int = 4, title: str = "Global Moran's I") -> Table:
+        """The statistic, its expectation and the z / p under both assumptions (and the
+        permutation p-value when permutations were drawn)."""
+        rows = [
+            ["I", fmt(self.I, digits), fmt(self.I, digits)],
+            ["E(I)", fmt(self.expected, digits), fmt(self.expected, digits)],
+            ["Var(I)", fmt(self.var_norm, 6), fmt(self.var_rand, 6)],
+            ["z", fmt(self.z_norm, 3), fmt(self.z_rand, 3)],
+            ["p (two-sided)", fmt(self.p_norm, 4), fmt(self.p_rand, 4)],
+        ]
+        notes = [f"n = {self.n}."]
+        if self.permutations:
+            notes.append(f"Permutation pseudo p-value ({self.permutations} draws): {fmt(self.p_perm, 4)}.")
+        return Table(columns=["Normality", "Randomisation"], rows=rows, title=title, notes=notes)
 
 
 def _values(values, w: SpatialWeights, what: str) -> np.ndarray:
