@@ -316,10 +316,16 @@ def test_nddf_index_choice_names_the_key(nddf, pattern):
 
 
 SPATIAL_CASES = [
-    ({"weights": ["contiguty"]}, r"'spatial.weights\[0\]': unknown matrix 'contiguty' \(did you mean 'contiguity'\?\)"),
+    (
+        {"weights": ["contiguty"]},
+        r"'spatial.weights\[0\]': unknown matrix 'contiguty' \(did you mean 'contiguity'\?\)",
+    ),
     ({"enabled": True, "weights": []}, r"'spatial.weights' must name at least one matrix"),
     ({"weights": ["knn", "knn"]}, r"'spatial.weights' lists a matrix twice"),
-    ({"model": "sac"}, r"'spatial.model' = 'sac' is not allowed; use one of \['sdm', 'sar', 'sem'\]"),
+    (
+        {"model": "sac"},
+        r"'spatial.model' = 'sac' is not allowed; use one of \['sdm', 'sar', 'sem'\]",
+    ),
     ({"effects": "both"}, r"'spatial.effects' = 'both' is not allowed"),
     ({"draws": 1}, r"'spatial.draws' must be at least 2, got 1"),
     ({"power": 0}, r"'spatial.power' must be positive, got 0"),
@@ -334,8 +340,16 @@ def test_spatial_config_errors_name_the_key(spatial, pattern):
 
 
 def test_spatial_columns_checked_against_the_data():
-    cfg = parse_config(merged(spatial={"enabled": True, "weights": ["contiguity", "economic"], "maps": ["yy"],
-                                       "regressors": ["a", "c"]}))
+    cfg = parse_config(
+        merged(
+            spatial={
+                "enabled": True,
+                "weights": ["contiguity", "economic"],
+                "maps": ["yy"],
+                "regressors": ["a", "c"],
+            }
+        )
+    )
     problems = check_against_data(cfg, ["city", "year", "y", "did", "a", "b"])
     assert "'spatial.regressors[1]': column 'c' is not in the data" in problems[0]
     assert any(p.startswith("'spatial.maps[0]': column 'yy'") for p in problems)
@@ -344,7 +358,91 @@ def test_spatial_columns_checked_against_the_data():
 
 def test_one_data_source_only():
     raw = {**BASE, "data": {"path": "x.csv", "unit": "u", "time": "t", "simulate_provinces": {}}}
-    with pytest.raises(ConfigError, match=r"\[data\] has path and simulate_provinces: give exactly one"):
+    with pytest.raises(
+        ConfigError, match=r"\[data\] has path and simulate_provinces: give exactly one"
+    ):
         parse_config(raw)
     cfg = parse_config({**BASE, "data": {"simulate_provinces": {"years": [2005, 2020]}}})
     assert cfg["data"]["simulate_provinces"]["rho"] == 0.3 and cfg["data"]["simulate"] is None
+
+
+def _values_study(tmp_path, edit, extra: str = ""):
+    """A 6-city x 4-year study whose data ``edit(df)`` spoils; returns the ConfigError text."""
+    import pandas as pd
+
+    from climetrics.study.runner import Study
+
+    df = pd.DataFrame(
+        [(c, y) for c in ["c1", "c2", "c3", "c4", "c5", "c6"] for y in range(2010, 2014)],
+        columns=["city", "year"],
+    )
+    df["y"] = [0.1 * i + (i % 3) for i in range(len(df))]
+    df["did"] = ((df["city"] <= "c3") & (df["year"] >= 2012)).astype(int)
+    df["a"] = [float(i % 5) for i in range(len(df))]
+    df = edit(df)
+    df.to_csv(tmp_path / "d.csv", index=False)
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(
+        '[data]\npath = "d.csv"\nunit = "city"\ntime = "year"\n[variables]\noutcome = "y"\n'
+        'treatment = "did"\ncontrols = ["a"]\n' + extra
+    )
+    try:
+        Study.from_file(cfg).load_panel()
+    except ConfigError as err:
+        return str(err)
+    return ""
+
+
+def _text_cell(df, col, row, value):
+    df[col] = df[col].astype(object)
+    df.loc[row, col] = value
+    return df
+
+
+VALUE_CASES = [
+    ("fine", lambda df: df, "", r"^$"),
+    (
+        "text in a control",
+        lambda df: _text_cell(df, "a", 5, "3,2"),
+        "",
+        r"'variables.controls\[0\]': column 'a' must be numeric; city 'c2', year 2011 holds '3,2'",
+    ),
+    (
+        "text in the outcome, twice",
+        lambda df: _text_cell(_text_cell(df, "y", 0, "x"), "y", 7, "--"),
+        "",
+        r"'variables.outcome': column 'y' must be numeric; city 'c1', year 2010 holds 'x' \(2 such",
+    ),
+    (
+        "no treated units",
+        lambda df: df.assign(did=0),
+        "",
+        r"'variables.treatment': column 'did' is 0 in every observation -- no treated units",
+    ),
+    (
+        "everyone treated",
+        lambda df: df.assign(did=1),
+        "",
+        r"'variables.treatment': column 'did' is 1 in every observation",
+    ),
+    (
+        "constant outcome",
+        lambda df: df.assign(y=2.5),
+        "",
+        r"'variables.outcome': column 'y' takes the single value 2.5; it must vary",
+    ),
+    (
+        "text mediator",
+        lambda df: _text_cell(df.assign(m=1.0), "m", 3, "?"),
+        '[mediation]\nmediators = ["m"]\n',
+        r"'mediation.mediators\[0\]': column 'm' must be numeric; city 'c1', year 2013 holds '\?'",
+    ),
+]
+
+
+@pytest.mark.parametrize("name,edit,extra,pattern", VALUE_CASES, ids=[c[0] for c in VALUE_CASES])
+def test_variable_values_checked_before_any_section(tmp_path, name, edit, extra, pattern):
+    """`climetrics check` (load_panel) names the key, the unit, the year and the bad value."""
+    import re
+
+    assert re.search(pattern, _values_study(tmp_path, edit, extra)), name

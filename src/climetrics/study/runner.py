@@ -63,6 +63,16 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _checked(cfg: StudyConfig, panel: Panel) -> Panel:
+    """``panel`` if the configured variables hold usable values, else ConfigError listing why."""
+    from .data_checks import check_variable_values
+
+    problems = check_variable_values(cfg, panel)
+    if problems:
+        raise ConfigError(problems)
+    return panel
+
+
 def frame_hash(df: pd.DataFrame) -> str:
     """Content hash of a DataFrame (values and column names), stable across runs."""
     h = hashlib.sha256()
@@ -134,7 +144,7 @@ class Study:
             self.entropy_weights = state["entropy_weights"]
             self.warnings += state["warnings"]
             self.prepared_from_cache = True
-            return state["panel"]
+            return _checked(self.config, state["panel"])
         cfg = self.config
         d = cfg["data"]
         found: list[str] = []
@@ -186,7 +196,7 @@ class Study:
                 "warnings": found,
             }
             atomic_write(cached, pickle.dumps(state))
-        return panel
+        return _checked(cfg, panel)
 
     def _data_key(self) -> str:
         """Hash of everything the prepared panel depends on: the bytes of the data file, of

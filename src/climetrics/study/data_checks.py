@@ -1,0 +1,103 @@
+"""Checks of the prepared data's values against the study config, run before any section.
+
+:func:`~climetrics.study.config.check_against_data` makes sure every configured column exists;
+this module checks what those columns hold, so that ``climetrics check`` catches what would
+otherwise fail inside every section: a text cell in a numeric variable (named by unit, period
+and value), an outcome or treatment without variation, and a binary treatment with no treated
+(or no untreated) observations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pandas as pd
+
+from ..errors import show
+from ..panel import Panel
+
+
+def _numeric_keys(cfg: Any) -> Iterator[tuple[str, str]]:
+    """(config key, column) of every variable the estimators use as a number."""
+    v = cfg["variables"]
+    yield "variables.outcome", v["outcome"]
+    yield "variables.treatment", v["treatment"]
+    for i, c in enumerate(v["controls"]):
+        yield f"variables.controls[{i}]", c
+    for i, c in enumerate(cfg["mediation"]["mediators"]):
+        yield f"mediation.mediators[{i}]", c
+    for i, c in enumerate(cfg["iv"]["instruments"]):
+        yield f"iv.instruments[{i}]", c
+    if cfg["nonlinear"]["x"] is not None:
+        yield "nonlinear.x", cfg["nonlinear"]["x"]
+    for i, c in enumerate(cfg["psm"]["covariates"] or []):
+        yield f"psm.covariates[{i}]", c
+    for key in ("replace_treatment", "alternative_outcomes"):
+        for i, c in enumerate(cfg["robustness"][key]):
+            yield f"robustness.{key}[{i}]", c
+    if cfg["spatial"]["enabled"]:
+        for i, c in enumerate(cfg["spatial"]["regressors"]):
+            yield f"spatial.regressors[{i}]", c
+
+
+def _not_numeric(panel: Panel, key: str, col: str) -> str | None:
+    s = panel.df[col]
+    if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        return None
+    bad = pd.to_numeric(s, errors="coerce").isna() & s.notna()
+    if not bad.any():
+        return None
+    i = bad.to_numpy().nonzero()[0][0]
+    row = panel.df.iloc[i]
+    return (
+        f"'{key}': column '{col}' must be numeric; {panel.unit} {show(row[panel.unit])}, "
+        f"{panel.time} {row[panel.time]} holds {show(row[col])}"
+        + (f" ({int(bad.sum())} such cells)" if bad.sum() > 1 else "")
+    )
+
+
+def _variation(panel: Panel, key: str, col: str, *, treatment: bool) -> str | None:
+    s = pd.to_numeric(panel.df[col], errors="coerce").dropna()
+    if s.empty:
+        return f"'{key}': column '{col}' has no non-missing value"
+    values = set(s.unique())
+    if treatment and values <= {0, 1}:
+        if values == {0}:
+            return (
+                f"'{key}': column '{col}' is 0 in every observation -- no treated units, so no "
+                "treatment effect can be estimated (check the policy calendar or the column)"
+            )
+        if values == {1}:
+            return (
+                f"'{key}': column '{col}' is 1 in every observation -- no untreated comparison "
+                "observations"
+            )
+        return None
+    if len(values) == 1:
+        return f"'{key}': column '{col}' takes the single value {show(s.iloc[0])}; it must vary"
+    return None
+
+
+def check_variable_values(cfg: Any, panel: Panel) -> list[str]:
+    """Problems with the values of the configured variables in the prepared ``panel``."""
+    problems: list[str] = []
+    numeric_ok: set[str] = set()
+    for key, col in _numeric_keys(cfg):
+        if col not in panel:
+            continue  # absent columns are reported by check_against_data
+        problem = _not_numeric(panel, key, col)
+        if problem:
+            problems.append(problem)
+        else:
+            numeric_ok.add(col)
+    v = cfg["variables"]
+    for key, col, treatment in (
+        ("variables.outcome", v["outcome"], False),
+        ("variables.treatment", v["treatment"], True),
+    ):
+        if col in numeric_ok:
+            problem = _variation(panel, key, col, treatment=treatment)
+            if problem:
+                problems.append(problem)
+    return problems
