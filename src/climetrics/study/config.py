@@ -164,15 +164,6 @@ CITY_CO2_SCHEMA: dict[str, Field] = {
     "output_units": _f(str, "10^4 t", choices=("kg", "t", "10^4 t", "Mt")),
 }
 
-#: summary measures of provincial_digital_economy a [[prepare.digital_economy]] step can add
-DIGITAL_MEASURES = (
-    "gdp",
-    "digital_industrialisation",
-    "industrial_digitalisation",
-    "digital_economy",
-    "digital_share",
-    "source",
-)
 #: columns added without 'columns': measure -> suffix after '<prefix>_'
 DIGITAL_DEFAULT = {"digital_share": "share", "digital_economy": "va"}
 
@@ -843,11 +834,13 @@ def _digital_problems(d: dict[str, Any], key: str) -> list[str]:
             )
         if not cols:
             problems.append(f"'{key}.columns' is empty; give {{summary measure = 'new column'}}")
+        from ..measure.io_digital import SUMMARY_COLUMNS  # the measures a step can add
+
         for m in cols:
-            if m not in DIGITAL_MEASURES:
+            if m not in SUMMARY_COLUMNS:
                 problems.append(
-                    f"'{key}.columns.{m}': unknown measure{did_you_mean(m, DIGITAL_MEASURES)}; "
-                    f"use any of {', '.join(DIGITAL_MEASURES)}"
+                    f"'{key}.columns.{m}': unknown measure{did_you_mean(m, SUMMARY_COLUMNS)}; "
+                    f"use any of {', '.join(SUMMARY_COLUMNS)}"
                 )
     return problems
 
