@@ -446,3 +446,41 @@ def test_variable_values_checked_before_any_section(tmp_path, name, edit, extra,
     import re
 
     assert re.search(pattern, _values_study(tmp_path, edit, extra)), name
+
+
+def test_policy_step_for_a_firm_panel(tmp_path):
+    """[[prepare.policies]] city = '...' gives firms their city's policy (the direct call's
+    column); a misspelt city column is named under its key."""
+    import warnings
+
+    import pandas as pd
+
+    from climetrics import data
+    from climetrics.panel import Panel
+    from climetrics.study.runner import Study
+
+    years = range(2012, 2018)
+    df = pd.DataFrame(
+        [(f, y, c) for f, c in [("a", "苏州市"), ("b", "昆明市"), ("c", "商丘市")] for y in years],
+        columns=["firm", "year", "city"],
+    )
+    df["y"] = range(len(df))
+    df.to_csv(tmp_path / "firms.csv", index=False)
+    cfg = tmp_path / "s.toml"
+    text = (
+        '[data]\npath = "firms.csv"\nunit = "firm"\ntime = "year"\n'
+        '[variables]\noutcome = "y"\ntreatment = "bbc"\n'
+        '[[prepare.policies]]\nname = "broadband_china"\ncolumn = "bbc"\ncity = "{city}"\n'
+    )
+    cfg.write_text(text.format(city="city"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = Study.from_file(cfg).load_panel()
+        direct = data.policy_dummies(
+            Panel(df, "firm", "year"), "broadband_china", name="bbc", city="city"
+        )
+    assert got.df["bbc"].tolist() == direct.df["bbc"].tolist()
+    assert got.df.groupby("firm")["bbc"].sum().to_dict() == {"a": 4, "b": 0, "c": 3}
+    cfg.write_text(text.format(city="town"))
+    with pytest.raises(ConfigError, match=r"'prepare.policies\[0\].city': column 'town'"):
+        Study.from_file(cfg).load_panel()

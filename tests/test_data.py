@@ -347,6 +347,31 @@ def test_policy_dummies_exact_calendar_for_any_units():
         data.policy_dummies(panel, "some_policy", calendar=cal)
 
 
+def test_policy_dummies_for_firms_by_their_city():
+    """Firm-year panel (seed 000's listed firms): each row takes its city's adoption year;
+    firm f3 moves from Kunming (never treated) to Suzhou (2014) in 2016 and is treated from
+    then on. The city column is named in errors."""
+    rows = []
+    for y in YEARS:
+        rows += [("f1", y, "苏州市"), ("f2", y, "商丘市"), ("f3", y, "昆明市" if y < 2016 else "苏州市")]
+    panel = Panel(pd.DataFrame(rows, columns=["firm", "year", "city"]), unit="firm", time="year")
+    out = _broadband(panel, city="city")
+    got = out.df.pivot(index="year", columns="firm", values="broadband_china")
+    assert got["f1"].tolist() == EXPECTED[320500]
+    assert got["f2"].tolist() == EXPECTED[411400]
+    assert got["f3"].tolist() == [0, 0, 0, 1, 1]
+    assert out.df.loc[out.df["firm"] == "f3", "broadband_china_year"].tolist()[-1] == 2014
+    with pytest.raises(PanelError, match=r"city column 'cty' not in the panel \(did you mean 'city'\?\)"):
+        data.policy_dummies(panel, "broadband_china", city="cty")
+    gap = panel.to_frame()
+    gap.loc[4, "city"] = None
+    with pytest.raises(PanelError, match=r"'city' is missing for firm 'f1', year 2017 \(1 rows\)"):
+        data.policy_dummies(Panel(gap, "firm", "year"), "broadband_china", city="city")
+    cal = pd.DataFrame({"city": ["昆明市"], "adoption_year": [2014]})
+    own = data.policy_dummies(panel, "own", city="city", calendar=cal)
+    assert own.df.pivot(index="year", columns="firm", values="own")["f3"].tolist() == [0, 1, 1, 0, 0]
+
+
 def test_bundled_files_match_a_fresh_build(tmp_path):
     """The committed CSVs are what tools/build_data.py writes (needs pypinyin and the raw data).
 

@@ -459,6 +459,7 @@ def policy_dummies(
     include_unverified: bool = False,
     expand_provinces: bool | None = None,
     calendar: pd.DataFrame | None = None,
+    city: str | None = None,
 ) -> Panel:
     """Return a new Panel with staggered-DID treatment columns for ``policy``.
 
@@ -469,7 +470,8 @@ def policy_dummies(
     Parameters
     ----------
     panel
-        A :class:`~climetrics.Panel` whose unit column identifies cities.
+        A :class:`~climetrics.Panel` whose unit column identifies cities, or any panel (e.g.
+        listed firms by year, seed 000's firm-level mechanism sample) with a ``city`` column.
     policy
         A bundled policy id (see :func:`policies`), or any label when ``calendar`` is given.
     unit_key
@@ -482,6 +484,12 @@ def policy_dummies(
     calendar
         Your own calendar for any policy: a DataFrame with the panel's unit column and
         ``adoption_year`` (or ``year``); a unit listed in several years adopts in the first.
+        With ``city`` the calendar's city column has that name instead.
+    city
+        Column naming each row's city when the panel's units are not cities (firms, plants):
+        every row takes the adoption year of its city, so a firm is treated from the year its
+        city adopts (and a firm that moves follows its city of each year). Default: the unit
+        column.
 
     Calendar units that are not in the panel are reported with a warning.
     """
@@ -492,11 +500,24 @@ def policy_dummies(
     clash = [c for c in new_cols if c in panel.columns]
     if clash:
         raise PanelError(f"the panel already has column(s) {clash}; pass name= to choose other names")
-    match = _matcher(unit_key, panel.unit)
-    codes = match(panel.df[panel.unit], "panel")
-    _check_one_to_one(codes, panel.unit)
+    where = panel.unit if city is None else city
+    if where not in panel.columns:
+        raise PanelError(
+            f"city column '{where}' not in the panel{did_you_mean(where, panel.columns)}"
+        )
+    rows = panel.df[where]
+    if rows.isna().any():
+        i = rows.isna().to_numpy().nonzero()[0][0]
+        raise PanelError(
+            f"'{where}' is missing for {panel.unit} {panel.df[panel.unit].iloc[i]!r}, "
+            f"{panel.time} {panel.df[panel.time].iloc[i]} ({int(rows.isna().sum())} rows): "
+            "every row needs its city"
+        )
+    match = _matcher(unit_key, where)
+    codes = match(rows, "panel")
+    _check_one_to_one(codes, where)
     if calendar is not None:
-        years = _user_years(calendar, panel.unit, match)
+        years = _user_years(calendar, where, match)
     elif unit_key == "exact":
         raise PanelError("unit_key='exact' matches units as they are and needs your own calendar=")
     else:
@@ -509,6 +530,6 @@ def policy_dummies(
             UserWarning,
             stacklevel=2,
         )
-    year = panel.df[panel.unit].map(codes).map(years).astype(float)
+    year = rows.map(codes).map(years).astype(float)
     treated = (panel.df[panel.time] >= year).astype(int)
     return panel.assign(**{new_cols[0]: year.notna().astype(int), new_cols[1]: year, new_cols[2]: treated})

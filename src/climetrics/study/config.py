@@ -106,6 +106,9 @@ POLICY_SCHEMA: dict[str, Field] = {
     "column": _f(str, None, help="name of the DID dummy to create (default: the policy name)"),
     "calendar": _f(str, None, help="csv with a unit column and 'adoption_year' for user policies"),
     "unit_key": _f(str, "auto", choices=("auto", "adcode", "name", "name_en")),
+    "city": _f(
+        str, None, help="column naming each row's city when units are firms (default: the unit)"
+    ),
     "include_unverified": _f(bool, False),
     "expand_provinces": _f(
         bool, None, help="treat every city of a province-level pilot (low-carbon 2010/2012)"
@@ -885,6 +888,8 @@ def check_against_data(cfg: StudyConfig, columns: list[str]) -> list[str]:
         for i, c in enumerate(cfg["prepare"][key]):
             need(f"prepare.{key}[{i}]", c)
     need("prepare.interpolate_by", cfg["prepare"]["interpolate_by"])
+    for i, pol in enumerate(cfg["prepare"]["policies"]):
+        need(f"prepare.policies[{i}].city", pol["city"])
     for key in ("replace_treatment", "alternative_outcomes"):
         for i, c in enumerate(cfg["robustness"][key]):
             need(f"robustness.{key}[{i}]", c)

@@ -260,6 +260,7 @@ class Study:
                 include_unverified=pol["include_unverified"],
                 calendar=calendar,
                 expand_provinces=pol["expand_provinces"],
+                city=pol["city"],
             )
         for i, spec in enumerate(p["carbon"]):
             panel = measures.add_carbon(panel, spec, f"prepare.carbon[{i}]")
