@@ -31,6 +31,24 @@ References (``tests/data/reference/spatial_produc.json``, written by
   spreg alternates phi and rho searches until phi moves less than 1e-7, ours maximises the
   profile likelihood jointly, and the test checks ours reaches the higher likelihood).
   spreg's RE ``logll`` omits ``N/2 log phi²``; ours = spreg's + N log phi (checked).
+* Random-effects error model (Baltagi, Song & Koh 2003; Elhorst 2003) and the SEM Hausman test:
+  (a) its likelihood is the Gaussian density with the model's covariance built in full
+  (``_re_sem_loglik_dense``): log-likelihood at our estimates to 1e-10 relative, its numerical
+  gradient at them zero (``|dL / d log p| < 1e-3`` for every parameter; a lambda off by 1e-5
+  gives about 5e-3), the information matrix equal to ``1/2 tr(O^-1 O_a O^-1 O_b)`` and
+  ``X' O^-1 X`` (1e-6 / 1e-9 relative). (b) PySAL ``spreg.Panel_RE_Error`` builds its GLS
+  transform from eigenvectors of (symmetrised) W, which is the model's likelihood only for a
+  symmetric W; so the comparison uses a symmetric, row-standardised W (a 4-regular circulant
+  over the states). spreg's L-BFGS-B stops short (ours has the higher likelihood); evaluated at
+  our (lambda, theta) spreg's own code gives our coefficients (1e-9), sigma², sigma²_mu and
+  log-likelihood (1e-10; ours = spreg's ``logll`` + NT/2 log NT, spreg's concentrated
+  likelihood uses log e'e for log(e'e / NT)) and ``panel_Hausman`` our statistic (1e-8);
+  spreg's own objective maximised by Nelder-Mead lands within 1e-4 (relative) of our lambda
+  and theta (its objective rounds at about 1e-10 relative, normal equations through an
+  inverse, so its optimum is fixed no closer). ``panel_Hausman`` uses the slopes (not lambda)
+  for the SEM, as we do; its p-value counts the constant as a degree of freedom, ours not.
+  (c) With no unit heterogeneity theta is 0 and the fit equals the pooled SEM, ``spreg.ML_Error``
+  on ``I_T (x) W`` (sparse LU, x tolerance 1e-12): coefficients 1e-7, log-likelihood 1e-11.
 """
 
 import json
@@ -303,6 +321,215 @@ def test_hausman_and_random_effects_match_spreg(data, model):
     assert h["df"] == xs.shape[1] + 1
     if h["statistic"] < 0:  # Produc: V_RE - V_FE is indefinite; the result says so
         assert "not positive definite" in h["note"]
+
+
+def _re_sem_loglik_dense(y, x, wd, beta, lam, theta, s2):
+    """Log-density of the RE-SEM from its covariance, built in full (units major, as ours):
+    ``Var(u) = s² [theta I_N (x) ii' + (B'B)^-1 (x) I_T]``."""
+    n, t = y.shape
+    om = _re_sem_cov(wd, t, lam, theta, s2)
+    u = y.ravel() - np.concatenate([np.ones((n, t, 1)), x], axis=2).reshape(n * t, -1) @ beta
+    return -0.5 * (
+        n * t * np.log(2 * np.pi) + np.linalg.slogdet(om)[1] + u @ np.linalg.solve(om, u)
+    )
+
+
+def _re_sem_cov(wd, t, lam, theta, s2):
+    n = wd.shape[0]
+    b = np.eye(n) - lam * wd
+    return s2 * (
+        theta * np.kron(np.eye(n), np.ones((t, t))) + np.kron(np.linalg.inv(b.T @ b), np.eye(t))
+    )
+
+
+def _circulant(states):
+    """Each state linked to the two before and the two after it (alphabetical, wrapping round):
+    4 neighbours each, so the row-standardised W = C / 4 is symmetric."""
+    libpysal = pytest.importorskip("libpysal")
+    n = len(states)
+    m = np.zeros((n, n))
+    for i in range(n):
+        for j in (1, 2):
+            m[i, (i + j) % n] = m[i, (i - j) % n] = 1.0
+    ours = SpatialWeights.from_matrix(m, states, kind="circulant").standardized()
+    nbrs = {s: [states[j] for j in np.flatnonzero(m[i])] for i, s in enumerate(states)}
+    wl = libpysal.weights.W(nbrs, id_order=list(states))
+    wl.transform = "r"
+    return ours, wl
+
+
+def test_random_effects_sem_and_hausman_match_spreg(data, monkeypatch):
+    spreg = pytest.importorskip("spreg")
+    import spreg.panel_re as panel_re
+    from scipy.optimize import OptimizeResult
+    from spreg.diagnostics_panel import panel_Hausman
+
+    panel, _ = data
+    w, wl = _circulant(list(data[1].ids))
+    assert np.allclose(w.dense(), w.dense().T)
+    d = _frame().sort_values(["year", "state"])
+    yy, xx = d[["lgsp"]].to_numpy(), d[X].to_numpy()
+    h = spatial_hausman(panel, "lgsp", X, w, model="sem")
+    b, theta, s2 = h["re_coef"], h["re_theta"], h["re_sigma2"]
+    minimize = panel_re.minimize
+
+    def spreg_re(optimiser):
+        monkeypatch.setattr(panel_re, "minimize", optimiser)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return spreg.Panel_RE_Error(yy, xx, wl)
+
+    def at_ours(fun, x0, args, **kw):  # spreg's phi is sqrt(theta)
+        x = np.array([b[-1], np.sqrt(theta)])
+        return OptimizeResult(x=x, fun=fun(x, *args))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fe = spreg.Panel_FE_Error(yy, xx, wl)
+    default, mine = spreg_re(minimize), spreg_re(at_ours)
+
+    def nelder_mead(fun, x0, args, **kw):  # polishes spreg's own optimum
+        opts = {"xatol": 1e-8, "fatol": 1e-7, "maxiter": 20_000, "maxfev": 20_000}
+        start = (default.lam, default.phi)
+        return minimize(fun, start, args=args, method="Nelder-Mead", options=opts)
+
+    tight = spreg_re(nelder_mead)
+    # (1) at our (lambda, theta), spreg's code gives our estimates, likelihood and statistic
+    np.testing.assert_allclose(b[:-1], mine.betas.ravel()[:-2], rtol=1e-9)
+    assert s2 == pytest.approx(float(np.ravel(mine.sig2)[0]), rel=1e-10)
+    assert theta * s2 == pytest.approx(float(mine.betas[-1, 0]), rel=1e-9)
+    assert h["re_loglik"] == pytest.approx(mine.logll + 408 * np.log(816), rel=1e-10)
+    # 1e-5: spreg's FE lambda has x tolerance 1e-7, and the contrast d is a small difference
+    assert h["statistic"] == pytest.approx(float(panel_Hausman(fe, mine)[0]), rel=1e-5)
+    assert h["df"] == len(X)  # slopes only, as panel_Hausman's contrast for the SEM
+    # (2) spreg's optimisers: its default stops short; Nelder-Mead on its objective agrees
+    yv = d["lgsp"].to_numpy().reshape(17, 48).T
+    xv = d[X].to_numpy().reshape(17, 48, -1).transpose(1, 0, 2)
+
+    def exact(o):
+        s2o = float(np.ravel(o.sig2)[0])
+        th = float(o.betas[-1, 0]) / s2o
+        return _re_sem_loglik_dense(yv, xv, w.dense(), o.betas.ravel()[:-2], o.lam, th, s2o)
+
+    assert exact(mine) == pytest.approx(h["re_loglik"], rel=1e-10)
+    assert exact(default) < h["re_loglik"]
+    assert tight.lam == pytest.approx(b[-1], rel=1e-4)
+    assert tight.phi**2 == pytest.approx(theta, rel=1e-4)
+    np.testing.assert_allclose(tight.betas.ravel()[:-2], b[:-1], rtol=1e-4, atol=1e-6)
+    assert exact(tight) <= h["re_loglik"] + 1e-9
+
+
+def test_random_effects_sem_is_the_ml_of_its_likelihood(data):
+    """Contiguity W (not symmetric once row-standardised): checks against the full density."""
+    from climetrics.estimate.spatial._random_effects import fit_re_error
+
+    spreg = pytest.importorskip("spreg")
+    panel, w = data
+    arr = sm.panel_arrays(panel, "lgsp", X, w, False)
+    wd = arr.w.dense()
+    re = fit_re_error(arr.y, arr.x, arr.w, sm.LogDet(arr.w.matrix))
+    p0 = np.r_[re["coef"], re["theta"], re["sigma2"]]
+    assert re["sigma2_mu"] == pytest.approx(re["theta"] * re["sigma2"], rel=1e-12)
+    assert re["phi"] == pytest.approx((1 + 17 * re["theta"]) ** -0.5, rel=1e-12)
+
+    def f(p):
+        return _re_sem_loglik_dense(arr.y, arr.x, wd, p[:5], p[5], p[6], p[7])
+
+    assert f(p0) == pytest.approx(re["loglik"], rel=1e-10)
+    for i in range(p0.size):  # dL / d log p by central differences
+        e = np.zeros(p0.size)
+        e[i] = 1e-4
+        assert abs(f(p0 * (1 + e)) - f(p0 * (1 - e))) / 2e-4 < 1e-3
+    # information matrix of (beta, lambda, sigma²) given theta, against the dense formula
+    lam, th, s2 = p0[5:]
+    om = _re_sem_cov(wd, 17, lam, th, s2)
+    oi = np.linalg.inv(om)
+    a = oi @ (_re_sem_cov(wd, 17, lam + 1e-6, th, s2) - _re_sem_cov(wd, 17, lam - 1e-6, th, s2))
+    a /= 2e-6
+    c = oi @ om / s2
+    dense = 0.5 * np.array([[np.trace(a @ a), np.trace(a @ c)], [np.trace(a @ c), np.trace(c @ c)]])
+    np.testing.assert_allclose(re["information"][5:, 5:], dense, rtol=1e-6)
+    xz = np.concatenate([np.ones((48, 17, 1)), arr.x], axis=2).reshape(816, -1)
+    np.testing.assert_allclose(re["information"][:5, :5], xz.T @ oi @ xz, rtol=1e-9)
+    assert not re["information"][:5, 5:].any()
+    # spreg's Panel_RE_Error, which is not this likelihood for an asymmetric W, is below it
+    d = _frame().sort_values(["year", "state"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        o = spreg.Panel_RE_Error(d[["lgsp"]].to_numpy(), d[X].to_numpy(), _spreg_weights(w))
+    s2o = float(np.ravel(o.sig2)[0])
+    assert f(np.r_[o.betas.ravel()[:-1], o.betas[-1, 0] / s2o, s2o]) < re["loglik"]
+    # the test's own RE fit: the same optimum (the profile in theta is flat: ~1e-7 relative)
+    h = spatial_hausman(panel, "lgsp", X, w, model="sem")
+    np.testing.assert_allclose(h["re_coef"], re["coef"], rtol=1e-6)
+    assert h["re_theta"] == pytest.approx(re["theta"], rel=1e-5)
+    assert h["re_loglik"] == pytest.approx(re["loglik"], rel=1e-12)
+    oi = np.linalg.inv(_re_sem_cov(wd, 17, h["re_coef"][-1], h["re_theta"], h["re_sigma2"]))
+    # the Hausman statistic from the FE fit and the dense variance of the RE slopes
+    fe = h["fe_result"]
+    dd = fe.coefs["estimate"].to_numpy()[:4] - h["re_coef"][1:5]
+    v = np.linalg.inv(xz.T @ oi @ xz)[1:, 1:] - fe.cov[:4, :4]
+    assert h["statistic"] == pytest.approx(dd @ np.linalg.solve(v, dd), rel=1e-8)
+    assert h["df"] == 4
+    if h["statistic"] < 0:  # Produc: V_RE - V_FE is indefinite, as for the SAR
+        assert "not positive definite" in h["note"] and h["p_value"] == 1.0
+
+
+def test_random_effects_sem_without_unit_heterogeneity_is_pooled_sem(data):
+    """Errors with zero unit means: theta is estimated at 0 (with a warning) and the fit is the
+    pooled SEM, which spreg.ML_Error estimates on the stacked data with I_T (x) W."""
+    spreg = pytest.importorskip("spreg")
+    libpysal = pytest.importorskip("libpysal")
+    panel, w = data
+    wd, states = w.dense(), list(w.ids)
+    rng = np.random.default_rng(1)
+    e = rng.normal(0, 0.05, (48, 17))
+    e -= e.mean(axis=1, keepdims=True)
+    xv = _frame()[X].to_numpy().reshape(48, 17, 4)
+    y = 1 + xv @ np.array([0.1, 0.3, 0.6, -0.01]) + np.linalg.solve(np.eye(48) - 0.4 * wd, e)
+    df = _frame().assign(ysim=y.ravel())
+    with pytest.warns(UserWarning, match="estimated at zero"):
+        h = spatial_hausman(cm.Panel(df, unit="state", time="year"), "ysim", X, w, model="sem")
+    assert h["re_theta"] == 0.0 and h["re_phi"] == 1.0
+    nb = {
+        (s, t): [(states[j], t) for j in np.flatnonzero(wd[i])]
+        for i, s in enumerate(states)
+        for t in range(17)
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 17 disconnected blocks, by design
+        wb = libpysal.weights.W(nb, id_order=list(nb))
+        wb.transform = "r"
+        o = spreg.ML_Error(y.reshape(-1, 1), xv.reshape(-1, 4), wb, method="LU", epsilon=1e-12)
+    np.testing.assert_allclose(h["re_coef"], o.betas.ravel(), rtol=1e-7)
+    assert h["re_loglik"] == pytest.approx(o.logll, rel=1e-11)
+    assert h["re_sigma2"] == pytest.approx(float(np.ravel(o.sig2)[0]), rel=1e-7)
+
+
+def test_random_effects_sem_traces_blocked_equal_dense():
+    """The RE-SEM traces (LU, blocks of 512 columns) against dense inverses; N = 600 and W
+    row-standardised from a graph with unequal degrees (not symmetric)."""
+    from scipy.sparse.linalg import splu
+
+    from climetrics.estimate.spatial._random_effects import _re_error_traces
+
+    base = _torus_weights(25, 24).dense() > 0
+    idx = np.arange(600).reshape(25, 24)
+    extra = np.zeros_like(base)
+    extra[idx[::3].ravel(), np.roll(idx, (1, 1), axis=(0, 1))[::3].ravel()] = True
+    w = SpatialWeights.from_matrix((base | extra | extra.T).astype(float), np.arange(600))
+    w = w.standardized()
+    wd, lam, tth = w.dense(), 0.6, 3.0
+    assert not np.allclose(wd, wd.T)
+    b = np.eye(600) - lam * wd
+    s = np.eye(600) + tth * b.T @ b
+    g = (wd.T @ b + b.T @ wd) @ np.linalg.inv(b.T @ b)
+    sg = np.linalg.solve(s, g)
+    from scipy import sparse
+
+    got = _re_error_traces(w, lam, splu(sparse.csc_array(s)))
+    want = (np.trace(g), np.trace(g @ g), np.trace(sg), np.trace(sg @ sg))
+    np.testing.assert_allclose(got, want, rtol=1e-10)
 
 
 # ------------------------------------------------------------------ input checks

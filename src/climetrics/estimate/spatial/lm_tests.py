@@ -21,11 +21,18 @@ restriction ``theta = -rho beta``). :func:`lr_test` compares log-likelihoods of 
 non-linear restriction, gradient ``[rho I, I, beta]`` with respect to ``(beta, theta, rho)``).
 
 **Spatial Hausman test** (Elhorst 2014; the definition of PySAL's
-``spreg.panel_Hausman``): the SAR or SDM with unit fixed effects (direct approach) against the
-random-effects model (:mod:`._random_effects`), ``d = (beta, rho)_FE - (beta, rho)_RE`` and
-``H = d' [V_RE - V_FE]^-1 d ~ chi²(dim d)``, where each ``V`` is the inverse of the
-(beta, rho) block of the information matrix (the variance given sigma² and phi). Only for the
-lag models; a random-effects SEM is not estimated.
+``spreg.panel_Hausman``): the SAR, SDM or SEM with unit fixed effects (direct approach) against
+the random-effects model of the same kind (:mod:`._random_effects`),
+``H = d' [V_RE - V_FE]^-1 d ~ chi²(dim d)``. For the lag models ``d = (beta, rho)_FE -
+(beta, rho)_RE`` and each ``V`` is the inverse of the (beta, rho) block of the information
+matrix (the variance given sigma² and phi). For the SEM ``d = beta_FE - beta_RE`` (lambda left
+out) and ``V = s² (X*'X*)^-1`` of the slopes, as ``panel_Hausman`` does for
+``Panel_FE_Error`` / ``Panel_RE_Error`` (so the two can be compared): the information matrix of
+the error model is block-diagonal between beta and (lambda, s², theta), so the variance of each
+beta estimate needs nothing from lambda, and the question the test asks (are the unit effects
+correlated with X?) is about beta. The degrees of freedom are ``dim d`` (the number of slopes);
+``panel_Hausman`` counts the constant too for the SEM, so its p-value differs from ours while
+the statistic is the same.
 """
 
 from __future__ import annotations
@@ -152,15 +159,19 @@ def spatial_hausman(
     durbin: Sequence[str] | None = None,
     allow_islands: bool = False,
 ) -> dict:
-    """Hausman test of unit fixed against random effects for the SAR / SDM.
+    """Hausman test of unit fixed against random effects for the SAR, SDM or SEM.
 
     Returns ``test``, ``statistic``, ``df``, ``p_value``, ``note`` (set when ``V_RE - V_FE`` is
     not positive definite) plus the random-effects estimates (``re_coef``: constant, x, W*x,
-    rho; ``re_phi``, ``re_sigma2``, ``re_loglik``, the full log-likelihood including
-    ``N/2 log phi²``) and the fixed-effects fit (``fe_result``).
+    rho or lambda; ``re_loglik``, the full log-likelihood; ``re_sigma2``; ``re_phi``, for the lag
+    models ``phi² = s² / (T s_mu² + s²)`` and for the SEM ``(1 + T theta)^-1/2``; for the SEM
+    also ``re_theta = s_mu² / s²``) and the fixed-effects fit (``fe_result``). For the SEM the
+    statistic covers the slopes only (see the module docstring).
     """
-    if model not in ("sar", "sdm"):
-        raise EstimationError(f"the spatial Hausman test covers the SAR and SDM, not {model!r}")
+    if model not in ("sar", "sdm", "sem"):
+        raise EstimationError(
+            f"the spatial Hausman test covers the SAR, SDM and SEM, not {model!r}"
+        )
     xs = [x] if isinstance(x, str) else list(x)
     fe = spatial_panel(
         panel,
@@ -177,13 +188,17 @@ def spatial_hausman(
     data = panel_arrays(panel, y, xs, w, allow_islands)
     didx = [xs.index(d) for d in fit.durbin]
     z = np.concatenate([data.x, _lag(data.w, data.x[:, :, didx])], axis=2)
-    from ._random_effects import fit_re_lag
+    from ._random_effects import fit_re_error, fit_re_lag
 
-    re = fit_re_lag(data.y, z, data.w, fit.logdet)
-    p = z.shape[2] + 1  # coefficients and rho
+    if model == "sem":
+        re = fit_re_error(data.y, z, data.w, fit.logdet)
+        p = z.shape[2]  # slopes only: beta is information-orthogonal to lambda
+    else:
+        re = fit_re_lag(data.y, z, data.w, fit.logdet)
+        p = z.shape[2] + 1  # coefficients and rho
     v_fe = np.linalg.inv(fe.meta["information"][:p, :p])
     v_re = np.linalg.inv(re["information"][: p + 1, : p + 1])[1:, 1:]
-    d = fe.coefs["estimate"].to_numpy() - re["coef"][1:]
+    d = fe.coefs["estimate"].to_numpy()[:p] - re["coef"][1 : p + 1]
     diff = v_re - v_fe
     stat = float(d @ np.linalg.solve(diff, d))
     out = _chi2_row(f"Hausman FE vs RE ({model.upper()})", stat, p)
@@ -200,4 +215,6 @@ def spatial_hausman(
         re_loglik=re["loglik"],
         fe_result=fe,
     )
+    if model == "sem":
+        out["re_theta"] = re["theta"]
     return out
