@@ -56,3 +56,24 @@ def test_section_layout(built):
     assert [r["test"] for r in out.summary["tests"]][:2] == ["LM lag", "LM error"]
     assert "Truth (simulated data" in " ".join(out.section.paragraphs)
     assert "Under W2 k-nearest neighbours" in out.section.reading
+
+
+def test_hausman_row_for_the_sem():
+    """With [spatial] model = "sem" the selection table has the FE vs RE Hausman row of the SEM
+    (slopes only, df = number of regressors), equal to a direct spatial_hausman call."""
+    from climetrics.estimate.spatial.lm_tests import spatial_hausman
+
+    sim = cm.simulate_provinces(years=(2008, 2017), seed=2)
+    raw = {"data": {"simulate_provinces": {}},
+           "variables": {"outcome": "lnci", "treatment": "lnde", "controls": CONTROLS},
+           "spatial": {"enabled": True, "weights": ["contiguity"], "model": "sem", "effects": "unit",
+                       "permutations": 0}}
+    out = spatial_section(Context(panel=sim.panel, config=parse_config(raw).values, truth=sim.truth))
+    row = next(r for r in out.summary["tests"] if r["test"].startswith("Hausman"))
+    w = contiguity("province", sim.panel.units, attach_islands="nearest").standardized()
+    h = spatial_hausman(sim.panel, "lnci", ["lnde", *CONTROLS], w, model="sem")
+    assert row["test"] == "Hausman FE vs RE (SEM)" and row["df"] == 3
+    assert row["statistic"] == pytest.approx(h["statistic"], rel=1e-12)
+    assert row["p_value"] == pytest.approx(h["p_value"], rel=1e-12)
+    assert (f"Hausman test: {h['note']}" in out.section.paragraphs) == bool(h["note"])
+    assert "spatial_effects" not in out.tables

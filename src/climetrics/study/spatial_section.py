@@ -70,7 +70,7 @@ def selection_table(rows: list[dict[str, Any]], wlabel: str) -> Table:
                  notes=["LM tests (Anselin 1988; robust forms Anselin et al. 1996) on the fixed-effects model "
                         "with I_T (x) W (Elhorst 2010); LR and Wald tests restrict the SDM to the SAR (theta = 0) "
                         "and to the SEM (theta + rho beta = 0); the Hausman test compares unit fixed with random effects "
-                        "for the spatial model (as spreg's panel_Hausman)."])
+                        "for the spatial model (as spreg's panel_Hausman; for the SEM over the slopes only)."])
 
 
 def spatial_section(ctx: Context) -> Output:
@@ -103,11 +103,10 @@ def spatial_section(ctx: Context) -> Output:
              lr_test(fits["sar"], fits["sdm"]), lr_test(fits["sem"], fits["sdm"]),
              {**sdm_wald(fits["sdm"], "sar"), "test": "Wald SDM vs SAR"},
              {**sdm_wald(fits["sdm"], "sem"), "test": "Wald SDM vs SEM"}]
-    if model != "sem":
-        h = spatial_hausman(p, ctx.y, xs, w1, model=model)
-        tests.append({k: h[k] for k in ("test", "statistic", "df", "p_value")})
-        if h.get("note"):
-            out.section.paragraphs.append(f"Hausman test: {h['note']}")
+    h = spatial_hausman(p, ctx.y, xs, w1, model=model)
+    tests.append({k: h[k] for k in ("test", "statistic", "df", "p_value")})
+    if h.get("note"):
+        out.section.paragraphs.append(f"Hausman test: {h['note']}")
     out.add_table("spatial_tests", selection_table(tests, w1_label))
 
     res = {lab: (fits[model] if w is w1 else spatial_panel(p, ctx.y, xs, w, model=model, **kw))
