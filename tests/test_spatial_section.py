@@ -1,5 +1,6 @@
 """The study's spatial section reports the numbers of the spatial functions it calls."""
 
+import pandas as pd
 import pytest
 
 import climetrics as cm
@@ -77,3 +78,106 @@ def test_hausman_row_for_the_sem():
     assert row["p_value"] == pytest.approx(h["p_value"], rel=1e-12)
     assert (f"Hausman test: {h['note']}" in out.section.paragraphs) == bool(h["note"])
     assert "spatial_effects" not in out.tables
+
+
+def _pairs_of(w) -> pd.DataFrame:
+    """Each linked pair once (i < j) of a symmetric binary matrix, as unit / neighbor rows."""
+    m = w.matrix.tocoo()
+    keep = m.row < m.col
+    return pd.DataFrame({"unit": w.ids[m.row[keep]], "neighbor": w.ids[m.col[keep]]})
+
+
+SPATIAL_FILE = {"enabled": True, "weights": ["file"], "weights_file": "w.csv", "draws": 200,
+                "permutations": 99}
+
+
+def test_weights_file_gives_the_bundled_contiguity_results(built, tmp_path):
+    """Province contiguity written as a pairs CSV (Hainan linked to Guangdong, as the bundled
+    matrix does) reproduces the bundled-contiguity model to 1e-12: any data with its own
+    neighbour list gets the same section."""
+    sim, first = built
+    w = contiguity("province", sim.panel.units, attach_islands="nearest")
+    _pairs_of(w).to_csv(tmp_path / "w.csv", index=False)
+    raw = {"data": {"simulate_provinces": {}},
+           "variables": {"outcome": "lnci", "treatment": "lnde", "controls": CONTROLS},
+           "spatial": SPATIAL_FILE}
+    out = spatial_section(Context(panel=sim.panel, config=parse_config(raw).values,
+                                  truth=sim.truth, config_dir=tmp_path))
+    got = out.results[0].coefs.set_index("term")["estimate"]
+    ref = first.results[0].coefs.set_index("term")["estimate"]
+    assert got.to_dict() == pytest.approx(ref.to_dict(), abs=1e-12)
+    assert "W1 user-supplied" in out.tables["spatial_models"].columns
+    assert "pairs from w.csv" in out.section.paragraphs[0]
+
+
+def _file_problems(tmp_path, rows: str, spatial: dict | None = None) -> str:
+    from climetrics.errors import ConfigError
+    from climetrics.study.runner import Study
+
+    if rows is not None:
+        (tmp_path / "w.csv").write_text(rows)
+    raw = {"data": {"simulate_provinces": {"years": [2010, 2012]}},
+           "variables": {"outcome": "lnci", "treatment": "lnde", "controls": CONTROLS},
+           "spatial": {**SPATIAL_FILE, **(spatial or {})}}
+    if raw["spatial"]["weights_file"] == "drop":
+        del raw["spatial"]["weights_file"]
+    try:
+        Study(parse_config(raw, base_dir=tmp_path)).load_panel()
+    except ConfigError as err:
+        return str(err)
+    return ""
+
+
+@pytest.mark.parametrize(
+    "rows,spatial,pattern",
+    [
+        (None, {"weights_file": "nothere.csv"}, r"'spatial.weights_file' \(nothere.csv\): file not found"),
+        ("a,b\n北京市,天津市\n", None, r"needs columns unit, neighbor .*missing \['unit', 'neighbor'\]"),
+        ("unit,neighbor\n110000,Atlantis\n", None, r"not among ids: 'Atlantis'"),
+        ("unit,neighbor\n110000,120000\n", None, r"28 panel unit\(s\) have no neighbour: 130000, 140000"),
+        ("unit,neighbor,weight\n北京市,天津市,x\n", None, r"'weight' of the pairs has a missing or non-numeric"),
+        ("unit,neighbor\n", {"weights": ["contiguity"]}, r"'spatial.weights_file' is given but 'spatial.weights' does not"),
+        (None, {"weights_file": "drop"}, r"'spatial.weights' lists 'file': give the pairs CSV"),
+    ],
+)
+def test_weights_file_problems_name_the_key(tmp_path, rows, spatial, pattern):
+    import re
+
+    assert re.search(pattern, _file_problems(tmp_path, rows, spatial))
+
+
+def test_editing_the_weights_file_reruns_the_spatial_section(tmp_path):
+    """The section cache keys on the weights file's bytes: an edited neighbour list is never
+    answered from the cache."""
+    import json
+
+    from climetrics.study.config import load_config
+    from climetrics.study.runner import Study
+
+    sim = cm.simulate_provinces(years=(2010, 2014), seed=1)
+    w = contiguity("province", sim.panel.units, attach_islands="nearest")
+    pairs = _pairs_of(w)
+    pairs.to_csv(tmp_path / "w.csv", index=False)
+    off = "".join(f"[{s}]\nenabled = false\n" for s in (
+        "descriptives", "correlation", "baseline", "model_selection", "event_study", "placebo",
+        "robust_did", "robustness", "psm"))
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(
+        '[data.simulate_provinces]\nyears = [2010, 2014]\nseed = 1\n'
+        '[variables]\noutcome = "lnci"\ntreatment = "lnde"\ncontrols = ["lnpgdp"]\n' + off
+        + '[spatial]\nenabled = true\nweights = ["file"]\nweights_file = "w.csv"\n'
+        'permutations = 0\ndraws = 50\n'
+    )
+    out = tmp_path / "out"
+
+    def run():
+        Study(load_config(cfg)).run(out, log=lambda *_: None)
+        return json.loads((out / "manifest.json").read_text())
+
+    first = run()
+    assert "spatial" in first["results"] and "spatial" not in first["reused_from_cache"]
+    assert "spatial" in run()["reused_from_cache"]
+    pairs.iloc[1:].to_csv(tmp_path / "w.csv", index=False)  # drop one link
+    third = run()
+    assert "spatial" not in third["reused_from_cache"]
+    assert third["results"]["spatial"] != first["results"]["spatial"]

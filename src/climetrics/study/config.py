@@ -95,7 +95,7 @@ SIMULATE_PROVINCES_SCHEMA: dict[str, Field] = {
     "seed": _f(int, 0),
 }
 
-SPATIAL_WEIGHTS = ("contiguity", "economic", "inverse_distance", "knn")
+SPATIAL_WEIGHTS = ("contiguity", "economic", "inverse_distance", "knn", "file")
 
 POLICY_SCHEMA: dict[str, Field] = {
     "name": _f(
@@ -406,6 +406,15 @@ SCHEMA: dict[str, Any] = {
         "link_islands": _f(
             bool, True, help="link units without a land neighbour (Hainan) to the nearest"
         ),
+        "weights_file": _f(
+            str,
+            None,
+            help="CSV of neighbour pairs (unit, neighbor[, weight]) for weights = ['file'], "
+            "relative to the config; any units, not only Chinese cities or provinces",
+        ),
+        "directed": _f(
+            bool, False, help="weights_file rows link unit to neighbor only (default: both ways)"
+        ),
         "gdp": _f(
             str, "gdp", help="GDP column for the economic-geographic nested matrix (its unit means)"
         ),
@@ -608,6 +617,10 @@ def _spatial_problems(sp: dict[str, Any]) -> list[str]:
             problems.append(f"'spatial.{key}' must be at least {low}, got {sp[key]}")
     if sp["power"] <= 0:
         problems.append(f"'spatial.power' must be positive, got {sp['power']}")
+    if "file" in sp["weights"] and sp["weights_file"] is None:
+        problems.append("'spatial.weights' lists 'file': give the pairs CSV as 'spatial.weights_file'")
+    if sp["weights_file"] is not None and "file" not in sp["weights"]:
+        problems.append("'spatial.weights_file' is given but 'spatial.weights' does not list 'file'")
     return problems
 
 

@@ -3,8 +3,8 @@
 :func:`~climetrics.study.config.check_against_data` makes sure every configured column exists;
 this module checks what those columns hold, so that ``climetrics check`` catches what would
 otherwise fail inside every section: a text cell in a numeric variable (named by unit, period
-and value), an outcome or treatment without variation, and a binary treatment with no treated
-(or no untreated) observations.
+and value), an outcome or treatment without variation, a binary treatment with no treated
+(or no untreated) observations, and a ``[spatial] weights_file`` that does not fit the panel.
 """
 
 from __future__ import annotations
@@ -91,6 +91,15 @@ def check_variable_values(cfg: Any, panel: Panel) -> list[str]:
             problems.append(problem)
         else:
             numeric_ok.add(col)
+    sp = cfg["spatial"]
+    if sp["enabled"] and "file" in sp["weights"]:
+        from ..errors import ConfigError
+        from .spatial_section import weights_from_file
+
+        try:
+            weights_from_file(sp, cfg.base_dir, panel.units)
+        except ConfigError as err:
+            problems += err.problems
     v = cfg["variables"]
     for key, col, treatment in (
         ("variables.outcome", v["outcome"], False),

@@ -73,6 +73,11 @@ def _checked(cfg: StudyConfig, panel: Panel) -> Panel:
     return panel
 
 
+def _file_digest(path: Path | None) -> str | None:
+    """SHA-256 of a file's bytes; None for a missing file (its reader reports it clearly)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path and path.is_file() else None
+
+
 def frame_hash(df: pd.DataFrame) -> str:
     """Content hash of a DataFrame (values and column names), stable across runs."""
     h = hashlib.sha256()
@@ -206,21 +211,15 @@ class Study:
 
         cfg = self.config
 
-        def digest(path: Path | None) -> str | None:
-            # a missing file is reported by the loader, with its own clear message
-            return (
-                hashlib.sha256(path.read_bytes()).hexdigest() if path and path.is_file() else None
-            )
-
         src = cfg.data_path()
         calendars = [pol["calendar"] for pol in cfg["prepare"]["policies"] if pol["calendar"]]
         payload = {
             "data": cfg["data"],
             "prepare": cfg["prepare"],
-            "file": digest(src),
-            "calendars": {c: digest((cfg.base_dir / c).resolve()) for c in calendars},
+            "file": _file_digest(src),
+            "calendars": {c: _file_digest((cfg.base_dir / c).resolve()) for c in calendars},
             "inputs": {
-                str(f): digest(f) for f in measures.input_files(cfg["prepare"], cfg.base_dir)
+                str(f): _file_digest(f) for f in measures.input_files(cfg["prepare"], cfg.base_dir)
             },
             "code": _code_fingerprint(),
         }
@@ -299,9 +298,11 @@ class Study:
         """Hash of everything a section's result depends on: the data, the shared config
         (study seed, data, variables, prepare), the section's own config and the package code."""
         cfg = self.config.values
+        wfile = cfg["spatial"]["weights_file"] if section == "spatial" else None
         payload = {
             "section": section,
             "own": cfg.get(section),
+            "files": _file_digest(self.config.base_dir / wfile) if wfile else None,
             "shared": {k: cfg[k] for k in ("data", "variables", "prepare")}
             | {"seed": cfg["study"]["seed"]},
             "data": self.data_hash,

@@ -9,6 +9,7 @@ choropleth maps of chosen variables (Figs. 3-5).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -23,6 +24,7 @@ WEIGHTS_LABELS = {
     "economic": "economic-geographic nested",
     "inverse_distance": "inverse distance",
     "knn": "k-nearest neighbours",
+    "file": "user-supplied",
 }
 
 
@@ -31,6 +33,8 @@ def build_weights(ctx: Context, kind: str):
     from ..estimate.spatial import weights as sw
 
     c, units = ctx.config["spatial"], ctx.panel.units
+    if kind == "file":
+        return weights_from_file(c, ctx.config_dir, units).standardized()
     if kind == "contiguity":
         w = sw.contiguity(c["level"], units, attach_islands="nearest" if c["link_islands"] else None)
         return w.standardized()
@@ -42,6 +46,35 @@ def build_weights(ctx: Context, kind: str):
         return w0.standardized()
     gdp = ctx.panel.df.groupby(ctx.panel.unit)[c["gdp"]].mean()  # Ybar_i over the sample years
     return sw.economic_nested(w0, gdp).standardized()
+
+
+def weights_from_file(spatial: dict[str, Any], config_dir: Path, units: pd.Index):
+    """The ``[spatial] weights_file`` pairs (columns ``unit``, ``neighbor`` and optionally
+    ``weight``) as weights over ``units``; every problem, including a unit left without a
+    neighbour, is a ConfigError naming the key and the file."""
+    from ..errors import ConfigError, EstimationError
+    from ..estimate.spatial.weights import from_pairs
+
+    path = (config_dir / spatial["weights_file"]).resolve()
+    key = f"'spatial.weights_file' ({path.name})"
+    if not path.is_file():
+        raise ConfigError([f"{key}: file not found at {path}"])
+    pairs = pd.read_csv(path)
+    missing = [col for col in ("unit", "neighbor") if col not in pairs.columns]
+    if missing:
+        raise ConfigError([f"{key}: needs columns unit, neighbor (and optionally weight); "
+                           f"missing {missing}, found {list(pairs.columns)}"])
+    if len(units) and pairs["unit"].dtype.kind in "iuf" and units.dtype.kind not in "iuf":
+        pairs[["unit", "neighbor"]] = pairs[["unit", "neighbor"]].astype(str)
+    try:
+        w = from_pairs(pairs, "unit", "neighbor", "weight" if "weight" in pairs.columns else None,
+                       ids=units, symmetric=not spatial["directed"], kind=f"pairs from {path.name}")
+    except EstimationError as err:
+        raise ConfigError([f"{key}: {err}"]) from err
+    if w.islands:
+        shown = ", ".join(map(repr, w.islands[:5]))
+        raise ConfigError([f"{key}: {len(w.islands)} panel unit(s) have no neighbour: {shown}"])
+    return w
 
 
 def effects_table(effects: dict[str, pd.DataFrame], labels: dict[str, str], digits: int = 4) -> Table:
