@@ -181,3 +181,28 @@ def test_editing_the_weights_file_reruns_the_spatial_section(tmp_path):
     third = run()
     assert "spatial" not in third["reused_from_cache"]
     assert third["results"]["spatial"] != first["results"]["spatial"]
+
+
+def test_bundled_weights_and_maps_need_chinese_units(tmp_path):
+    """Non-Chinese units with the bundled contiguity or maps: `climetrics check` says so and
+    points to weights_file (the Produc panel of US states)."""
+    import re
+    from pathlib import Path
+
+    from climetrics.errors import ConfigError
+    from climetrics.study.runner import Study
+
+    data = Path(__file__).parent / "data"
+    produc = (data / "produc_plm.csv").resolve()
+    raw = {"data": {"path": str(produc), "unit": "state", "time": "year"},
+           "variables": {"outcome": "lgsp", "treatment": "lpcap", "controls": ["lpc"]},
+           "spatial": {"enabled": True, "weights": ["contiguity"], "maps": ["lgsp"]}}
+    with pytest.raises(ConfigError) as err:
+        Study(parse_config(raw, base_dir=tmp_path)).load_panel()
+    assert re.search(r"'spatial.level' = 'province': the weights \['contiguity'\] and maps need "
+                     r"Chinese province units: 48 unit\(s\) match no bundled province", str(err.value))
+    nb = pd.read_csv(data / "us_states_contiguity.csv")
+    nb.rename(columns={"state": "unit"}).to_csv(tmp_path / "w.csv", index=False)
+    raw["spatial"] = {"enabled": True, "weights": ["file"], "weights_file": "w.csv"}
+    panel = Study(parse_config(raw, base_dir=tmp_path)).load_panel()
+    assert len(panel.units) == 48

@@ -79,6 +79,33 @@ def _variation(panel: Panel, key: str, col: str, *, treatment: bool) -> str | No
     return None
 
 
+def _spatial_unit_problems(cfg: Any, panel: Panel) -> list[str]:
+    """The bundled matrices and maps need Chinese provinces or cities as units; a weights file
+    must fit the panel's units."""
+    from ..errors import ConfigError, EstimationError
+    from ..estimate.spatial.weights import match_units
+    from .spatial_section import weights_from_file
+
+    sp, problems = cfg["spatial"], []
+    bundled = [k for k in sp["weights"] if k != "file"]
+    if bundled or sp["maps"]:
+        try:
+            match_units(panel.units, sp["level"])
+        except EstimationError as err:
+            uses = [f"weights {bundled}"] * bool(bundled) + ["maps"] * bool(sp["maps"])
+            problems.append(
+                f"'spatial.level' = {sp['level']!r}: the {' and '.join(uses)} need Chinese "
+                f"{sp['level']} units: {err} For other units give weights = ['file'] with a "
+                "'weights_file' and no maps"
+            )
+    if "file" in sp["weights"]:
+        try:
+            weights_from_file(sp, cfg.base_dir, panel.units)
+        except ConfigError as err:
+            problems += err.problems
+    return problems
+
+
 def check_variable_values(cfg: Any, panel: Panel) -> list[str]:
     """Problems with the values of the configured variables in the prepared ``panel``."""
     problems: list[str] = []
@@ -91,15 +118,8 @@ def check_variable_values(cfg: Any, panel: Panel) -> list[str]:
             problems.append(problem)
         else:
             numeric_ok.add(col)
-    sp = cfg["spatial"]
-    if sp["enabled"] and "file" in sp["weights"]:
-        from ..errors import ConfigError
-        from .spatial_section import weights_from_file
-
-        try:
-            weights_from_file(sp, cfg.base_dir, panel.units)
-        except ConfigError as err:
-            problems += err.problems
+    if cfg["spatial"]["enabled"]:
+        problems += _spatial_unit_problems(cfg, panel)
     v = cfg["variables"]
     for key, col, treatment in (
         ("variables.outcome", v["outcome"], False),
