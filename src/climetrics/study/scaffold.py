@@ -154,6 +154,7 @@ controls = [{ctrl}]   # numeric columns found; keep the ones you want
 # [[prepare.policies]]    # build a DID dummy from a bundled calendar (or calendar = "my.csv")
 # name = "broadband_china"
 # column = "did"
+# city = "city"           # firm-level units: the column naming each row's city
 
 # Indicator steps (docs/measurement.md); each adds columns, run in this order:
 # [[prepare.carbon]]      # CO2 from fuel use, IPCC factors (seed 001 eq. 9)
