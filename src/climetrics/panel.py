@@ -52,35 +52,41 @@ def _read_table(
         )
     if not path.exists():
         raise PanelError(f"data file not found: {path}")
-    if columns is not None:
-        present = _file_columns(path, kind, sheet)
-        missing = [c for c in columns if c not in present]
-        if missing:
-            hints = "; ".join(f"'{c}'{did_you_mean(c, present)}" for c in missing)
-            raise PanelError(f"column(s) not in {path.name}: {hints}")
-    if kind == "csv":
-        return pd.read_csv(path, usecols=columns)
-    if kind == "tsv":
-        return pd.read_csv(path, sep="\t", usecols=columns)
-    if kind == "excel":
-        return pd.read_excel(path, sheet_name=0 if sheet is None else sheet, usecols=columns)
-    if kind == "stata":
-        return pd.read_stata(path, convert_categoricals=False, columns=columns)
-    return pd.read_parquet(path, columns=columns)
+    if kind in ("parquet", "stata"):  # their readers select columns by name from the header
+        if columns is not None:
+            _require_present(path, columns, _header(path, kind))
+        if kind == "stata":
+            return pd.read_stata(path, convert_categoricals=False, columns=columns)
+        return pd.read_parquet(path, columns=columns)
+    # csv / tsv / excel: one parse keeping only the wanted columns; the header is read
+    # separately only to name the alternatives when a requested column is absent
+    def read(usecols: Any = None, nrows: int | None = None) -> pd.DataFrame:
+        if kind == "excel":
+            sheet_name = 0 if sheet is None else sheet
+            return pd.read_excel(path, sheet_name=sheet_name, usecols=usecols, nrows=nrows)
+        return pd.read_csv(path, sep="\t" if kind == "tsv" else ",", usecols=usecols, nrows=nrows)
+
+    df = read(None if columns is None else set(columns).__contains__)
+    if columns is not None and not set(columns) <= set(df.columns):
+        _require_present(path, columns, list(read(nrows=0).columns))
+    return df
 
 
-def _file_columns(path: Path, kind: str, sheet: str | int | None) -> list[str]:
-    """Column names from the file's header or schema, without reading its data."""
+def _header(path: Path, kind: str) -> list[str]:
+    """Column names of a parquet or Stata file, from its schema / header only."""
     if kind == "parquet":
         import pyarrow.parquet as pq
 
         return list(pq.read_schema(path).names)
-    if kind == "stata":
-        with pd.read_stata(path, iterator=True) as reader:
-            return list(reader.variable_labels())
-    if kind == "excel":
-        return list(pd.read_excel(path, sheet_name=0 if sheet is None else sheet, nrows=0).columns)
-    return list(pd.read_csv(path, sep="\t" if kind == "tsv" else ",", nrows=0).columns)
+    with pd.read_stata(path, iterator=True) as reader:
+        return list(reader.variable_labels())
+
+
+def _require_present(path: Path, columns: list[str], present: list[str]) -> None:
+    missing = [c for c in columns if c not in present]
+    if missing:
+        hints = "; ".join(f"'{c}'{did_you_mean(c, present)}" for c in missing)
+        raise PanelError(f"column(s) not in {path.name}: {hints}")
 
 
 def _coerce_time(s: pd.Series, time: str) -> pd.Series:
