@@ -89,6 +89,13 @@ def _require_present(path: Path, columns: list[str], present: list[str]) -> None
         raise PanelError(f"column(s) not in {path.name}: {hints}")
 
 
+def non_numeric_cells(s: pd.Series) -> pd.Series:
+    """Mask of the cells holding a value that is not a number (missing values are fine)."""
+    if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+        return pd.Series(False, index=s.index)
+    return pd.to_numeric(s, errors="coerce").isna() & s.notna()
+
+
 def _coerce_time(s: pd.Series, time: str) -> pd.Series:
     """Return the time column as int64, or raise naming the first offending value."""
     if pd.api.types.is_integer_dtype(s):
@@ -325,8 +332,7 @@ class Panel:
             s = self._df[c]
             if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
                 continue
-            num = pd.to_numeric(s, errors="coerce")
-            bad = num.isna() & s.notna()
+            bad = non_numeric_cells(s)
             if bad.any():
                 i = bad.idxmax()
                 raise PanelError(

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import show
-from ..panel import Panel
+from ..panel import Panel, non_numeric_cells
 
 
 def _numeric_keys(cfg: Any) -> Iterator[tuple[str, str]]:
@@ -42,10 +42,7 @@ def _numeric_keys(cfg: Any) -> Iterator[tuple[str, str]]:
 
 
 def _not_numeric(panel: Panel, key: str, col: str) -> str | None:
-    s = panel.df[col]
-    if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
-        return None
-    bad = pd.to_numeric(s, errors="coerce").isna() & s.notna()
+    bad = non_numeric_cells(panel.df[col])
     if not bad.any():
         return None
     i = bad.to_numpy().nonzero()[0][0]
