@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -874,6 +874,29 @@ def load_config(path: str | Path) -> StudyConfig:
     return parse_config(raw, base_dir=path.resolve().parent, source=text)
 
 
+def variable_columns(cfg: Any) -> Iterator[tuple[str, str]]:
+    """``(config key, column)`` of every variable the estimators use as a number."""
+    v = cfg["variables"]
+    yield "variables.outcome", v["outcome"]
+    yield "variables.treatment", v["treatment"]
+    for i, c in enumerate(v["controls"]):
+        yield f"variables.controls[{i}]", c
+    for i, c in enumerate(cfg["mediation"]["mediators"]):
+        yield f"mediation.mediators[{i}]", c
+    for i, c in enumerate(cfg["iv"]["instruments"]):
+        yield f"iv.instruments[{i}]", c
+    if cfg["nonlinear"]["x"] is not None:
+        yield "nonlinear.x", cfg["nonlinear"]["x"]
+    for i, c in enumerate(cfg["psm"]["covariates"] or []):
+        yield f"psm.covariates[{i}]", c
+    for key in ("replace_treatment", "alternative_outcomes"):
+        for i, c in enumerate(cfg["robustness"][key]):
+            yield f"robustness.{key}[{i}]", c
+    if cfg["spatial"]["enabled"]:
+        for i, c in enumerate(cfg["spatial"]["regressors"]):
+            yield f"spatial.regressors[{i}]", c
+
+
 def check_against_data(cfg: StudyConfig, columns: list[str]) -> list[str]:
     """Problems with column names in the config given the data's columns (empty if none)."""
     v = cfg["variables"]
@@ -888,10 +911,8 @@ def check_against_data(cfg: StudyConfig, columns: list[str]) -> list[str]:
                 f"'{key}': column '{col}' is not in the data{did_you_mean(col, available)}"
             )
 
-    need("variables.outcome", v["outcome"])
-    need("variables.treatment", v["treatment"])
-    for i, c in enumerate(v["controls"]):
-        need(f"variables.controls[{i}]", c)
+    for key, col in variable_columns(cfg):
+        need(key, col)
     if v["cluster"] not in (None, "none"):
         need("variables.cluster", v["cluster"])
     for sec in ("descriptives", "correlation"):
@@ -903,30 +924,19 @@ def check_against_data(cfg: StudyConfig, columns: list[str]) -> list[str]:
     need("prepare.interpolate_by", cfg["prepare"]["interpolate_by"])
     for i, pol in enumerate(cfg["prepare"]["policies"]):
         need(f"prepare.policies[{i}].city", pol["city"])
-    for key in ("replace_treatment", "alternative_outcomes"):
-        for i, c in enumerate(cfg["robustness"][key]):
-            need(f"robustness.{key}[{i}]", c)
     for i, n in enumerate(cfg["prepare"]["nddf"]):
         for key in ("inputs", "good", "bad"):
             for j, c in enumerate(n[key]):
                 need(f"prepare.nddf[{i}].{key}[{j}]", c)
     _measure_columns(cfg["prepare"], need)
-    for i, c in enumerate(cfg["iv"]["instruments"]):
-        need(f"iv.instruments[{i}]", c)
-    need("nonlinear.x", cfg["nonlinear"]["x"])
-    for i, c in enumerate(cfg["psm"]["covariates"] or []):
-        need(f"psm.covariates[{i}]", c)
-    for i, c in enumerate(cfg["mediation"]["mediators"]):
-        need(f"mediation.mediators[{i}]", c)
     for i, h in enumerate(cfg["heterogeneity"]["by"]):
         need(f"heterogeneity.by[{i}].column", h["column"])
     for i, c in enumerate(cfg["baseline"]["fixed_effects"] or []):
         need(f"baseline.fixed_effects[{i}]", c)
     sp = cfg["spatial"]
     if sp["enabled"]:
-        for key in ("regressors", "maps"):
-            for i, c in enumerate(sp[key]):
-                need(f"spatial.{key}[{i}]", c)
+        for i, c in enumerate(sp["maps"]):
+            need(f"spatial.maps[{i}]", c)
         need("spatial.moran_variable", sp["moran_variable"])
         if "economic" in sp["weights"]:
             need("spatial.gdp", sp["gdp"])

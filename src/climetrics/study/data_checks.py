@@ -9,36 +9,13 @@ and value), an outcome or treatment without variation, a binary treatment with n
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
 
 from ..errors import show
 from ..panel import Panel, non_numeric_cells
-
-
-def _numeric_keys(cfg: Any) -> Iterator[tuple[str, str]]:
-    """(config key, column) of every variable the estimators use as a number."""
-    v = cfg["variables"]
-    yield "variables.outcome", v["outcome"]
-    yield "variables.treatment", v["treatment"]
-    for i, c in enumerate(v["controls"]):
-        yield f"variables.controls[{i}]", c
-    for i, c in enumerate(cfg["mediation"]["mediators"]):
-        yield f"mediation.mediators[{i}]", c
-    for i, c in enumerate(cfg["iv"]["instruments"]):
-        yield f"iv.instruments[{i}]", c
-    if cfg["nonlinear"]["x"] is not None:
-        yield "nonlinear.x", cfg["nonlinear"]["x"]
-    for i, c in enumerate(cfg["psm"]["covariates"] or []):
-        yield f"psm.covariates[{i}]", c
-    for key in ("replace_treatment", "alternative_outcomes"):
-        for i, c in enumerate(cfg["robustness"][key]):
-            yield f"robustness.{key}[{i}]", c
-    if cfg["spatial"]["enabled"]:
-        for i, c in enumerate(cfg["spatial"]["regressors"]):
-            yield f"spatial.regressors[{i}]", c
+from .config import variable_columns
 
 
 def _not_numeric(panel: Panel, key: str, col: str) -> str | None:
@@ -107,7 +84,7 @@ def check_variable_values(cfg: Any, panel: Panel) -> list[str]:
     """Problems with the values of the configured variables in the prepared ``panel``."""
     problems: list[str] = []
     numeric_ok: set[str] = set()
-    for key, col in _numeric_keys(cfg):
+    for key, col in variable_columns(cfg):
         if col not in panel:
             continue  # absent columns are reported by check_against_data
         problem = _not_numeric(panel, key, col)
