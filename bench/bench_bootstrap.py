@@ -21,7 +21,7 @@ import pandas as pd
 import pyfixest as pf
 
 import climetrics as cm
-from climetrics.estimate.mediation import mediation
+from climetrics.estimate.mechanisms.mediation import mediation
 
 X = ["lnpgdp", "gov", "str", "lnpden"]
 N_BOOT, N_LOOP, N_REPEATS, TOL = 1000, 20, 3, 1e-8

@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 import climetrics as cm
-from climetrics.estimate.mediation import mediation
+from climetrics.estimate.mechanisms.mediation import mediation
 
 N_BOOT, CHUNK, N_WORKERS = 10_000, 250, 2
 X = ["lnpgdp", "gov", "str", "lnpden"]

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pyfixest as pf
 
-from climetrics.estimate.batched import batched_twfe
+from climetrics.core.batched import batched_twfe
 
 N_UNITS, N_YEARS, N_CONTROLS, N_DRAWS = 300, 16, 4, 1000
 N_LOOP_TIMED, N_CHECKED, N_REPEATS = 50, 5, 5

@@ -7,9 +7,9 @@ import climetrics as cm
 
 
 def test_lazy_names_resolve():
-    from climetrics.estimate.cs import callaway_santanna
-    from climetrics.estimate.event import event_study
-    from climetrics.estimate.placebo import placebo_test
+    from climetrics.estimate.baseline.event_study import event_study
+    from climetrics.estimate.did.callaway_santanna import callaway_santanna
+    from climetrics.estimate.robustness.placebo import placebo_test
 
     assert cm.event_study is event_study and cm.placebo_test is placebo_test
     assert cm.callaway_santanna is callaway_santanna

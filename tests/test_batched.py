@@ -10,13 +10,13 @@ import pandas as pd
 import pyfixest as pf
 import pytest
 
-from climetrics.errors import EstimationError
-from climetrics.estimate.batched import (
+from climetrics.core.batched import (
     SmallSampleCorrection,
     batched_twfe,
     batched_twfe_full,
 )
-from climetrics.estimate.within import FixedEffects, demean, find_singletons
+from climetrics.core.demean import FixedEffects, demean, find_singletons
+from climetrics.errors import EstimationError
 
 RTOL = 1e-8
 # pyfixest's default MAP tolerance (1e-6) limits its own accuracy on unbalanced panels, so the

@@ -7,7 +7,7 @@ import statsmodels.formula.api as smf
 
 import climetrics as cm
 from climetrics.errors import EstimationError, PanelError
-from climetrics.estimate.event import adoption_year, event_study
+from climetrics.estimate.baseline.event_study import adoption_year, event_study
 
 TOL = 1e-8
 

@@ -32,7 +32,7 @@ import pytest
 
 import climetrics as cm
 from climetrics.errors import EstimationError, PanelError
-from climetrics.estimate.gmm import GMMResult, dynamic_gmm, gmm_table
+from climetrics.estimate.endogeneity.gmm import GMMResult, dynamic_gmm, gmm_table
 
 HERE = Path(__file__).parent
 REF = json.loads((HERE / "data" / "reference" / "gmm_emplUK.json").read_text())

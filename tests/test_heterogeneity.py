@@ -12,7 +12,7 @@ from scipy import stats
 
 import climetrics as cm
 from climetrics.errors import EstimationError
-from climetrics.estimate.heterogeneity import define_groups, heterogeneity
+from climetrics.estimate.mechanisms.heterogeneity import define_groups, heterogeneity
 
 X = ["lnpgdp", "gov", "str", "lnpden"]
 

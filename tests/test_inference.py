@@ -18,11 +18,7 @@ import pytest
 from distributed import Client, LocalCluster
 
 import climetrics as cm
-from climetrics.errors import ConfigError
-from climetrics.estimate.cs import callaway_santanna
-from climetrics.estimate.mediation import mediation
-from climetrics.estimate.placebo import placebo_job, placebo_kernel, placebo_test
-from climetrics.inference import (
+from climetrics.core.replicate import (
     Backend,
     map_replicates,
     replicate_rng,
@@ -30,6 +26,10 @@ from climetrics.inference import (
     resolve_backend,
     using_backend,
 )
+from climetrics.errors import ConfigError
+from climetrics.estimate.did.callaway_santanna import callaway_santanna
+from climetrics.estimate.mechanisms.mediation import mediation
+from climetrics.estimate.robustness.placebo import placebo_job, placebo_kernel, placebo_test
 from climetrics.measure import nddf_performance, sbm_efficiency
 
 CONTROLS = ["lnpgdp", "gov"]

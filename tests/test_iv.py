@@ -26,7 +26,7 @@ from scipy import stats
 
 import climetrics as cm
 from climetrics.errors import EstimationError, PanelError
-from climetrics.estimate.iv import (
+from climetrics.estimate.endogeneity.iv import (
     EARTH_RADIUS_KM,
     _kp_rk,
     distance_trend_instrument,
@@ -306,8 +306,8 @@ def test_instrument_collinear_with_controls_raises(cig):
 
 def test_no_first_stage_variation_raises(cig):
     """An instrument constructed orthogonal (net of FE and controls) to the endogenous variable."""
-    from climetrics.estimate.fe import _codes
-    from climetrics.estimate.within import demean
+    from climetrics.core.demean import demean
+    from climetrics.estimate.baseline.twfe import _codes
 
     df = cig.df
     fe = _codes(df, ["state", "year"])
@@ -389,8 +389,8 @@ def test_distance_instrument_errors():
 def test_distance_instrument_in_2sls_equals_just_identified_closed_form():
     """Synthetic city panel: with one instrument and no controls, 2SLS on FE-demeaned data is
     z'y / z'x (within-transformed), whatever the clustering."""
-    from climetrics.estimate.fe import _codes
-    from climetrics.estimate.within import demean
+    from climetrics.core.demean import demean
+    from climetrics.estimate.baseline.twfe import _codes
 
     codes = [a for a in cm.data.cities()["adcode"].to_numpy()[::8] if a != 330100][:40]
     p = distance_trend_instrument(_city_panel(codes, range(2008, 2018)))

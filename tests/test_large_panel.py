@@ -14,7 +14,7 @@ import pytest
 
 import climetrics as cm
 from climetrics.errors import EstimationError
-from climetrics.estimate import fe as fe_mod
+from climetrics.estimate.baseline import twfe as fe_mod
 
 TOL = 1e-8
 X = ["lnpgdp", "gov", "str"]

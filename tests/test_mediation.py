@@ -13,7 +13,7 @@ from scipy import stats
 
 import climetrics as cm
 from climetrics.errors import EstimationError
-from climetrics.estimate.mediation import (
+from climetrics.estimate.mechanisms.mediation import (
     bias_corrected_ci,
     bootstrap_gram,
     indirect_effect_tests,

@@ -11,7 +11,7 @@ from scipy import stats
 
 import climetrics as cm
 from climetrics.errors import EstimationError
-from climetrics.estimate.nonlinear import polynomial_fe, turning_points, u_test
+from climetrics.estimate.selection.nonlinear import polynomial_fe, turning_points, u_test
 
 TOL = 1e-10
 

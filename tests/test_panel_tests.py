@@ -25,9 +25,9 @@ import pandas as pd
 import pytest
 
 import climetrics as cm
+from climetrics.core.results import EstimationResult
 from climetrics.errors import EstimationError, PanelError
-from climetrics.estimate import panel_tests as pt
-from climetrics.result import EstimationResult
+from climetrics.estimate.selection import panel_tests as pt
 
 HERE = Path(__file__).parent
 REF = json.loads((HERE / "data" / "reference" / "panel_tests_grunfeld.json").read_text())

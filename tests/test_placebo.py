@@ -5,8 +5,8 @@ import pytest
 
 import climetrics as cm
 from climetrics.errors import EstimationError
-from climetrics.estimate.event import adoption_year
-from climetrics.estimate.placebo import draw_adoption_years, placebo_test
+from climetrics.estimate.baseline.event_study import adoption_year
+from climetrics.estimate.robustness.placebo import draw_adoption_years, placebo_test
 
 CONTROLS = ["lnpgdp", "gov", "str"]
 

@@ -1,4 +1,4 @@
-"""Propensity-score matching and PSM-DID (climetrics.estimate.psm).
+"""Propensity-score matching and PSM-DID (climetrics.estimate.robustness.psm).
 
 References:
 * R MatchIt 4.5.1 on the Lalonde data (fixtures in tests/data/reference/psm_lalonde_*.json,
@@ -22,7 +22,7 @@ from scipy import stats
 
 import climetrics as cm
 from climetrics.errors import EstimationError
-from climetrics.estimate import psm
+from climetrics.estimate.robustness import psm
 
 DATA = Path(__file__).parent / "data"
 REF = DATA / "reference"

@@ -4,7 +4,7 @@ import math
 
 import pandas as pd
 
-from climetrics.result import EstimationResult, ResultSet
+from climetrics.core.results import EstimationResult, ResultSet
 from climetrics.study import readings
 
 

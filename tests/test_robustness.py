@@ -7,7 +7,7 @@ import pytest
 
 import climetrics as cm
 from climetrics.errors import ConfigError, EstimationError
-from climetrics.estimate import robustness as rb
+from climetrics.estimate.robustness import checks as rb
 from climetrics.study.config import parse_config
 
 C = ["lnpgdp", "gov"]

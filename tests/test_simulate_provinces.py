@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from climetrics.simulation_province import province_contiguity, sdm_effects, simulate_provinces
+from climetrics.simulation.provinces import province_contiguity, sdm_effects, simulate_provinces
 
 
 def test_thirty_provinces_without_tibet_and_hainan_linked_to_guangdong():

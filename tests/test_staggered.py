@@ -24,12 +24,12 @@ import pytest
 
 import climetrics as cm
 from climetrics.errors import EstimationError
-from climetrics.estimate import cs
-from climetrics.estimate.bacon import bacon_decomposition, twfe_weights
-from climetrics.estimate.cs import callaway_santanna
-from climetrics.estimate.imputation import did_imputation
-from climetrics.estimate.staggered import compare_estimators
-from climetrics.estimate.sunab import sun_abraham
+from climetrics.estimate.did import callaway_santanna as cs
+from climetrics.estimate.did.bacon import bacon_decomposition, twfe_weights
+from climetrics.estimate.did.callaway_santanna import callaway_santanna
+from climetrics.estimate.did.imputation import did_imputation
+from climetrics.estimate.did.staggered import compare_estimators
+from climetrics.estimate.did.sun_abraham import sun_abraham
 
 DATA = Path(__file__).parent / "data"
 REF = DATA / "reference"
@@ -539,7 +539,7 @@ def test_bacon_rejects_reversals_and_gaps(mpdta):
 def test_compare_estimators_reports_an_estimator_that_cannot_be_computed():
     """Three treated units and four covariates: the CS propensity logit separates. The other
     estimators are still shown and the table says why CS is missing."""
-    from climetrics.estimate.staggered import compare_estimators
+    from climetrics.estimate.did.staggered import compare_estimators
 
     p = cm.simulate(seed=11).panel
     g = p.df["city"].map({320500: 2012, 330100: 2013, 110100: 2012}).fillna(0).to_numpy()

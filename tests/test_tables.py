@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from climetrics.core.results import EstimationResult, ResultSet
 from climetrics.report.tables import Table, latex_escape, regression_table, stars
-from climetrics.result import EstimationResult, ResultSet
 
 
 @pytest.mark.parametrize("p,expected", [(0.2, ""), (0.1, ""), (0.0999, "*"), (0.05, "*"), (0.049, "**"),

@@ -28,7 +28,7 @@ def _run(config: Path, out: str | None, cache: bool = True) -> int:
 
         columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                    TimeElapsedColumn())
-        from .inference import reporting_progress
+        from .core.replicate import reporting_progress
 
         with Progress(*columns, transient=True) as bar:
             task = bar.add_task("climetrics", total=None)
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command in ("run", "demo"):
-            from .inference import using_backend
+            from .core.replicate import using_backend
 
             config = args.config if args.command == "run" else _demo_config_path()
             with using_backend(args.backend, scheduler=args.scheduler):

@@ -1,4 +1,4 @@
-# Reference fixtures for climetrics.estimate.gmm, produced with R plm::pgmm.
+# Reference fixtures for climetrics.estimate.endogeneity.gmm, produced with R plm::pgmm.
 #
 # Usage (from the repository root; needs r-base-core, r-cran-plm, r-cran-jsonlite):
 #   Rscript tools/reference/gmm_plm.R

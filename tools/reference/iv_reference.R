@@ -1,4 +1,4 @@
-# Reference fixtures for climetrics.estimate.iv, produced with R AER::ivreg + sandwich::vcovCL.
+# Reference fixtures for climetrics.estimate.endogeneity.iv, produced with R AER::ivreg + sandwich::vcovCL.
 #
 # Usage (from the repository root; needs r-base-core, r-cran-aer, r-cran-plm, r-cran-sandwich,
 # r-cran-lmtest, r-cran-jsonlite):

@@ -1,4 +1,4 @@
-# Reference fixtures for climetrics.estimate.panel_tests, produced with R plm.
+# Reference fixtures for climetrics.estimate.selection.panel_tests, produced with R plm.
 #
 # Usage (from the repository root; needs r-base-core, r-cran-plm, r-cran-jsonlite):
 #   Rscript tools/reference/panel_tests_plm.R

@@ -1,4 +1,4 @@
-# Reference fixtures for climetrics.estimate.psm, produced with R MatchIt.
+# Reference fixtures for climetrics.estimate.robustness.psm, produced with R MatchIt.
 #
 # Usage (from the repository root; needs r-base-core, r-cran-matchit, r-cran-jsonlite):
 #   Rscript tools/reference/psm_matchit.R

@@ -590,9 +590,9 @@ def evaluate_groups(
     scheduler: Any = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """:func:`evaluate` for every (reference rows, evaluated rows) group, through the replicate
-    engine (:func:`climetrics.inference.map_replicates`; ``backend``/``scheduler`` as there).
+    engine (:func:`climetrics.core.replicate.map_replicates`; ``backend``/``scheduler`` as there).
     Returns (values, statuses) per group, in the order of ``groups``."""
-    from ..inference import map_replicates
+    from ..core.replicate import map_replicates
 
     blocks = [
         (ref, evl[start : start + DMU_BLOCK])
@@ -756,7 +756,7 @@ def radial_efficiency(
         ``"warn"`` (default): DMUs with missing / non-positive data get ``status ==
         "invalid_data"`` and one warning names them; ``"raise"``: raise :class:`EstimationError`.
     backend, scheduler
-        Where the LPs run (:mod:`climetrics.inference`): ``"serial"`` (default),
+        Where the LPs run (:mod:`climetrics.core.replicate`): ``"serial"`` (default),
         ``"processes"``, ``"dask"`` (``scheduler="tcp://host:port"``) or a ``Backend``; the
         scores are identical on every backend.
 

@@ -210,7 +210,7 @@ def nddf_performance(
     on_invalid
         ``"warn"`` or ``"raise"`` for DMUs with missing, zero or negative data.
     backend, scheduler
-        Where the LPs run (:mod:`climetrics.inference`; as in
+        Where the LPs run (:mod:`climetrics.core.replicate`; as in
         :func:`climetrics.measure.dea.radial_efficiency`); scores are identical on every backend.
 
     Returns

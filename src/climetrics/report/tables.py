@@ -17,7 +17,7 @@ import pandas as pd
 from scipy import stats as _st
 
 if TYPE_CHECKING:
-    from ..result import EstimationResult
+    from ..core.results import EstimationResult
 
 STAR_LEVELS = (0.1, 0.05, 0.01)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..result import EstimationResult, ResultSet
+from ..core.results import EstimationResult, ResultSet
 
 
 def significance_phrase(p: float) -> str:

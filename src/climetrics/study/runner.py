@@ -154,7 +154,7 @@ class Study:
         d = cfg["data"]
         found: list[str] = []
         if d["simulate"] is not None:
-            from ..simulation import simulate
+            from ..simulation.cities import simulate
 
             s = dict(d["simulate"])
             s["years"] = tuple(s["years"])
@@ -166,7 +166,7 @@ class Study:
             found += _user_warnings(caught)
             panel, self.truth, self.data_note = sim.panel, sim.truth, sim.note
         elif d["simulate_provinces"] is not None:
-            from ..simulation_province import simulate_provinces
+            from ..simulation.provinces import simulate_provinces
 
             sim = simulate_provinces(
                 **{**d["simulate_provinces"], "years": tuple(d["simulate_provinces"]["years"])}

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..core.results import EstimationResult, ResultSet
 from ..panel import Panel
 from ..report.html import Figure, Section
 from ..report.tables import Table
-from ..result import EstimationResult, ResultSet
 from . import readings
 
 if TYPE_CHECKING:
@@ -161,7 +161,7 @@ def correlation_section(ctx: Context) -> Output:
 
 
 def baseline_section(ctx: Context) -> Output:
-    from ..estimate.fe import twfe
+    from ..estimate.baseline.twfe import twfe
     from ..report.figures import group_trends
 
     b = ctx.config["baseline"]
@@ -189,7 +189,7 @@ def baseline_section(ctx: Context) -> Output:
 
 
 def model_selection_section(ctx: Context) -> Output:
-    from ..estimate.panel_tests import model_selection_tests
+    from ..estimate.selection.panel_tests import model_selection_tests
 
     res = model_selection_tests(ctx.panel, ctx.y, [ctx.d, *ctx.controls],
                                 robust_hausman=ctx.config["model_selection"]["robust_hausman"])
@@ -202,7 +202,7 @@ def model_selection_section(ctx: Context) -> Output:
 
 
 def gmm_section(ctx: Context) -> Output:
-    from ..estimate.gmm import dynamic_gmm
+    from ..estimate.endogeneity.gmm import dynamic_gmm
 
     g = ctx.config["gmm"]
     res = dynamic_gmm(ctx.panel, ctx.y, [ctx.d, *ctx.controls], lags=g["lags"], method=g["method"],
@@ -227,7 +227,7 @@ def gmm_section(ctx: Context) -> Output:
 
 
 def event_study_section(ctx: Context) -> Output:
-    from ..estimate.event import event_study
+    from ..estimate.baseline.event_study import event_study
 
     e = ctx.config["event_study"]
     ref = e["ref"] if isinstance(e["ref"], int) else tuple(e["ref"])
@@ -251,7 +251,7 @@ def event_study_section(ctx: Context) -> Output:
 
 
 def placebo_section(ctx: Context) -> Output:
-    from ..estimate.placebo import placebo_test
+    from ..estimate.robustness.placebo import placebo_test
 
     c = ctx.config["placebo"]
     seed = c["seed"] if c["seed"] is not None else ctx.config["study"]["seed"]
@@ -275,8 +275,8 @@ def placebo_section(ctx: Context) -> Output:
 def robustness_section(ctx: Context) -> Output:
     import pandas as pd
 
-    from ..estimate import robustness as rb
-    from ..estimate.fe import twfe
+    from ..estimate.baseline.twfe import twfe
+    from ..estimate.robustness import checks as rb
 
     r = ctx.config["robustness"]
     args = (ctx.panel, ctx.y, ctx.d, ctx.controls)
@@ -319,9 +319,9 @@ def robustness_section(ctx: Context) -> Output:
 def robust_did_section(ctx: Context) -> Output:
     import numpy as np
 
-    from ..estimate.bacon import bacon_decomposition, twfe_weights
-    from ..estimate.event import adoption_year
-    from ..estimate.staggered import compare_estimators
+    from ..estimate.baseline.event_study import adoption_year
+    from ..estimate.did.bacon import bacon_decomposition, twfe_weights
+    from ..estimate.did.staggered import compare_estimators
     from ..report.tables import fmt
 
     p = ctx.panel
@@ -364,7 +364,7 @@ def robust_did_section(ctx: Context) -> Output:
 
 
 def psm_section(ctx: Context) -> Output:
-    from ..estimate.psm import psm_did
+    from ..estimate.robustness.psm import psm_did
 
     c = ctx.config["psm"]
     opts = {"kernel": c["kernel"], "bandwidth": c["bandwidth"]} if c["method"] == "kernel" else (
@@ -403,7 +403,7 @@ def psm_section(ctx: Context) -> Output:
 
 
 def iv_section(ctx: Context) -> Output:
-    from ..estimate.iv import distance_trend_instrument, iv_2sls
+    from ..estimate.endogeneity.iv import distance_trend_instrument, iv_2sls
 
     c = ctx.config["iv"]
     panel, instruments = ctx.panel, list(c["instruments"])
@@ -425,7 +425,7 @@ def iv_section(ctx: Context) -> Output:
 
 
 def nonlinear_section(ctx: Context) -> Output:
-    from ..estimate.nonlinear import polynomial_fe
+    from ..estimate.selection.nonlinear import polynomial_fe
 
     c = ctx.config["nonlinear"]
     res = polynomial_fe(ctx.panel, ctx.y, c["x"], [v for v in ctx.controls if v != c["x"]], degree=c["degree"],
@@ -441,7 +441,7 @@ def nonlinear_section(ctx: Context) -> Output:
 
 
 def mediation_section(ctx: Context) -> Output:
-    from ..estimate.mediation import mediation
+    from ..estimate.mechanisms.mediation import mediation
 
     m = ctx.config["mediation"]
     res = mediation(ctx.panel, ctx.y, ctx.d, m["mediators"], ctx.controls, cluster=ctx.cluster,
@@ -463,7 +463,7 @@ def mediation_section(ctx: Context) -> Output:
 
 
 def heterogeneity_section(ctx: Context) -> Output:
-    from ..estimate.heterogeneity import heterogeneity
+    from ..estimate.mechanisms.heterogeneity import heterogeneity
 
     h = ctx.config["heterogeneity"]
     out = Output(Section("heterogeneity", "Heterogeneity analysis", paragraphs=[

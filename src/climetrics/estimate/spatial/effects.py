@@ -26,8 +26,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ...core.results import EstimationResult
 from ...errors import EstimationError
-from ...result import EstimationResult
 
 EFFECT_COLUMNS = [
     "term",

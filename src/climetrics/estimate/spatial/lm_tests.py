@@ -42,8 +42,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ...core.results import EstimationResult
 from ...errors import EstimationError
-from ...result import EstimationResult
 from .models import EFFECTS, _lag, demean, panel_arrays, spatial_panel
 from .weights import SpatialWeights
 

@@ -48,8 +48,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from ...core.results import EstimationResult
 from ...errors import EstimationError, PanelError, show
-from ...result import EstimationResult
 from .logdet import LogDet
 from .weights import SpatialWeights
 

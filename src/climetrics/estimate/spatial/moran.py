@@ -14,9 +14,9 @@ follow R spdep's ``localmoran`` (Sokal, Oden & Thomson 1998): the total-permutat
 (``conditional=False``) or, by default, those conditional on ``z_i``.
 
 Permutation inference runs on the project's replicate engine
-(:func:`climetrics.inference.map_replicates`; ``backend`` / ``chunk_size`` as there). A replicate
+(:func:`climetrics.core.replicate.map_replicates`; ``backend`` / ``chunk_size`` as there). A replicate
 is a fixed block of :data:`PERMUTATION_BLOCK` permutations drawn from its own stream
-:func:`~climetrics.inference.replicate_rng` ``(seed, block)`` (the last block uses the first rows
+:func:`~climetrics.core.replicate.replicate_rng` ``(seed, block)`` (the last block uses the first rows
 of its stream), and a chunk of blocks is evaluated as one matrix product, so results depend only
 on ``seed`` and the number of permutations, never on chunking or backend. (One stream per block
 rather than per permutation: creating a stream costs about as much as evaluating 100
@@ -33,9 +33,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ...core.results import _Renders
 from ...errors import EstimationError, PanelError
 from ...report.tables import Table, fmt
-from ...result import _Renders
 from .weights import SpatialWeights
 
 PERMUTATION_BLOCK = 100
@@ -126,7 +126,7 @@ def _draws(blocks: np.ndarray, seed: int, total: int, n: int, k: int | None = No
     Block b holds permutations ``b * PERMUTATION_BLOCK ...`` up to ``total``; each row is the
     argsort of uniform draws from the block's stream.
     """
-    from ...inference import replicate_rng
+    from ...core.replicate import replicate_rng
 
     rows = []
     for b in blocks:
@@ -175,7 +175,7 @@ def _block_counts(above, below, blocks: np.ndarray, total: int) -> tuple[np.ndar
 def _run(kernel, permutations: int, shared: tuple, n: int, backend, chunk_size) -> np.ndarray:
     """Pseudo p-values from the engine's per-block (above, below) counts; ``chunk_size`` counts
     blocks of :data:`PERMUTATION_BLOCK` permutations."""
-    from ...inference import map_replicates
+    from ...core.replicate import map_replicates
 
     above, below = map_replicates(
         kernel,

@@ -31,7 +31,7 @@ sec. 4 and eq. 3.10-3.12) are weighted averages of ATT(g,t) with weights proport
 size; their influence functions include the estimation of the weights. Uniform confidence bands
 use the multiplier bootstrap (CS 2021, sec. 4.1, algorithm 1), computed as one matrix product
 of a (clusters x draws) matrix of Rademacher or Mammen weights with the influence functions,
-chunked over draws on the replicate engine (:mod:`climetrics.inference`).
+chunked over draws on the replicate engine (:mod:`climetrics.core.replicate`).
 """
 
 from __future__ import annotations
@@ -44,9 +44,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import EstimationError, PanelError, show
-from ..panel import Panel
-from ..result import EstimationResult
+from ...core.results import EstimationResult
+from ...errors import EstimationError, PanelError, show
+from ...panel import Panel
 from .staggered import (
     NEVER,
     as_list,
@@ -303,9 +303,9 @@ def analytic_se(psi: np.ndarray, cluster: np.ndarray) -> np.ndarray:
 
 def multiplier_weights(n_clusters: int, seed: int, draws: np.ndarray, kind: str) -> np.ndarray:
     """``(G, len(draws))`` i.i.d. multiplier weights, draw ``b`` from its own stream
-    (:func:`climetrics.inference.replicate_rng`): Rademacher (+-1 w.p. 1/2) or Mammen
+    (:func:`climetrics.core.replicate.replicate_rng`): Rademacher (+-1 w.p. 1/2) or Mammen
     (``(1 - sqrt5)/2`` w.p. ``(sqrt5 + 1)/(2 sqrt5)``, else ``(1 + sqrt5)/2``)."""
-    from ..inference import replicate_rng
+    from ...core.replicate import replicate_rng
 
     r5 = np.sqrt(5.0)
     out = np.empty((n_clusters, len(draws)))
@@ -351,11 +351,11 @@ def multiplier_bootstrap(
     Draws ``theta* - theta = V' S / n``, ``V`` a (clusters x n_boot) matrix of i.i.d.
     Rademacher or Mammen weights (:func:`multiplier_weights`) and ``S`` the cluster sums of the
     influence functions, in chunks of draws on the replicate engine (``backend``, see
-    :mod:`climetrics.inference`). The SE is the interquartile range of the draws over
+    :mod:`climetrics.core.replicate`). The SE is the interquartile range of the draws over
     ``q(0.75) - q(0.25)`` of N(0,1); the critical value is the ``1 - alpha`` quantile of
     ``max_k |theta*_k - theta_k| / se_k`` (columns with zero variance are left out).
     """
-    from ..inference import map_replicates
+    from ...core.replicate import map_replicates
 
     if weights not in ("rademacher", "mammen"):
         raise ValueError(f"bootstrap weights must be 'rademacher' or 'mammen', got {weights!r}")
@@ -722,7 +722,7 @@ def callaway_santanna(
         Column defining clusters (constant within unit) for standard errors and the bootstrap;
         default: the unit.
     backend, scheduler
-        Where the bootstrap draws run (:mod:`climetrics.inference`): ``"serial"`` (default),
+        Where the bootstrap draws run (:mod:`climetrics.core.replicate`): ``"serial"`` (default),
         ``"processes"``, ``"dask"`` (``scheduler="tcp://host:port"``) or a ``Backend``; every
         draw has its own random stream, so results are the same on every backend.
 
@@ -788,7 +788,7 @@ def callaway_santanna(
     att, psi = _estimate_cells(des, plan, control, method, anticipation)
     g = np.array([p[0] for p in plan])
     t = des.periods[[p[1] for p in plan]]
-    from ..inference import resolve_backend
+    from ...core.replicate import resolve_backend
 
     if bootstrap_weights not in ("rademacher", "mammen"):
         raise ValueError(

@@ -21,12 +21,12 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from ..errors import EstimationError
-from ..panel import Panel
-from ..report.tables import Table, regression_table
-from ..result import EstimationResult
-from .event import adoption_year
-from .fe import _as_list, twfe
+from ...core.results import EstimationResult
+from ...errors import EstimationError
+from ...panel import Panel
+from ...report.tables import Table, regression_table
+from ..baseline.event_study import adoption_year
+from ..baseline.twfe import _as_list, twfe
 
 
 def _label(res: EstimationResult, label: str, note: str) -> EstimationResult:
@@ -78,7 +78,7 @@ def control_concurrent_policies(
     decides whether province-level pilots treat all their cities (see
     :func:`climetrics.data.policy_calendar`; ``None`` warns that they were left out).
     """
-    from .. import data as cmdata
+    from ... import data as cmdata
 
     p = panel
     added = []

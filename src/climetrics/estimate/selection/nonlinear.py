@@ -4,7 +4,7 @@ The model is the TWFE regression of seed 001 (sec. on the nonlinear relationship
 
     y_it = b1 x_it + b2 x_it^2 [+ b3 x_it^3] + W_it' gamma + mu_i + lambda_t + e_it
 
-estimated with :func:`climetrics.estimate.fe.twfe` (clustered standard errors with the fixest
+estimated with :func:`climetrics.estimate.baseline.twfe.twfe` (clustered standard errors with the fixest
 small-sample factor). What the seed calls the "extreme value point" is a root of the slope
 
     f'(x) = b1 + 2 b2 x [+ 3 b3 x^2] = 0,
@@ -48,10 +48,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import EstimationError, PanelError
-from ..panel import Panel
-from ..result import EstimationResult, _Renders
-from .fe import _as_list, _codes, twfe
+from ...core.results import EstimationResult, _Renders
+from ...errors import EstimationError, PanelError
+from ...panel import Panel
+from ..baseline.twfe import _as_list, _codes, twfe
 
 __all__ = [
     "FiellerInterval",
@@ -273,7 +273,7 @@ class PolynomialResult(_Renders):
     # ------------------------------------------------------------------ rendering
     def table(self, **kwargs: Any):
         """One-column regression table with rows for turning point(s), range and U-test."""
-        from ..report.tables import fmt
+        from ...report.tables import fmt
 
         rows: dict[str, list[str]] = {}
         for i, tp in enumerate(self.turning_points, 1):
@@ -294,7 +294,7 @@ class PolynomialResult(_Renders):
         ``a_j = x^j - r^j``. Turning points inside the range are marked. Returns the Figure
         (like every figure method of climetrics); pass ``ax`` to draw into an existing one.
         """
-        from ..report.figures import _pyplot
+        from ...report.figures import _pyplot
 
         plt = _pyplot()
         if ax is None:
@@ -439,7 +439,7 @@ def polynomial_fe(
         2 (quadratic: one extreme point, Lind-Mehlum U-test) or 3 (cubic: up to two turning
         points).
     fe, cluster, ssc
-        As in :func:`climetrics.estimate.fe.twfe` (default unit + time FE, clustered by unit;
+        As in :func:`climetrics.estimate.baseline.twfe.twfe` (default unit + time FE, clustered by unit;
         ``cluster=None`` gives heteroskedasticity-robust errors).
     interval
         Interval of the U-test; default the observed range of x in the estimation sample.
@@ -484,7 +484,7 @@ def polynomial_fe(
     keep = d.notna().all(axis=1).to_numpy()
     sample = d.loc[keep].reset_index(drop=True)
     if fe_l:
-        from .within import find_singletons
+        from ...core.demean import find_singletons
 
         single = find_singletons(_codes(sample, fe_l))
         sample = sample.loc[~single]

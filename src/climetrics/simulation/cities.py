@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .panel import Panel
+from ..panel import Panel
 
 SIMULATED_NOTE = (
     "SIMULATED DATA: the cities, provinces and policy calendar are real, but every variable is "
@@ -79,7 +79,7 @@ def _digital_economy(cities: pd.DataFrame, size: np.ndarray, yrs: np.ndarray, a:
     ``dei`` grows at 0.08 - 0.01 ln(1 + km to Hangzhou) per year (so distance x trend predicts it),
     plus a shock that also enters the outcome. ``agglom = a * dei + city level + noise``.
     """
-    from .estimate.iv import haversine_km
+    from ..estimate.endogeneity.iv import haversine_km
 
     rng = np.random.default_rng([seed, 4])  # own stream: other variables are unchanged
     hz = cities.loc[cities["adcode"] == 330100, ["lon", "lat"]].to_numpy()[0]
@@ -162,7 +162,7 @@ def simulate(
     seed
         Seed of the random generator; the same seed gives identical data.
     """
-    from . import data as cmdata
+    from .. import data as cmdata
 
     if years[1] <= years[0]:
         raise ValueError(f"years must be (first, last) with first < last, got {years}")

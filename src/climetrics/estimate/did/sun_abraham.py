@@ -26,10 +26,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..errors import EstimationError, PanelError
-from ..panel import Panel
-from ..result import EstimationResult
-from .fe import _small_sample, collinear_columns
+from ...core.results import EstimationResult
+from ...errors import EstimationError, PanelError
+from ...panel import Panel
+from ..baseline.twfe import _small_sample, collinear_columns
 from .staggered import (
     as_list,
     codes,

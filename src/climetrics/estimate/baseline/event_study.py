@@ -18,11 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..errors import EstimationError, PanelError
-from ..panel import Panel
-from ..report.tables import Table, fmt, stars
-from ..result import EstimationResult, _Renders
-from .fe import _as_list, _fit_one
+from ...core.results import EstimationResult, _Renders
+from ...errors import EstimationError, PanelError
+from ...panel import Panel
+from ...report.tables import Table, fmt, stars
+from .twfe import _as_list, _fit_one
 
 
 def adoption_year(panel: Panel, treat: str) -> pd.Series:
@@ -109,7 +109,7 @@ class EventStudyResult(_Renders):
 
     def figure(self, *, ylabel: str | None = None, title: str | None = None):
         """Coefficients with 95% CIs against event time; the reference period plotted at 0."""
-        from ..report.figures import _pyplot
+        from ...report.figures import _pyplot
 
         plt = _pyplot()
         c = self.coefs

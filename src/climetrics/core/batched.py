@@ -48,7 +48,7 @@ import scipy.sparse as sp
 import scipy.stats
 
 from ..errors import EstimationError
-from .within import FixedEffects, find_singletons
+from .demean import FixedEffects, find_singletons
 
 __all__ = ["BatchedFit", "SmallSampleCorrection", "batched_twfe", "batched_twfe_full"]
 

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .panel import Panel
-from .simulation import SIMULATED_NOTE, Simulated, _ar1
+from ..panel import Panel
+from .cities import SIMULATED_NOTE, Simulated, _ar1
 
 EXCLUDED = (540000,)  # Tibet: seed 001 drops it (no IO table); HK, Macao, Taiwan are not bundled
 
@@ -38,8 +38,8 @@ def province_contiguity() -> tuple[pd.DataFrame, np.ndarray]:
 
     Hainan has no land border; it is linked to its nearest province (Guangdong), as is usual.
     """
-    from . import data as cmdata
-    from .estimate.spatial.weights import contiguity
+    from .. import data as cmdata
+    from ..estimate.spatial.weights import contiguity
 
     prov = cmdata.provinces()
     prov = prov[~prov["province_adcode"].isin(EXCLUDED)].sort_values("province_adcode")

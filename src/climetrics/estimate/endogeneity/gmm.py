@@ -82,9 +82,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import EstimationError, PanelError
-from ..panel import Panel
-from ..result import EstimationResult
+from ...core.results import EstimationResult
+from ...errors import EstimationError, PanelError
+from ...panel import Panel
 
 __all__ = ["GMMResult", "dynamic_gmm", "gmm_table"]
 
@@ -790,7 +790,7 @@ def gmm_table(results: Sequence[EstimationResult], *, show_time_effects: bool = 
     "Sargan p" (blank for non-GMM columns), as dynamic-panel robustness tables report them.
     Keyword arguments go to :func:`climetrics.report.tables.regression_table`.
     """
-    from ..report.tables import fmt, regression_table
+    from ...report.tables import fmt, regression_table
 
     results = list(results)
     if "keep" not in kwargs and not show_time_effects:

@@ -6,10 +6,10 @@ it can be far from any average treatment effect and even have the wrong sign (Go
 2021; de Chaisemartin & D'Haultfoeuille 2020). The heterogeneity-robust estimators live in
 their own modules:
 
-* :func:`climetrics.estimate.cs.callaway_santanna` -- Callaway & Sant'Anna (2021) ATT(g,t);
-* :func:`climetrics.estimate.sunab.sun_abraham` -- Sun & Abraham (2021) interaction weights;
-* :func:`climetrics.estimate.imputation.did_imputation` -- Borusyak, Jaravel & Spiess (2024);
-* :mod:`climetrics.estimate.bacon` -- the Goodman-Bacon decomposition and the TWFE weights of
+* :func:`climetrics.estimate.did.callaway_santanna.callaway_santanna` -- Callaway & Sant'Anna (2021) ATT(g,t);
+* :func:`climetrics.estimate.did.sun_abraham.sun_abraham` -- Sun & Abraham (2021) interaction weights;
+* :func:`climetrics.estimate.did.imputation.did_imputation` -- Borusyak, Jaravel & Spiess (2024);
+* :mod:`climetrics.estimate.did.bacon` -- the Goodman-Bacon decomposition and the TWFE weights of
   de Chaisemartin & D'Haultfoeuille (2020).
 
 This module holds what they share -- the cohort (first-treatment period) of every unit, with
@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import EstimationError, PanelError, show
-from ..panel import Panel
-from ..result import EstimationResult, ResultSet
+from ...core.results import EstimationResult, ResultSet
+from ...errors import EstimationError, PanelError, show
+from ...panel import Panel
 
 NEVER = np.inf  # cohort code of never-treated units
 
@@ -263,10 +263,10 @@ def compare_estimators(
     n_boot
         Bootstrap draws for the CS uniform bands (not needed for the overall ATT; 0 skips).
     """
-    from .. import twfe
-    from .cs import callaway_santanna
+    from ... import twfe
+    from .callaway_santanna import callaway_santanna
     from .imputation import did_imputation
-    from .sunab import sun_abraham
+    from .sun_abraham import sun_abraham
 
     covs = as_list(covariates)
     if treat is None:

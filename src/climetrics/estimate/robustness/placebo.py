@@ -28,12 +28,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import EstimationError
-from ..panel import Panel
-from ..report.tables import Table, fmt
-from ..result import EstimationResult, _Renders
-from .event import adoption_year
-from .fe import _as_list, twfe
+from ...core.results import EstimationResult, _Renders
+from ...errors import EstimationError
+from ...panel import Panel
+from ...report.tables import Table, fmt
+from ..baseline.event_study import adoption_year
+from ..baseline.twfe import _as_list, twfe
 
 KINDS = ("space", "time", "mixed")
 
@@ -107,7 +107,7 @@ class PlaceboResult(_Renders):
         the real estimate marked by a vertical line."""
         from scipy.stats import gaussian_kde
 
-        from ..report.figures import _pyplot
+        from ...report.figures import _pyplot
 
         plt = _pyplot()
         d = self.draws.dropna()
@@ -151,7 +151,7 @@ def draw_adoption_years(
 
     ``real`` holds each unit's real adoption year (``nan`` if never treated). Random adoption
     years are drawn uniformly from ``years[1:]`` so every pseudo-treated unit has at least one
-    pre-period. Draw ``r`` uses its own stream (:func:`climetrics.inference.replicate_rng`).
+    pre-period. Draw ``r`` uses its own stream (:func:`climetrics.core.replicate.replicate_rng`).
     """
     return adoption_draws(real, years, kind, np.arange(n_draws), seed)
 
@@ -160,7 +160,7 @@ def adoption_draws(
     real: np.ndarray, years: np.ndarray, kind: str, draws: np.ndarray, seed: int
 ) -> np.ndarray:
     """Columns ``draws`` of :func:`draw_adoption_years`, shape (n_units, len(draws))."""
-    from ..inference import replicate_rng
+    from ...core.replicate import replicate_rng
 
     if kind not in KINDS:
         raise EstimationError(f"placebo kind must be one of {KINDS}, got {kind!r}")
@@ -212,7 +212,7 @@ def placebo_job(
 ) -> PlaceboJob:
     """The shared data of :func:`placebo_kernel` for a placebo test (see :func:`placebo_test`):
     the regression without the treatment, prepared once, and the real adoption years."""
-    from .batched import SmallSampleCorrection, _Model
+    from ...core.batched import SmallSampleCorrection, _Model
 
     if kind not in KINDS:
         raise EstimationError(f"placebo kind must be one of {KINDS}, got {kind!r}")
@@ -271,11 +271,11 @@ def placebo_test(
         Clustered standard errors as in :func:`climetrics.twfe` (clustering is required: the
         batched kernel computes CRV1).
     chunk_size, backend, scheduler, n_workers
-        Where the draws run (:mod:`climetrics.inference`): ``backend="serial"`` (default),
+        Where the draws run (:mod:`climetrics.core.replicate`): ``backend="serial"`` (default),
         ``"processes"`` or ``"dask"`` (``scheduler="tcp://host:port"`` for a running cluster),
         in chunks of ``chunk_size`` draws. Results are identical on every backend.
     """
-    from ..inference import map_replicates
+    from ...core.replicate import map_replicates
 
     if n_draws < 1:
         raise EstimationError("n_draws must be at least 1")

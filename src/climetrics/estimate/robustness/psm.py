@@ -68,11 +68,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import EstimationError, PanelError, did_you_mean, show
-from ..panel import Panel
-from ..report.tables import Table, fmt, stars
-from ..result import EstimationResult, _Renders
-from .fe import _coef_table, _small_sample, collinear_columns, twfe
+from ...core.results import EstimationResult, _Renders
+from ...errors import EstimationError, PanelError, did_you_mean, show
+from ...panel import Panel
+from ...report.tables import Table, fmt, stars
+from ..baseline.twfe import _coef_table, _small_sample, collinear_columns, twfe
 
 MODELS = ("logit", "probit")
 METHODS = ("nearest", "radius", "kernel")
@@ -857,7 +857,7 @@ class PSMDiD:
 
         Returns the matplotlib figure (matplotlib is imported on first use).
         """
-        from ..report.figures import _pyplot
+        from ...report.figures import _pyplot
 
         plt = _pyplot()
         sc = self.scores
@@ -928,7 +928,7 @@ def _change_att(m: Matching, delta: np.ndarray, cohort: np.ndarray) -> tuple[flo
 def _weighted_twfe(panel: Panel, y: str, treat: str, controls: Sequence[str], weights: np.ndarray,
                    fe: list[str], cluster: str | None) -> EstimationResult:
     """TWFE DID by weighted least squares (pyfixest analytic weights) on the rows with positive
-    weight, CRV1 standard errors with the small-sample factor of :func:`climetrics.estimate.fe.twfe`.
+    weight, CRV1 standard errors with the small-sample factor of :func:`climetrics.estimate.baseline.twfe.twfe`.
     Singletons are kept (a matched unit keeps all its periods, so there are none in a balanced
     panel)."""
     import pyfixest as pf
@@ -1038,7 +1038,7 @@ def psm_did(
     controls
         Controls of the DID regression; default: the matching covariates.
     fe, cluster
-        As in :func:`climetrics.estimate.fe.twfe` (default unit and time FE, clustered by unit).
+        As in :func:`climetrics.estimate.baseline.twfe.twfe` (default unit and time FE, clustered by unit).
     weighted
         Also estimate the DID by weighted least squares with the matching weights, every
         observation of a unit carrying the unit's weight (``did_weighted``).

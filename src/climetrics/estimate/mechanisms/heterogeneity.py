@@ -68,13 +68,13 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy import stats
 
-from ..errors import EstimationError, PanelError, show
-from ..panel import Panel
-from ..report.tables import Table, fmt, regression_table
-from ..result import EstimationResult, _Renders
-from .batched import SmallSampleCorrection
-from .fe import _as_list, twfe
-from .within import FixedEffects, find_singletons
+from ...core.batched import SmallSampleCorrection
+from ...core.demean import FixedEffects, find_singletons
+from ...core.results import EstimationResult, _Renders
+from ...errors import EstimationError, PanelError, show
+from ...panel import Panel
+from ...report.tables import Table, fmt, regression_table
+from ..baseline.twfe import _as_list, twfe
 
 __all__ = ["GroupDefinition", "HeterogeneityResult", "define_groups", "heterogeneity"]
 
@@ -468,7 +468,7 @@ class HeterogeneityResult(_Renders):
     def forest_plot(self, *, ax=None, title: str | None = None, level: float = 0.95):
         """Group estimates with confidence intervals (subsample fits, and the interacted model
         as hollow markers). Returns the matplotlib figure."""
-        from ..report.figures import _pyplot
+        from ...report.figures import _pyplot
 
         plt = _pyplot()
         if ax is None:

@@ -90,12 +90,12 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy import stats
 
-from ..errors import EstimationError, PanelError
-from ..panel import Panel
-from ..report.tables import Table, fmt, regression_table, stars
-from ..result import EstimationResult, _Renders
-from .fe import _as_list, twfe
-from .within import FixedEffects, find_singletons
+from ...core.demean import FixedEffects, find_singletons
+from ...core.results import EstimationResult, _Renders
+from ...errors import EstimationError, PanelError
+from ...panel import Panel
+from ...report.tables import Table, fmt, regression_table, stars
+from ..baseline.twfe import _as_list, twfe
 
 __all__ = [
     "MediationPath",
@@ -295,8 +295,8 @@ def _default_chunk(n: int, p: int) -> int:
 
 def cluster_bootstrap_weights(n_clusters: int, seed: int, draws: np.ndarray) -> np.ndarray:
     """``(G, len(draws))`` cluster frequencies ``m ~ Multinomial(G, 1/G)`` of bootstrap
-    ``draws``, each from its own stream (:func:`climetrics.inference.replicate_rng`)."""
-    from ..inference import replicate_rng
+    ``draws``, each from its own stream (:func:`climetrics.core.replicate.replicate_rng`)."""
+    from ...core.replicate import replicate_rng
 
     p = np.full(n_clusters, 1.0 / n_clusters)
     out = np.empty((n_clusters, len(draws)), dtype=np.int64)
@@ -777,7 +777,7 @@ def mediation(
         Level of the bootstrap intervals and of the significance judgements in
         :attr:`MediationPath.kind`.
     backend, scheduler, n_workers, chunk_size
-        Where the bootstrap draws run (:mod:`climetrics.inference`): ``"serial"`` (default),
+        Where the bootstrap draws run (:mod:`climetrics.core.replicate`): ``"serial"`` (default),
         ``"processes"`` or ``"dask"`` (``scheduler="tcp://host:port"``), ``chunk_size`` draws
         per task. Every draw has its own random stream, so the draws are the same on every
         backend.
@@ -905,7 +905,7 @@ def _one_mediator(
     boot = pd.DataFrame(columns=["a", "b", "c_prime", "c", "ab"], dtype=float)
     ci_p = ci_bc = (float("nan"), float("nan"))
     if n_boot:
-        from ..inference import map_replicates
+        from ...core.replicate import map_replicates
 
         ctrl_a = list(first.meta["controls"])
         ctrl_b = [c for c in second.meta["controls"] if c != m]

@@ -196,7 +196,7 @@ class ResultSet(_Renders, Sequence[EstimationResult]):
         return self._results[-1]
 
     def table(self, **kwargs: Any):
-        from .report.tables import regression_table
+        from ..report.tables import regression_table
 
         kwargs.setdefault("title", self.title)
         return regression_table(self._results, **kwargs)

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..errors import EstimationError, show
-from ..panel import Panel
+from ...errors import EstimationError, show
+from ...panel import Panel
 from .staggered import codes, cohorts_from_treatment, twoway_demean
 
 EARLY_LATE = "Earlier vs Later Treated"
@@ -162,7 +162,7 @@ def bacon_plot(decomposition: BaconDecomposition, *, ax=None, title: str | None 
     """Scatter of each 2x2 DID estimate against its weight, coloured by comparison type, with
     the TWFE coefficient as a horizontal line (Goodman-Bacon 2021, Figure 6). Returns the
     matplotlib figure."""
-    from ..report.figures import _pyplot
+    from ...report.figures import _pyplot
 
     plt = _pyplot()
     if ax is None:

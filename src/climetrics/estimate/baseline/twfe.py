@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..errors import EstimationError, PanelError
-from ..panel import Panel
-from ..result import EstimationResult, ResultSet
+from ...core.results import EstimationResult, ResultSet
+from ...errors import EstimationError, PanelError
+from ...panel import Panel
 
 _SSC = ("nested", "full")
 
@@ -45,7 +45,7 @@ def _demeaned(x: np.ndarray, df: pd.DataFrame, fe: Sequence[str]) -> np.ndarray:
     """Regressors net of the fixed effects (or of the constant when there are none)."""
     if not fe:
         return x - x.mean(axis=0)
-    from .within import demean
+    from ...core.demean import demean
 
     return demean(np.asarray(x, dtype=float), _codes(df, fe))
 
@@ -97,8 +97,8 @@ def _small_sample(
     when ``nested`` (Cameron & Miller 2015, sec. VI; fixest ``ssc(fixef.K = "nested")``).
     Returns the factor, K and the number of clusters G.
     """
-    from .batched import SmallSampleCorrection
-    from .within import FixedEffects
+    from ...core.batched import SmallSampleCorrection
+    from ...core.demean import FixedEffects
 
     clus = pd.factorize(df[cluster])[0]
     n, g = len(df), int(clus.max()) + 1
@@ -366,7 +366,7 @@ def _within_fit(
     """
     import scipy.linalg
 
-    from .within import FixedEffects, find_singletons
+    from ...core.demean import FixedEffects, find_singletons
 
     notes: list[str] = []
     codes = _codes(df, fe)
@@ -445,7 +445,7 @@ def twfe(
         ``"nested"`` (fixest / reghdfe default) or ``"full"`` (count every FE level).
     engine
         ``"pyfixest"``: pyfixest fits the model; ``"within"``: the large-panel path (one
-        within transformation by :class:`climetrics.estimate.within.FixedEffects` shared by the
+        within transformation by :class:`climetrics.core.demean.FixedEffects` shared by the
         collinearity check and the fit; clustered SEs only); ``"auto"`` (default): ``"within"``
         for clustered fits with fixed effects on at least :data:`LARGE_PANEL_ROWS` rows, else
         pyfixest. Both give the same estimates (tested to 1e-8).

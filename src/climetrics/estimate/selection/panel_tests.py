@@ -50,11 +50,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import EstimationError, PanelError
-from ..panel import Panel
-from ..result import EstimationResult
-from .fe import _coef_table
-from .within import FixedEffects
+from ...core.demean import FixedEffects
+from ...core.results import EstimationResult
+from ...errors import EstimationError, PanelError
+from ...panel import Panel
+from ..baseline.twfe import _coef_table
 
 __all__ = [
     "PanelTest",
@@ -150,7 +150,7 @@ class PanelTests(Sequence[PanelTest]):
 
     def table(self, *, digits: int = 3, title: str | None = None):
         """Rows: test, statistic (with distribution), p-value, conclusion."""
-        from ..report.tables import Table, fmt, stars
+        from ...report.tables import Table, fmt, stars
 
         rows = []
         for t in self._tests:

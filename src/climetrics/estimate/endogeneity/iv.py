@@ -8,11 +8,11 @@ The structural equation and its first stage(s) are (seed 000, sec. 5.5, Table 6)
 with X the endogenous regressor(s) (e.g. the DID dummy), Z the excluded instruments (e.g.
 log distance to Hangzhou x time trend, :func:`distance_trend_instrument`) and W the included
 exogenous controls. Estimation is two-stage least squares on the within-transformed data
-(fixed effects absorbed with :func:`climetrics.estimate.within.demean`; Frisch-Waugh-Lovell):
+(fixed effects absorbed with :func:`climetrics.core.demean.demean`; Frisch-Waugh-Lovell):
 ``beta_2SLS = (Xhat'Xhat)^-1 Xhat'y`` with ``Xhat`` the projection of ``[X, W]`` on ``[Z, W]``.
 
 Standard errors are cluster-robust (CRV1) by default, with the same fixest / reghdfe
-small-sample factor as :func:`climetrics.estimate.fe.twfe`: ``(N-1)/(N-K) * G/(G-1)``, K counting
+small-sample factor as :func:`climetrics.estimate.baseline.twfe.twfe`: ``(N-1)/(N-K) * G/(G-1)``, K counting
 the slopes of the regression at hand plus the fixed-effect levels, a fixed effect nested in the
 cluster counting once (``ssc="nested"``) or with all its levels (``ssc="full"``, as a
 dummy-variable regression with ``sandwich::vcovCL(type = "HC1")`` in R). ``cluster=None`` gives
@@ -70,10 +70,10 @@ import scipy.linalg
 import scipy.sparse as sp
 from scipy import optimize, stats
 
-from ..errors import EstimationError, PanelError, did_you_mean, show
-from ..panel import Panel
-from ..result import EstimationResult, _Renders
-from .fe import _as_list, _codes, _coef_table, _small_sample, collinear_columns
+from ...core.results import EstimationResult, _Renders
+from ...errors import EstimationError, PanelError, did_you_mean, show
+from ...panel import Panel
+from ..baseline.twfe import _as_list, _codes, _coef_table, _small_sample, collinear_columns
 
 __all__ = [
     "EARTH_RADIUS_KM",
@@ -324,7 +324,7 @@ class IVResult(_Renders):
         Anderson-Rubin p-value of beta = 0. Keyword arguments go to
         :func:`climetrics.report.tables.regression_table`.
         """
-        from ..report.tables import fmt, regression_table
+        from ...report.tables import fmt, regression_table
 
         d = self.diagnostics
         k = len(self.first_stages)
@@ -579,7 +579,7 @@ def iv_2sls(
     if df.empty:
         raise EstimationError("no complete observations for the IV regression")
     if fe_l:
-        from .within import find_singletons
+        from ...core.demean import find_singletons
 
         single = find_singletons(_codes(df, fe_l))
         if single.any():
@@ -593,7 +593,7 @@ def iv_2sls(
         a = df[cols].to_numpy(dtype=float).reshape(n, len(cols))
         if not fe_l or not cols:
             return a
-        from .within import demean
+        from ...core.demean import demean
 
         return demean(a, _codes(df, fe_l)).reshape(n, len(cols))
 
@@ -669,7 +669,7 @@ def iv_2sls(
     # covariance conventions
     n_fe = 0
     if fe_l:
-        from .within import FixedEffects
+        from ...core.demean import FixedEffects
 
         n_fe = sum(FixedEffects(_codes(df, fe_l)).n_levels) - (len(fe_l) - 1)
     if clus_col:
@@ -856,7 +856,7 @@ def distance_trend_instrument(
         Unknown reference city or unit key; panel units without bundled coordinates (named);
         a zero distance under ``log=True`` with ``shift=0``.
     """
-    from ..data import cities as _cities
+    from ...data import cities as _cities
 
     if unit_key not in _UNIT_KEYS:
         raise PanelError(f"unit_key must be one of {', '.join(_UNIT_KEYS)}, got {unit_key!r}")

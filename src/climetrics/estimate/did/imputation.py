@@ -34,10 +34,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..errors import EstimationError, PanelError
-from ..panel import Panel
-from ..result import EstimationResult
-from .fe import _small_sample
+from ...core.results import EstimationResult
+from ...errors import EstimationError, PanelError
+from ...panel import Panel
+from ..baseline.twfe import _small_sample
 from .staggered import (
     as_list,
     codes,

@@ -1,0 +1,1 @@
+"""Baseline estimates: two-way fixed effects (multi-period DID) and the event study."""

@@ -1,0 +1,1 @@
+"""Staggered adoption: Callaway-Sant'Anna, Sun-Abraham, BJS imputation, Goodman-Bacon, TWFE weights."""

@@ -1,0 +1,1 @@
+"""Endogeneity: instrumental variables (2SLS) and dynamic panel GMM."""

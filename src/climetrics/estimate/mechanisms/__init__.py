@@ -1,0 +1,1 @@
+"""Mechanisms and heterogeneity: mediation (Baron-Kenny, Sobel, bootstrap) and group differences."""

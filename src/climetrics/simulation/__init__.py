@@ -1,0 +1,1 @@
+"""Synthetic panels with a known truth: city panels on the real city list, province panels."""
