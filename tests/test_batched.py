@@ -10,11 +10,8 @@ import pandas as pd
 import pyfixest as pf
 import pytest
 
-from climetrics.core.batched import (
-    SmallSampleCorrection,
-    batched_twfe,
-    batched_twfe_full,
-)
+from climetrics.core.batched import batched_twfe, batched_twfe_full
+from climetrics.core.covariance import SmallSampleCorrection
 from climetrics.core.demean import FixedEffects, demean, find_singletons
 from climetrics.errors import EstimationError
 

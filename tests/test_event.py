@@ -47,8 +47,8 @@ def test_matches_dummy_variable_ols(sim):
     b = ref.params[leads].to_numpy()
     v = ref.cov_params().loc[leads, leads].to_numpy()
     f = b @ np.linalg.solve(v, b) / len(leads)
-    assert es.pretrend["F"] == pytest.approx(f, rel=1e-8)
-    assert es.pretrend["df1"] == 4 and es.pretrend["df2"] == sim.df["city"].nunique() - 1
+    assert es.pretrend.statistic == pytest.approx(f, rel=1e-8)
+    assert es.pretrend.df == 4 and es.pretrend.df_denom == sim.df["city"].nunique() - 1
 
 
 def test_binned_counts_and_reference_row(sim):
@@ -74,7 +74,7 @@ def test_recovers_lagged_onset(sim):
         assert c.loc[k, "ci_low"] <= 0 <= c.loc[k, "ci_high"]
     for k in (2, 3):
         assert abs(c.loc[k, "estimate"] - truth[k]) < 3 * c.loc[k, "std_error"]
-    assert es.pretrend["p_value"] > 0.01
+    assert es.pretrend.p_value > 0.01
 
 
 def test_adoption_column_equals_treat_column(sim):

@@ -40,7 +40,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import scipy.linalg
@@ -48,63 +47,16 @@ import scipy.sparse as sp
 import scipy.stats
 
 from ..errors import EstimationError
+from .covariance import SmallSampleCorrection
 from .demean import FixedEffects, find_singletons
 
-__all__ = ["BatchedFit", "SmallSampleCorrection", "batched_twfe", "batched_twfe_full"]
+__all__ = ["BatchedFit", "batched_twfe", "batched_twfe_full"]
 
 #: Default size of one ``(n, chunk)`` float block. A chunk keeps about six such blocks alive;
 #: small blocks stay in cache and are faster than one huge block, and memory stays far below
 #: 500 MB whatever R is. 1 MiB measured fastest in bench/bench_placebo.py (4 MiB blocks were
 #: twice as slow: each chunk's freed blocks went back to the OS and were faulted in again).
 _CHUNK_BYTES = 2**20
-
-
-@dataclass(frozen=True)
-class SmallSampleCorrection:
-    """Small-sample correction of the CRV1 variance, following pyfixest's ``ssc()``.
-
-    The variance is multiplied by ``(N - 1) / (N - df_k)`` (if ``k_adj``) and by
-    ``G / (G - 1)`` (if ``G_adj``); p-values use a t distribution with ``G - 1`` degrees of
-    freedom. With ``F`` fixed effects having ``L_1..L_F`` levels and ``k`` slope coefficients:
-
-    * ``k_fixef="none"``: ``df_k = k``;
-    * ``k_fixef="full"``: ``df_k = k + sum(L_f) - (F - 1)``;
-    * ``k_fixef="nonnested"`` (pyfixest's default): as ``"full"``, but every FE nested in
-      the clusters (each of its levels inside a single cluster) counts as one parameter
-      instead of ``L_f``. For unit + time FE clustered by unit this is ``df_k = k + T``.
-
-    The defaults reproduce ``pyfixest.ssc()`` (pyfixest 0.60: ``k_adj=True``,
-    ``k_fixef="nonnested"``, ``G_adj=True``; its ``G_df`` only matters for multiway
-    clustering, which this kernel does not do).
-    """
-
-    k_adj: bool = True
-    k_fixef: Literal["none", "nonnested", "full"] = "nonnested"
-    G_adj: bool = True
-
-    def __post_init__(self):
-        if self.k_fixef not in ("none", "nonnested", "full"):
-            raise EstimationError(
-                f"k_fixef must be 'none', 'nonnested' or 'full', not {self.k_fixef!r}"
-            )
-
-    def df_k(self, n_coef: int, fe_levels: Sequence[int], fe_nested: Sequence[bool]) -> int:
-        """Number of parameters counted in ``(N - 1) / (N - df_k)``."""
-        if self.k_fixef == "none" or not fe_levels:
-            return n_coef
-        full = n_coef + sum(fe_levels) - (len(fe_levels) - 1)
-        if self.k_fixef == "full":
-            return full
-        nested = [
-            levels for levels, is_nested in zip(fe_levels, fe_nested, strict=True) if is_nested
-        ]
-        return full - sum(nested) + len(nested)
-
-    def factor(self, n_obs: int, df_k: int, n_clusters: int) -> float:
-        """Multiplier of the CRV1 sandwich."""
-        k_part = (n_obs - 1) / (n_obs - df_k) if self.k_adj else 1.0
-        g_part = n_clusters / (n_clusters - 1) if self.G_adj else 1.0
-        return k_part * g_part
 
 
 @dataclass(frozen=True)

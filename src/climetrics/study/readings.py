@@ -94,11 +94,11 @@ def event_study_reading(es: Any) -> str:
     if len(pre):
         n_sig = int((pre["p_value"] < 0.05).sum())
         pt = es.pretrend
-        verdict = ("no evidence against parallel pre-trends" if pt["p_value"] >= 0.1
+        verdict = ("no evidence against parallel pre-trends" if pt.p_value >= 0.1
                    else "evidence of diverging pre-trends, which undermines the DID design")
         parts.append(
             f"{n_sig} of {len(pre)} lead coefficients are significant at 5%; the joint test that all leads are zero "
-            f"gives F = {pt['F']:.2f} ({p_phrase(pt['p_value'])}): {verdict}. A pre-trend test can fail to "
+            f"gives F = {pt.statistic:.2f} ({p_phrase(pt.p_value)}): {verdict}. A pre-trend test can fail to "
             "detect violations that are small or that only start at adoption (Roth 2022)."
         )
     sig = post[post["p_value"] < 0.05]

@@ -243,7 +243,7 @@ def event_study_section(ctx: Context) -> Output:
             f"k={k}: {v:.4f}" for k, v in sorted(ctx.truth["effect_by_event_time"].items())) + ".")
     out = Output(Section("event_study", "Parallel trends: event study", paragraphs=paras,
                          reading=readings.event_study_reading(es)),
-                 results=[es.fit], summary={"pretrend": es.pretrend})
+                 results=[es.fit], summary={"pretrend": es.pretrend.summary() if es.pretrend else None})
     out.add_table("event_study", t)
     out.add_figure("event_study", es.figure(ylabel=f"Effect on {ctx.label(ctx.y)}"),
                    "Event-study coefficients with 95% confidence intervals; period -1 is the reference.")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ...core.results import EstimationResult, _Renders
+from ...core.results import EstimationResult, Result
 from ...errors import EstimationError, PanelError
 from ...panel import Panel
 from ...report.tables import Table, fmt, stars
@@ -59,7 +59,7 @@ def _label(k: int, lo: int, hi: int, binned: bool) -> str:
 
 
 @dataclass
-class EventStudyResult(_Renders):
+class EventStudyResult(Result):
     """Event-study estimates: per-period coefficients, the pre-trend test and the fit."""
 
     coefs: (
@@ -95,8 +95,8 @@ class EventStudyResult(_Renders):
         if self.pretrend is not None:
             pt = self.pretrend
             notes.append(
-                f"Joint test that all leads are zero: F({pt['df1']}, {pt['df2']:g}) = {pt['F']:.3f}, "
-                f"p = {pt['p_value']:.3f}."
+                f"Joint test that all leads are zero: {pt.distribution_label} = {pt.statistic:.3f}, "
+                f"p = {pt.p_value:.3f}."
             )
         notes += self.fit.notes
         return Table(
@@ -280,7 +280,9 @@ def event_study(
             }
         )
     leads = [_dummy_name(p) for p in periods if p < 0]
-    pretrend = fit.wald_test(leads) if leads else None
+    pretrend = (
+        fit.wald_test(leads, name="Joint test of the leads") if leads else None
+    )
     fit.coefs["term"] = fit.coefs["term"].replace(
         {_dummy_name(p): f"k={_label(p, lo, hi, bin_endpoints)}" for p in periods}
     )

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ...core.covariance import cluster_codes, coef_table, sandwich
 from ...core.results import EstimationResult, ResultSet
 from ...errors import EstimationError, PanelError
 from ...panel import Panel
@@ -97,7 +98,7 @@ def _small_sample(
     when ``nested`` (Cameron & Miller 2015, sec. VI; fixest ``ssc(fixef.K = "nested")``).
     Returns the factor, K and the number of clusters G.
     """
-    from ...core.batched import SmallSampleCorrection
+    from ...core.covariance import SmallSampleCorrection
     from ...core.demean import FixedEffects
 
     clus = pd.factorize(df[cluster])[0]
@@ -110,27 +111,6 @@ def _small_sample(
             f"too few observations or clusters for clustered standard errors (N={n}, K={k}, clusters={g})"
         )
     return rule.factor(n, k, g), k, g
-
-
-def _coef_table(
-    names: Sequence[str], beta: np.ndarray, se: np.ndarray, df_t: float
-) -> pd.DataFrame:
-    """Tidy coefficient table with t-statistics, p-values and 95% CIs from t(df_t)."""
-    from scipy import stats
-
-    t = beta / se
-    crit = stats.t.ppf(0.975, df_t)
-    return pd.DataFrame(
-        {
-            "term": list(names),
-            "estimate": beta,
-            "std_error": se,
-            "statistic": t,
-            "p_value": 2 * stats.t.sf(np.abs(t), df_t),
-            "ci_low": beta - crit * se,
-            "ci_high": beta + crit * se,
-        }
-    )
 
 
 def _check_treatment(df: pd.DataFrame, treat: str, unit: str, time: str) -> dict[str, int]:
@@ -244,7 +224,7 @@ def _fit_one(
         **info,
     }
     return EstimationResult(
-        coefs=_coef_table(fit.names, fit.beta, fit.se, fit.df_t),
+        coefs=coef_table(fit.names, fit.beta, fit.se, df=fit.df_t),
         depvar=y,
         model="TWFE" if len(fe) >= 2 else ("FE" if fe else "OLS"),
         n_obs=fit.n_obs,
@@ -387,17 +367,8 @@ def _within_fit(
     resid = y_t - X @ beta
     r_inv = scipy.linalg.solve_triangular(r, np.eye(r.shape[0]))
     bread = r_inv @ r_inv.T
-    clus = pd.factorize(df[cluster])[0]
-    n_clusters = int(clus.max()) + 1
-    scores = np.stack(
-        [
-            np.bincount(clus, weights=X[:, j] * resid, minlength=n_clusters)
-            for j in range(X.shape[1])
-        ],
-        axis=1,
-    )
     factor, _, g = _small_sample(df, fe, cluster, n_slopes=X.shape[1], nested=ssc == "nested")
-    cov = factor * (bread @ (scores.T @ scores) @ bread)
+    cov = sandwich(bread, X * resid[:, None], cluster_codes(df[cluster])[0], factor=factor)
     ssr = float(resid @ resid)
     yv = df[y].to_numpy(dtype=float)
     stats = {

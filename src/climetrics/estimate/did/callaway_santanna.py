@@ -44,13 +44,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ...core.covariance import cluster_codes, cluster_sums, coef_table
 from ...core.results import EstimationResult
 from ...errors import EstimationError, PanelError, show
 from ...panel import Panel
 from .staggered import (
     NEVER,
     as_list,
-    normal_table,
     require_never_treated,
     require_pre_period,
     unit_cohorts,
@@ -286,18 +286,10 @@ def _cell_plan(
 
 
 # ---------------------------------------------------------------------- inference
-def _cluster_sums(psi: np.ndarray, cluster: np.ndarray) -> np.ndarray:
-    """Sums of the rows of ``psi`` within clusters (G x K)."""
-    _, code = np.unique(cluster, return_inverse=True)
-    out = np.zeros((code.max() + 1, psi.shape[1]))
-    np.add.at(out, code, psi)
-    return out
-
-
 def analytic_se(psi: np.ndarray, cluster: np.ndarray) -> np.ndarray:
     """``sqrt(sum_c S_c^2) / n`` per column, S_c the within-cluster sum of the influence
     function; with one unit per cluster this is ``sqrt(mean(psi^2) / n)`` (R ``did``)."""
-    s = _cluster_sums(psi, cluster)
+    s = cluster_sums(psi, cluster_codes(cluster)[0])
     return np.sqrt((s**2).sum(0)) / psi.shape[0]
 
 
@@ -359,7 +351,7 @@ def multiplier_bootstrap(
 
     if weights not in ("rademacher", "mammen"):
         raise ValueError(f"bootstrap weights must be 'rademacher' or 'mammen', got {weights!r}")
-    s = _cluster_sums(psi, cluster)
+    s = cluster_sums(psi, cluster_codes(cluster)[0])
     job = MultiplierJob(s, psi.shape[0], seed, weights)
     draws = map_replicates(
         multiplier_kernel,
@@ -450,7 +442,7 @@ class CSAggregate:
         est = np.r_[self.att, by["att"].to_numpy() if len(by) else []]
         se = np.r_[self.se, by["se"].to_numpy() if len(by) else []]
         return EstimationResult(
-            coefs=normal_table(["ATT", *levels], est, se, p.alpha),
+            coefs=coef_table(["ATT", *levels], est, se, alpha=p.alpha),
             depvar=p.y,
             model="Callaway-Sant'Anna",
             n_obs=p.n_units * p.n_periods,
@@ -617,7 +609,7 @@ class CallawaySantAnna:
         tab = self.attgt
         terms = [f"ATT({int(g)},{int(t)})" for g, t in zip(tab["g"], tab["t"], strict=True)]
         return EstimationResult(
-            coefs=normal_table(terms, tab["att"], tab["se"], self.alpha),
+            coefs=coef_table(terms, tab["att"], tab["se"], alpha=self.alpha),
             depvar=self.y,
             model="Callaway-Sant'Anna",
             n_obs=self.n_units * self.n_periods,

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ...core.covariance import coef_table
 from ...core.results import EstimationResult
 from ...errors import EstimationError, PanelError
 from ...panel import Panel
@@ -42,7 +43,6 @@ from .staggered import (
     as_list,
     codes,
     event_term,
-    normal_table,
     require_pre_period,
     twoway_demean,
     unit_cohorts,
@@ -243,11 +243,11 @@ def did_imputation(
     np.add.at(score, cl[treated], w1 * e1)
     np.add.at(score, cl[untreated], v0 * resid0[:, None])
     se = np.sqrt((score**2).sum(0))
-    table = normal_table(terms, est, se, alpha)
+    table = coef_table(terms, est, se, alpha=alpha)
     if pretrends > 0:
         pre = _pretrend_test(df.loc[untreated], y, covs, pretrends, panel.unit, panel.time, clus,
                              rel[untreated])
-        table = pd.concat([table, normal_table(pre["term"], pre["estimate"], pre["std_error"], alpha)],
+        table = pd.concat([table, coef_table(pre["term"], pre["estimate"], pre["std_error"], alpha=alpha)],
                           ignore_index=True)
     tau_frame = df.loc[treated, [panel.unit, panel.time]].assign(event_time=rel[treated], tau=tau)
     return EstimationResult(

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ...core.results import EstimationResult, ResultSet
 from ...errors import EstimationError, PanelError, show
@@ -155,20 +154,6 @@ def codes(values: pd.Series | np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- result tables
-def normal_table(terms: Sequence[str], est: np.ndarray, se: np.ndarray, alpha: float = 0.05,
-                 df: float | None = None) -> pd.DataFrame:
-    """Tidy coefficient table with z (or t(df)) statistics, p-values and (1-alpha) CIs."""
-    est, se = np.asarray(est, float), np.asarray(se, float)
-    dist = stats.norm if df is None else stats.t(df)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = est / se
-    crit = dist.ppf(1 - alpha / 2)
-    return pd.DataFrame({
-        "term": list(terms), "estimate": est, "std_error": se, "statistic": z,
-        "p_value": 2 * dist.sf(np.abs(z)), "ci_low": est - crit * se, "ci_high": est + crit * se,
-    })
-
-
 def event_term(e: float) -> str:
     """Name of the event-time-``e`` coefficient, e.g. ``"e=-2"``, ``"e=0"``."""
     return f"e={int(e)}"

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ...core.covariance import coef_table
 from ...core.results import EstimationResult
 from ...errors import EstimationError, PanelError
 from ...panel import Panel
@@ -34,7 +35,6 @@ from .staggered import (
     as_list,
     codes,
     event_term,
-    normal_table,
     require_never_treated,
     require_pre_period,
     twoway_demean,
@@ -183,9 +183,9 @@ def sun_abraham(
     beta, v = coef[:k], vcov[:k, :k]
     terms, w = _aggregate(cells)
     est, se = w @ beta, np.sqrt(np.einsum("ij,jk,ik->i", w, v, w))
-    table = normal_table(terms, est, se, alpha, df=n_clusters - 1)
+    table = coef_table(terms, est, se, alpha=alpha, df=n_clusters - 1)
     if covs:
-        table = pd.concat([table, normal_table(covs, coef[k:], np.sqrt(np.diag(vcov)[k:]), alpha,
+        table = pd.concat([table, coef_table(covs, coef[k:], np.sqrt(np.diag(vcov)[k:]), alpha=alpha,
                                                 df=n_clusters - 1)], ignore_index=True)
     effects = cells.assign(estimate=beta, std_error=np.sqrt(np.diag(v)))
     return EstimationResult(

@@ -82,6 +82,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ...core.covariance import coef_table
 from ...core.results import EstimationResult
 from ...errors import EstimationError, PanelError
 from ...panel import Panel
@@ -497,15 +498,6 @@ def _ar_test(d: _Design, fit: _Fit, V: np.ndarray, XZ: np.ndarray, order: int) -
     return z, float(2 * stats.norm.sf(abs(z)))
 
 
-def _normal_table(names: Sequence[str], beta: np.ndarray, se: np.ndarray) -> pd.DataFrame:
-    z = beta / se
-    crit = stats.norm.ppf(0.975)
-    return pd.DataFrame({
-        "term": list(names), "estimate": beta, "std_error": se, "statistic": z,
-        "p_value": 2 * stats.norm.sf(np.abs(z)), "ci_low": beta - crit * se, "ci_high": beta + crit * se,
-    })
-
-
 def _chi2_sf(stat: float, df: int) -> float:
     return float(stats.chi2.sf(stat, df)) if df > 0 and np.isfinite(stat) else float("nan")
 
@@ -757,7 +749,7 @@ def dynamic_gmm(
         "df_t": None,
     }
     return GMMResult(
-        coefs=_normal_table(d.names, fit.beta, se),
+        coefs=coef_table(d.names, fit.beta, se),
         depvar=y,
         model=f"{kind} GMM ({'one' if steps == 1 else 'two'}-step)",
         n_obs=n_level if system else n_diff,

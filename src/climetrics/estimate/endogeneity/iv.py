@@ -67,13 +67,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.linalg
-import scipy.sparse as sp
 from scipy import optimize, stats
 
-from ...core.results import EstimationResult, _Renders
+from ...core.covariance import cluster_sums, coef_table
+from ...core.results import EstimationResult, Result
 from ...errors import EstimationError, PanelError, did_you_mean, show
 from ...panel import Panel
-from ..baseline.twfe import _as_list, _codes, _coef_table, _small_sample, collinear_columns
+from ..baseline.twfe import _as_list, _codes, _small_sample, collinear_columns
 
 __all__ = [
     "EARTH_RADIUS_KM",
@@ -189,7 +189,7 @@ class _IVState:
 
 
 @dataclass(eq=False)
-class IVResult(_Renders):
+class IVResult(Result):
     """A 2SLS fit: second stage, first stage(s) and weak-instrument diagnostics.
 
     Attributes
@@ -392,18 +392,8 @@ def _resid(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return b - a @ _lstsq(a, b)
 
 
-def _cluster_sums(scores: np.ndarray, clus: np.ndarray | None, n_clusters: int) -> np.ndarray:
-    """Per-cluster sums of score rows (rows themselves when there are no clusters)."""
-    if clus is None:
-        return scores
-    ind = sp.csr_matrix(
-        (np.ones(clus.size), (clus, np.arange(clus.size))), shape=(n_clusters, clus.size)
-    )
-    return np.asarray(ind @ scores)
-
-
 def _sandwich(bread: np.ndarray, scores: np.ndarray, clus, n_clusters: int, factor: float) -> np.ndarray:
-    s = _cluster_sums(scores, clus, n_clusters)
+    s = cluster_sums(scores, clus, n_clusters)
     meat = s.T @ s
     v = factor * bread @ meat @ bread
     return (v + v.T) / 2
@@ -462,7 +452,7 @@ def _ar_stats(st: _IVState, beta0: np.ndarray) -> np.ndarray:
     # cluster sums of the scores z_i r_ik of every column k, then their cross-products
     # M[k, j] = sum_g s_gk s_gj' (L x L); the meat at beta0 is sum_kj w_k w_j M[k, j]
     scores = (st.Z[:, :, None] * resid[:, None, :]).reshape(len(st.y), L * K1)
-    s = _cluster_sums(scores, st.clus, st.n_clusters).reshape(-1, L, K1)
+    s = cluster_sums(scores, st.clus, st.n_clusters).reshape(-1, L, K1)
     cross = np.einsum("gak,gbj->kjab", s, s)
     w = np.column_stack([np.ones(beta0.shape[0]), -beta0])  # (m, 1+K): y - X b0
     d = np.einsum("lk,mk->ml", coefs, w)  # (m, L)
@@ -705,7 +695,7 @@ def iv_2sls(
     def result(names, b, cov, df_t, depvar, model, label, **meta) -> EstimationResult:
         """One stage's estimates with the sample and inference settings shared by all stages."""
         return EstimationResult(
-            coefs=_coef_table(names, b, np.sqrt(np.diag(cov)), df_t),
+            coefs=coef_table(names, b, np.sqrt(np.diag(cov)), df=df_t),
             depvar=depvar,
             model=model,
             n_obs=n,
@@ -739,8 +729,8 @@ def iv_2sls(
         cov1 = _sandwich(zf_bread, Zf * v[:, [j]], clus, n_g, f1)
         res = result(names1, gam[:, j], cov1, df1, e, "2SLS first stage", f"First stage: {e}")
         w = res.wald_test(inst_l)
-        fs_F[e], fs_p[e] = w["F"], w["p_value"]
-        res.stats["first_stage_F"] = w["F"]
+        fs_F[e], fs_p[e] = w.statistic, w.p_value
+        res.stats["first_stage_F"] = w.statistic
         first[e] = res
 
     # KP rk on partialled variables (FWL: same pi, same residuals, same sandwich)

@@ -68,9 +68,9 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy import stats
 
-from ...core.batched import SmallSampleCorrection
+from ...core.covariance import SmallSampleCorrection
 from ...core.demean import FixedEffects, find_singletons
-from ...core.results import EstimationResult, _Renders
+from ...core.results import EstimationResult, Result
 from ...errors import EstimationError, PanelError, show
 from ...panel import Panel
 from ...report.tables import Table, fmt, regression_table
@@ -328,7 +328,7 @@ class _BlockKernel:
 
 # ---------------------------------------------------------------------- results
 @dataclass(eq=False)
-class HeterogeneityResult(_Renders):
+class HeterogeneityResult(Result):
     """Group-wise effects, the interacted model and the tests of equal effects.
 
     Attributes

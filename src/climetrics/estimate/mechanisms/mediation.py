@@ -91,7 +91,7 @@ import scipy.sparse as sp
 from scipy import stats
 
 from ...core.demean import FixedEffects, find_singletons
-from ...core.results import EstimationResult, _Renders
+from ...core.results import EstimationResult, Result
 from ...errors import EstimationError, PanelError
 from ...panel import Panel
 from ...report.tables import Table, fmt, regression_table, stars
@@ -548,7 +548,7 @@ class MediationPath:
 
 
 @dataclass(eq=False)
-class MediationResult(_Renders):
+class MediationResult(Result):
     """Mediation analysis of one treatment on one outcome through one or more mediators."""
 
     y: str

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...core.results import EstimationResult, _Renders
+from ...core.results import EstimationResult, Result
 from ...errors import EstimationError
 from ...panel import Panel
 from ...report.tables import Table, fmt
@@ -39,7 +39,7 @@ KINDS = ("space", "time", "mixed")
 
 
 @dataclass
-class PlaceboResult(_Renders):
+class PlaceboResult(Result):
     """Placebo distribution, the real estimate and randomization-inference p-values."""
 
     kind: str
@@ -212,7 +212,8 @@ def placebo_job(
 ) -> PlaceboJob:
     """The shared data of :func:`placebo_kernel` for a placebo test (see :func:`placebo_test`):
     the regression without the treatment, prepared once, and the real adoption years."""
-    from ...core.batched import SmallSampleCorrection, _Model
+    from ...core.batched import _Model
+    from ...core.covariance import SmallSampleCorrection
 
     if kind not in KINDS:
         raise EstimationError(f"placebo kind must be one of {KINDS}, got {kind!r}")

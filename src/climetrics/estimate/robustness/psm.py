@@ -68,11 +68,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ...core.results import EstimationResult, _Renders
+from ...core.covariance import coef_table
+from ...core.results import EstimationResult, Result
 from ...errors import EstimationError, PanelError, did_you_mean, show
 from ...panel import Panel
 from ...report.tables import Table, fmt, stars
-from ..baseline.twfe import _coef_table, _small_sample, collinear_columns, twfe
+from ..baseline.twfe import _small_sample, collinear_columns, twfe
 
 MODELS = ("logit", "probit")
 METHODS = ("nearest", "radius", "kernel")
@@ -605,7 +606,7 @@ def match(score: Any, treat: Any, method: str = "nearest", **options: Any) -> Ma
 
 # ====================================================================== balance (pstest)
 @dataclass
-class Balance(_Renders):
+class Balance(Result):
     """Covariate balance before and after matching, as Stata ``pstest``.
 
     Attributes
@@ -955,7 +956,7 @@ def _weighted_twfe(panel: Panel, y: str, treat: str, controls: Sequence[str], we
     else:
         se, df_t, n_clusters = np.asarray(fit._se, dtype=float), float(np.atleast_1d(fit._df_t)[0]), None
     return EstimationResult(
-        coefs=_coef_table(names, beta, se, df_t), depvar=y,
+        coefs=coef_table(names, beta, se, df=df_t), depvar=y,
         model="TWFE (weighted)" if len(fe) >= 2 else "WLS", n_obs=int(fit._N),
         fixed_effects=tuple(fe), vcov="CRV1" if cluster else "hetero", cluster=cluster,
         n_clusters=n_clusters, stats={"r2": float(fit._r2)},

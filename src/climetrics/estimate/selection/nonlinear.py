@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ...core.results import EstimationResult, _Renders
+from ...core.results import EstimationResult, Result
 from ...errors import EstimationError, PanelError
 from ...panel import Panel
 from ..baseline.twfe import _as_list, _codes, twfe
@@ -150,7 +150,7 @@ class UTest:
 
 
 @dataclass(eq=False)
-class PolynomialResult(_Renders):
+class PolynomialResult(Result):
     """A polynomial FE regression with its turning points and (quadratic) U-test.
 
     Attributes

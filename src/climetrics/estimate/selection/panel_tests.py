@@ -50,11 +50,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ...core.covariance import coef_table
 from ...core.demean import FixedEffects
 from ...core.results import EstimationResult
 from ...errors import EstimationError, PanelError
 from ...panel import Panel
-from ..baseline.twfe import _coef_table
 
 __all__ = [
     "PanelTest",
@@ -362,7 +362,7 @@ def random_effects(panel: Panel, y: str, x: str | Sequence[str]) -> EstimationRe
     se = np.sqrt(np.diag(re.vcov))
     total = re.sigma2_id + re.sigma2_idios
     return EstimationResult(
-        coefs=_coef_table(names, re.beta, se, re.df_resid),
+        coefs=coef_table(names, re.beta, se, df=re.df_resid),
         depvar=y,
         model="RE",
         n_obs=len(d.y),

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ...core.results import _Renders
+from ...core.results import Result
 from ...errors import EstimationError, PanelError
 from ...report.tables import Table, fmt
 from .weights import SpatialWeights
@@ -44,7 +44,7 @@ _QUADRANTS = np.array(["LL", "LH", "HL", "HH"])  # index: 2 * (z > 0) + (lag > 0
 
 
 @dataclass(frozen=True)
-class MoranResult(_Renders):
+class MoranResult(Result):
     """Global Moran's I with its moments under normality and randomisation.
 
     ``p_norm`` / ``p_rand`` are two-sided normal p-values of ``z_norm`` / ``z_rand``;
