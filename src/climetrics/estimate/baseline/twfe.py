@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ...core.covariance import cluster_codes, coef_table, sandwich
+from ...core.demean import FixedEffects
 from ...core.results import EstimationResult, ResultSet
 from ...errors import EstimationError, PanelError
 from ...panel import Panel
@@ -89,7 +90,13 @@ def _kept_rows(fit, n: int) -> np.ndarray:
 
 
 def _small_sample(
-    df: pd.DataFrame, fe: Sequence[str], cluster: str, *, n_slopes: int, nested: bool = True
+    df: pd.DataFrame,
+    fe: Sequence[str],
+    cluster: str,
+    *,
+    n_slopes: int,
+    nested: bool = True,
+    fx: FixedEffects | None = None,
 ) -> tuple[float, int, int]:
     """fixest/reghdfe CRV1 small-sample factor ``(N-1)/(N-K) * G/(G-1)``.
 
@@ -99,12 +106,12 @@ def _small_sample(
     Returns the factor, K and the number of clusters G.
     """
     from ...core.covariance import SmallSampleCorrection
-    from ...core.demean import FixedEffects
 
     clus = pd.factorize(df[cluster])[0]
     n, g = len(df), int(clus.max()) + 1
     rule = SmallSampleCorrection(k_fixef="nonnested" if nested else "full")
-    fx = FixedEffects(_codes(df, fe)) if fe else None
+    if fx is None and fe:
+        fx = FixedEffects(_codes(df, fe))
     k = rule.df_k(n_slopes, fx.n_levels if fx else [], fx.nested_in(clus) if fx else [])
     if n - k <= 0 or g < 2:
         raise EstimationError(
@@ -346,7 +353,7 @@ def _within_fit(
     """
     import scipy.linalg
 
-    from ...core.demean import FixedEffects, find_singletons
+    from ...core.demean import find_singletons
 
     notes: list[str] = []
     codes = _codes(df, fe)
@@ -356,7 +363,8 @@ def _within_fit(
         df = df.loc[~single].reset_index(drop=True)
         codes = [c[~single] for c in codes]
     regs = treat + controls
-    demeaned = FixedEffects(codes).demean(df[[y, *regs]].to_numpy(dtype=float))
+    fx = FixedEffects(codes)
+    demeaned = fx.demean(df[[y, *regs]].to_numpy(dtype=float))
     controls, more = _drop_collinear(demeaned[:, 1:], treat, controls, fe)
     notes += more
     keep = [0] + [1 + regs.index(r) for r in treat + controls]
@@ -367,7 +375,9 @@ def _within_fit(
     resid = y_t - X @ beta
     r_inv = scipy.linalg.solve_triangular(r, np.eye(r.shape[0]))
     bread = r_inv @ r_inv.T
-    factor, _, g = _small_sample(df, fe, cluster, n_slopes=X.shape[1], nested=ssc == "nested")
+    factor, _, g = _small_sample(
+        df, fe, cluster, n_slopes=X.shape[1], nested=ssc == "nested", fx=fx
+    )
     cov = sandwich(bread, X * resid[:, None], cluster_codes(df[cluster])[0], factor=factor)
     ssr = float(resid @ resid)
     yv = df[y].to_numpy(dtype=float)
