@@ -257,7 +257,7 @@ def wald_test(
     Reported as ``F = W / q`` with F(q, df_denom) p-value when ``df_denom`` is given (as Stata's
     ``test`` after ``reghdfe``: df_denom = G - 1 with clustered errors), else chi²(q) on ``W``.
     """
-    from scipy import stats
+    from scipy import special
 
     b = np.atleast_1d(np.asarray(estimate, dtype=float))
     v = np.atleast_2d(np.asarray(cov, dtype=float))
@@ -267,9 +267,9 @@ def wald_test(
     diff = R @ b - r
     w = float(diff @ np.linalg.solve(R @ v @ R.T, diff))
     if df_denom is not None and math.isfinite(df_denom):
-        return TestResult(name, w / q, float(stats.f.sf(w / q, q, df_denom)), df=q, df_denom=float(df_denom),
-                          distribution="F", null=null, alpha=alpha)
-    return TestResult(name, w, float(stats.chi2.sf(w, q)), df=q, distribution="chi2", null=null, alpha=alpha)
+        p = float(special.fdtrc(q, df_denom, w / q))
+        return TestResult(name, w / q, p, df=q, df_denom=float(df_denom), distribution="F", null=null, alpha=alpha)
+    return TestResult(name, w, float(special.chdtrc(q, w)), df=q, distribution="chi2", null=null, alpha=alpha)
 
 
 @dataclass(eq=False)  # results compare by identity; their tables are not hashable values

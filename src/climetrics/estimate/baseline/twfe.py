@@ -4,8 +4,9 @@ The model is the multi-period DID of the seeds (e.g. seed 000 eq. 1)::
 
     y_it = beta * DID_it + X_it' gamma + mu_i + lambda_t + e_it
 
-estimated by OLS after absorbing the fixed effects (pyfixest is the engine), with standard
-errors clustered by unit by default. Small-sample correction follows fixest / reghdfe:
+estimated by OLS after absorbing the fixed effects (climetrics' own within transformation,
+:mod:`climetrics.core.demean`; pyfixest is the reference engine, ``engine="pyfixest"``), with
+standard errors clustered by unit by default. Small-sample correction follows fixest / reghdfe:
 ``V = (N-1)/(N-K) * G/(G-1) * V0`` where K excludes fixed effects nested in the cluster
 variable (``ssc="nested"``); ``ssc="full"`` counts every fixed-effect level as Stata
 ``areg`` or a dummy-variable regression does.
@@ -143,8 +144,6 @@ def _check_treatment(df: pd.DataFrame, treat: str, unit: str, time: str) -> dict
     return info
 
 
-#: From this many rows on, ``engine="auto"`` fits clustered regressions with :func:`_within_fit`.
-LARGE_PANEL_ROWS = 200_000
 _ENGINES = ("auto", "pyfixest", "within")
 
 
@@ -177,11 +176,6 @@ def _fit_one(
 ) -> EstimationResult:
     if engine not in _ENGINES:
         raise ValueError(f"engine must be one of {_ENGINES}, got {engine!r}")
-    if engine == "within" and not (fe and cluster):
-        raise EstimationError(
-            "engine='within' (the large-panel path) needs fixed effects and a cluster variable "
-            "(it computes CRV1 standard errors); use engine='pyfixest' otherwise"
-        )
     df0 = panel.df
     needed = [y, *treat, *controls]
     panel.require(needed, context="twfe")
@@ -213,11 +207,9 @@ def _fit_one(
     info = {}
     for t in treat:
         info = _check_treatment(df, t, panel.unit, panel.time) or info
-    within = engine == "within" or (
-        engine == "auto" and bool(fe) and bool(cluster) and len(df) >= LARGE_PANEL_ROWS
-    )
+    within = engine != "pyfixest"
     if within:
-        fit = _within_fit(df, y, treat, controls, fe, cluster, ssc)
+        fit = _within_fit(df, y, treat, controls, fe, cluster, vcov, ssc)
     else:
         fit = _pyfixest_fit(df, y, treat, controls, fe, cluster, vcov, ssc)
     regs = treat + fit.controls
@@ -339,16 +331,25 @@ def _within_fit(
     treat: list[str],
     controls: list[str],
     fe: list[str],
-    cluster: str,
+    cluster: str | None,
+    vcov: str,
     ssc: str,
 ) -> _Fit:
-    """Large-panel path: one within transformation shared by the collinearity check and the fit.
+    """climetrics' own fit: one within transformation shared by the collinearity check and OLS.
 
-    Singletons are dropped (iterated, as fixest does), ``[y, regressors]`` are demeaned once by
-    :class:`.within.FixedEffects` (no dummy matrices: memory is a few ``(n, k)`` float arrays),
-    then OLS on the demeaned data by QR (Frisch–Waugh–Lovell) and the CRV1 sandwich
-    ``(X~'X~)^{-1} (sum_g s_g s_g') (X~'X~)^{-1}``, ``s_g = sum_{i in g} x~_i e_i``, times the
-    small-sample factor of :func:`_small_sample` -- the same numbers as the pyfixest path.
+    With fixed effects, singletons are dropped (iterated, as fixest does) and ``[y, regressors]``
+    are demeaned once by :class:`climetrics.core.demean.FixedEffects` (no dummy matrices: memory
+    is a few ``(n, k)`` float arrays); without them the design gets a constant (``_cons``).
+    OLS by QR (Frisch-Waugh-Lovell), then
+
+    * clustered (CRV1): ``(X~'X~)^{-1} (sum_g s_g s_g') (X~'X~)^{-1}``, ``s_g = sum_{i in g} x~_i e_i``,
+      times the small-sample factor of :func:`_small_sample`, t(G - 1);
+    * ``"hetero"`` (HC1): the same sandwich with one observation per cluster, times
+      ``n / (n - K)``, t(n - K);
+    * ``"iid"``: ``s^2 (X~'X~)^{-1}``, ``s^2 = SSR / (n - K)``, t(n - K),
+
+    where K counts the slopes and every fixed-effect level (``ssc="full"``, as fixest and Stata
+    ``areg`` do without clustering). These are pyfixest's numbers (tests compare both engines).
     ``r2 = 1 - SSR / sum (y - ybar)^2`` and ``r2_within = 1 - SSR / sum y~^2``.
     """
     import scipy.linalg
@@ -356,37 +357,59 @@ def _within_fit(
     from ...core.demean import find_singletons
 
     notes: list[str] = []
-    codes = _codes(df, fe)
-    single = find_singletons(codes)
-    if single.any():
-        notes.append(_singleton_note(int(single.sum())))
-        df = df.loc[~single].reset_index(drop=True)
-        codes = [c[~single] for c in codes]
     regs = treat + controls
-    fx = FixedEffects(codes)
-    demeaned = fx.demean(df[[y, *regs]].to_numpy(dtype=float))
+    values = df[[y, *regs]].to_numpy(dtype=float)
+    fx = None
+    if fe:
+        codes = _codes(df, fe)
+        single = find_singletons(codes)
+        if single.any():
+            notes.append(_singleton_note(int(single.sum())))
+            df = df.loc[~single].reset_index(drop=True)
+            codes = [c[~single] for c in codes]
+            values = values[~single]
+        fx = FixedEffects(codes)
+        demeaned = fx.demean(values)
+    else:
+        demeaned = values - values.mean(axis=0)
     controls, more = _drop_collinear(demeaned[:, 1:], treat, controls, fe)
     notes += more
     keep = [0] + [1 + regs.index(r) for r in treat + controls]
-    demeaned = demeaned[:, keep]
-    y_t, X = demeaned[:, 0], demeaned[:, 1:]
+    names = treat + controls
+    if fe:
+        y_t, X = demeaned[:, 0], demeaned[:, keep[1:]]
+    else:  # the constant is estimated, so fit on the raw values with a column of ones
+        y_t = values[:, 0]
+        X = np.column_stack([np.ones(len(values)), values[:, keep[1:]]])
+        names = ["_cons", *names]
     q, r = np.linalg.qr(X)
     beta = scipy.linalg.solve_triangular(r, q.T @ y_t)
     resid = y_t - X @ beta
     r_inv = scipy.linalg.solve_triangular(r, np.eye(r.shape[0]))
     bread = r_inv @ r_inv.T
-    factor, _, g = _small_sample(
-        df, fe, cluster, n_slopes=X.shape[1], nested=ssc == "nested", fx=fx
-    )
-    cov = sandwich(bread, X * resid[:, None], cluster_codes(df[cluster])[0], factor=factor)
+    n = len(df)
+    k_full = X.shape[1] + (sum(fx.n_levels) - (len(fe) - 1) if fx else 0)
+    if cluster:
+        factor, _, g = _small_sample(
+            df, fe, cluster, n_slopes=X.shape[1], nested=ssc == "nested", fx=fx
+        )
+        cov = sandwich(bread, X * resid[:, None], cluster_codes(df[cluster])[0], factor=factor)
+        df_t, n_clusters = float(g - 1), g
+    else:
+        if n - k_full <= 0:
+            raise EstimationError(f"too few observations for the model (N={n}, K={k_full})")
+        if vcov == "hetero":
+            cov = sandwich(bread, X * resid[:, None], None, factor=n / (n - k_full))
+        else:
+            cov = bread * float(resid @ resid) / (n - k_full)
+        df_t, n_clusters = float(n - k_full), None
     ssr = float(resid @ resid)
     yv = df[y].to_numpy(dtype=float)
-    stats = {
-        "r2": 1.0 - ssr / float(np.sum((yv - yv.mean()) ** 2)),
-        "r2_within": 1.0 - ssr / float(y_t @ y_t),
-    }
-    names = treat + controls
-    return _Fit(names, beta, cov, np.sqrt(np.diag(cov)), g - 1, g, len(df), stats, controls, notes)
+    stats = {"r2": 1.0 - ssr / float(np.sum((yv - yv.mean()) ** 2))}
+    if fe:
+        stats["r2_within"] = 1.0 - ssr / float(demeaned[:, 0] @ demeaned[:, 0])
+    se = np.sqrt(np.diag(cov))
+    return _Fit(names, beta, cov, se, df_t, n_clusters, n, stats, controls, notes)
 
 
 def twfe(
@@ -425,11 +448,12 @@ def twfe(
     ssc
         ``"nested"`` (fixest / reghdfe default) or ``"full"`` (count every FE level).
     engine
-        ``"pyfixest"``: pyfixest fits the model; ``"within"``: the large-panel path (one
-        within transformation by :class:`climetrics.core.demean.FixedEffects` shared by the
-        collinearity check and the fit; clustered SEs only); ``"auto"`` (default): ``"within"``
-        for clustered fits with fixed effects on at least :data:`LARGE_PANEL_ROWS` rows, else
-        pyfixest. Both give the same estimates (tested to 1e-8).
+        ``"auto"`` or ``"within"`` (the same; default): climetrics' own fit, one within
+        transformation by :class:`climetrics.core.demean.FixedEffects` shared by the
+        collinearity check and OLS (no JIT warm-up: the first fit of a session takes
+        milliseconds); ``"pyfixest"``: pyfixest fits the model (the reference). Both give the
+        same estimates and standard errors for every ``cluster`` / ``vcov`` / ``ssc`` (tests
+        compare them to 1e-8).
 
     Returns
     -------
