@@ -116,3 +116,43 @@ def test_own_fit_equals_pyfixest_for_every_vcov(fe, cluster, vcov):
     for col, got in (("estimate", ref.coef()), ("std_error", ref.se()), ("statistic", ref.tstat())):
         np.testing.assert_allclose(a.coefs[col].to_numpy(), got[names].to_numpy(), rtol=1e-8)
     assert a.meta["df_t"] == pytest.approx(float(np.atleast_1d(ref._df_t)[0]))
+
+
+@pytest.mark.parametrize("fe", [None, ["city"], []])
+@pytest.mark.parametrize("cluster,vcov", [("unit", "hetero"), (None, "hetero"), (None, "iid")])
+def test_weighted_fit_equals_pyfixest(fe, cluster, vcov):
+    """Regression weights (issue 14): estimates, SEs and t equal pyfixest ``feols(weights=)``
+    with population-like weights, for every vcov, to 1e-8; the event study passes them on."""
+    import warnings
+
+    import pyfixest as pf
+
+    sim = cm.simulate(seed=2)
+    rng = np.random.default_rng(0)
+    pop = rng.uniform(0.5, 5.0, sim.panel.df["city"].nunique())
+    p = sim.panel.assign(pop=pop[pd.factorize(sim.panel.df["city"])[0]])
+    a = cm.twfe(p, "lnci", "did", X, fe=fe, cluster=cluster, vcov=vcov, weights="pop")
+    fes = ["city", "year"] if fe is None else fe
+    fml = "lnci ~ did + " + " + ".join(X) + (f" | {' + '.join(fes)}" if fes else "")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ssc = pf.ssc(k_fixef="nonnested") if cluster else pf.ssc(k_fixef="full")
+        ref = pf.feols(fml, data=p.df, vcov={"CRV1": "city"} if cluster else vcov, ssc=ssc,
+                       weights="pop", fixef_tol=1e-14)
+    names = ["Intercept" if t == "_cons" else t for t in a.terms]
+    for col, got in (("estimate", ref.coef()), ("std_error", ref.se()), ("statistic", ref.tstat())):
+        np.testing.assert_allclose(a.coefs[col].to_numpy(), got[names].to_numpy(), rtol=1e-8)
+    unweighted = cm.twfe(p, "lnci", "did", X, fe=fe, cluster=cluster, vcov=vcov)
+    assert abs(unweighted.coef("did") - a.coef("did")) > 1e-6  # the weights matter here
+    if fe is None and cluster:
+        es = cm.event_study(p, "lnci", treat="did", controls=X, window=(-3, 3), weights="pop")
+        plain = cm.event_study(p, "lnci", treat="did", controls=X, window=(-3, 3))
+        assert not np.allclose(es.coefs["estimate"], plain.coefs["estimate"])
+
+
+def test_weights_must_be_positive():
+    p = cm.simulate(seed=2).panel
+    w = np.ones(len(p.df))
+    w[5] = 0.0
+    with pytest.raises(cm.PanelError, match="weights 'w' must be positive.*has 0.0"):
+        cm.twfe(p.assign(w=w), "lnci", "did", X, weights="w")

@@ -152,6 +152,7 @@ def event_study(
     cluster: str | None = "unit",
     ssc: str = "nested",
     engine: str = "auto",
+    weights: str | None = None,
 ) -> EventStudyResult:
     """Event-study regression around each unit's adoption year.
 
@@ -174,7 +175,9 @@ def event_study(
         dynamic TWFE). ``"notyet"``: drop never-treated units, comparing only units adopting at
         different times (requires two reference periods).
     engine
-        ``"auto"``, ``"pyfixest"`` or ``"within"`` (large panels), as in :func:`climetrics.twfe`.
+        ``"auto"`` (climetrics' own fit) or ``"pyfixest"``, as in :func:`climetrics.twfe`.
+    weights
+        Column of positive regression weights, as in :func:`climetrics.twfe`.
     """
     if (treat is None) == (adoption is None):
         raise EstimationError(
@@ -241,7 +244,9 @@ def event_study(
     fe_l = [work.unit, work.time] if fe is None else list(fe)
     clus = work.unit if cluster == "unit" else cluster
     try:
-        fit = _fit_one(work, y, list(cols), _as_list(controls), fe_l, clus, "hetero", ssc, engine)
+        fit = _fit_one(
+            work, y, list(cols), _as_list(controls), fe_l, clus, "hetero", ssc, engine, weights
+        )
     except EstimationError as err:
         if "collinear" in str(err):
             raise EstimationError(

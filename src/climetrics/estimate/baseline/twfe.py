@@ -28,7 +28,7 @@ import pandas as pd
 from ...core.covariance import cluster_codes, coef_table, sandwich
 from ...core.demean import FixedEffects
 from ...core.results import EstimationResult, ResultSet
-from ...errors import EstimationError, PanelError
+from ...errors import EstimationError, PanelError, show
 from ...panel import Panel
 
 _SSC = ("nested", "full")
@@ -173,11 +173,12 @@ def _fit_one(
     vcov: str,
     ssc: str,
     engine: str = "auto",
+    weights: str | None = None,
 ) -> EstimationResult:
     if engine not in _ENGINES:
         raise ValueError(f"engine must be one of {_ENGINES}, got {engine!r}")
     df0 = panel.df
-    needed = [y, *treat, *controls]
+    needed = [y, *treat, *controls, *([weights] if weights else [])]
     panel.require(needed, context="twfe")
     panel.require(
         [c for c in fe + ([cluster] if cluster else []) if c not in needed],
@@ -204,14 +205,23 @@ def _fit_one(
         df = df.loc[complete].reset_index(drop=True)
     if df.empty:
         raise EstimationError(f"no complete observations for {y} ~ {' + '.join(treat + controls)}")
+    if weights:
+        bad = df[weights] <= 0
+        if bad.any() or not np.isfinite(df[weights]).all():
+            i = int(np.flatnonzero((bad | ~np.isfinite(df[weights])).to_numpy())[0])
+            raise PanelError(
+                f"regression weights '{weights}' must be positive and finite; {panel.unit} "
+                f"{show(df[panel.unit].iloc[i])} in {show(df[panel.time].iloc[i])} has "
+                f"{show(df[weights].iloc[i])}"
+            )
     info = {}
     for t in treat:
         info = _check_treatment(df, t, panel.unit, panel.time) or info
     within = engine != "pyfixest"
     if within:
-        fit = _within_fit(df, y, treat, controls, fe, cluster, vcov, ssc)
+        fit = _within_fit(df, y, treat, controls, fe, cluster, vcov, ssc, weights)
     else:
-        fit = _pyfixest_fit(df, y, treat, controls, fe, cluster, vcov, ssc)
+        fit = _pyfixest_fit(df, y, treat, controls, fe, cluster, vcov, ssc, weights)
     regs = treat + fit.controls
     meta = {
         "treat": treat,
@@ -220,6 +230,7 @@ def _fit_one(
         "formula": f"{y} ~ {' + '.join(regs)}" + (f" | {' + '.join(fe)}" if fe else ""),
         "df_t": fit.df_t,
         "engine": "within" if within else "pyfixest",
+        "weights": weights,
         **info,
     }
     return EstimationResult(
@@ -269,8 +280,9 @@ def _pyfixest_fit(
     cluster: str | None,
     vcov: str,
     ssc: str,
+    weights: str | None = None,
 ) -> _Fit:
-    """Fit with pyfixest after our own collinearity check (the default for small panels)."""
+    """Fit with pyfixest after our own collinearity check (the reference engine)."""
     import pyfixest as pf
 
     controls, notes = _drop_collinear(
@@ -280,7 +292,9 @@ def _pyfixest_fit(
     # Formula-safe internal names, mapped back afterwards.
     safe = {
         c: f"v{i}"
-        for i, c in enumerate(dict.fromkeys([y, *regs, *fe, *([cluster] if cluster else [])]))
+        for i, c in enumerate(
+            dict.fromkeys([y, *regs, *fe, *([cluster] if cluster else []), *([weights] if weights else [])])
+        )
     }
     data = df.rename(columns=safe)[list(safe.values())]
     rhs = " + ".join(safe[r] for r in regs)
@@ -291,7 +305,10 @@ def _pyfixest_fit(
         # Raw sandwich from pyfixest; the small-sample factor is applied by _small_sample below so
         # that it depends on the data only (pyfixest 0.60 detects nested FE by column *name*).
         raw = pf.ssc(k_adj=False, G_adj=False) if cluster else pf.ssc(k_fixef="full")
-        fit = pf.feols(fml, data=data, vcov=vc, ssc=raw, fixef_rm="singleton")
+        fit = pf.feols(
+            fml, data=data, vcov=vc, ssc=raw, fixef_rm="singleton",
+            weights=safe[weights] if weights else None,
+        )
     for w in caught:
         msg = str(w.message)
         if "singleton" in msg.lower():
@@ -334,6 +351,7 @@ def _within_fit(
     cluster: str | None,
     vcov: str,
     ssc: str,
+    weights: str | None = None,
 ) -> _Fit:
     """climetrics' own fit: one within transformation shared by the collinearity check and OLS.
 
@@ -351,6 +369,10 @@ def _within_fit(
     where K counts the slopes and every fixed-effect level (``ssc="full"``, as fixest and Stata
     ``areg`` do without clustering). These are pyfixest's numbers (tests compare both engines).
     ``r2 = 1 - SSR / sum (y - ybar)^2`` and ``r2_within = 1 - SSR / sum y~^2``.
+
+    With regression ``weights`` w (analytic weights, as fixest / Stata ``aweight``), the
+    projection and OLS are weighted (``FixedEffects(codes, w)``, then rows scaled by sqrt(w)),
+    so scores are ``w_i x~_i e_i`` and sums of squares are weighted.
     """
     import scipy.linalg
 
@@ -360,6 +382,7 @@ def _within_fit(
     regs = treat + controls
     values = df[[y, *regs]].to_numpy(dtype=float)
     fx = None
+    w = df[weights].to_numpy(dtype=float) if weights else None
     if fe:
         codes = _codes(df, fe)
         single = find_singletons(codes)
@@ -368,10 +391,12 @@ def _within_fit(
             df = df.loc[~single].reset_index(drop=True)
             codes = [c[~single] for c in codes]
             values = values[~single]
-        fx = FixedEffects(codes)
+            w = None if w is None else w[~single]
+        fx = FixedEffects(codes, w)
         demeaned = fx.demean(values)
     else:
-        demeaned = values - values.mean(axis=0)
+        demeaned = values - np.average(values, axis=0, weights=w)
+    root_w = np.ones(len(values)) if w is None else np.sqrt(w)
     controls, more = _drop_collinear(demeaned[:, 1:], treat, controls, fe)
     notes += more
     keep = [0] + [1 + regs.index(r) for r in treat + controls]
@@ -382,6 +407,7 @@ def _within_fit(
         y_t = values[:, 0]
         X = np.column_stack([np.ones(len(values)), values[:, keep[1:]]])
         names = ["_cons", *names]
+    y_t, X = y_t * root_w, X * root_w[:, None]
     q, r = np.linalg.qr(X)
     beta = scipy.linalg.solve_triangular(r, q.T @ y_t)
     resid = y_t - X @ beta
@@ -405,9 +431,10 @@ def _within_fit(
         df_t, n_clusters = float(n - k_full), None
     ssr = float(resid @ resid)
     yv = df[y].to_numpy(dtype=float)
-    stats = {"r2": 1.0 - ssr / float(np.sum((yv - yv.mean()) ** 2))}
+    wv = np.ones(len(yv)) if w is None else w
+    stats = {"r2": 1.0 - ssr / float(np.sum(wv * (yv - np.average(yv, weights=wv)) ** 2))}
     if fe:
-        stats["r2_within"] = 1.0 - ssr / float(demeaned[:, 0] @ demeaned[:, 0])
+        stats["r2_within"] = 1.0 - ssr / float(np.sum(wv * demeaned[:, 0] ** 2))
     se = np.sqrt(np.diag(cov))
     return _Fit(names, beta, cov, se, df_t, n_clusters, n, stats, controls, notes)
 
@@ -426,6 +453,7 @@ def twfe(
     ssc: str = "nested",
     title: str | None = None,
     engine: str = "auto",
+    weights: str | None = None,
 ) -> EstimationResult | ResultSet:
     """Two-way fixed-effects (multi-period DID) regression.
 
@@ -447,6 +475,9 @@ def twfe(
         Prepend a pooled OLS column without fixed effects or controls (seed 003 Table 3 col. 1).
     ssc
         ``"nested"`` (fixest / reghdfe default) or ``"full"`` (count every FE level).
+    weights
+        Column of positive regression (analytic) weights, e.g. population; ``None`` for OLS.
+        Weighted estimates equal pyfixest ``feols(..., weights=)`` / Stata ``[aw=]``.
     engine
         ``"auto"`` or ``"within"`` (the same; default): climetrics' own fit, one within
         transformation by :class:`climetrics.core.demean.FixedEffects` shared by the
@@ -476,7 +507,7 @@ def twfe(
         raise ValueError(f"vcov must be 'hetero' or 'iid' (or give cluster=), got {vcov!r}")
 
     def fit(ctrls: list[str], fes: list[str]) -> EstimationResult:
-        return _fit_one(panel, y, treat_l, ctrls, fes, clus, vcov, ssc, engine)
+        return _fit_one(panel, y, treat_l, ctrls, fes, clus, vcov, ssc, engine, weights)
 
     if not stepwise and not pooled_first:
         res = fit(ctrl_l, fe_l)
