@@ -52,6 +52,8 @@ _LAZY = {
     "simulate": ("climetrics.simulation.cities", "simulate"),
     "simulate_provinces": ("climetrics.simulation.provinces", "simulate_provinces"),
     "data": ("climetrics.data", None),
+    "adoption_dummies": ("climetrics.data.adoption", "adoption_dummies"),
+    "policy_dummies": ("climetrics.data", "policy_dummies"),
     "measure": ("climetrics.measure", None),
     "nddf_performance": ("climetrics.measure", "nddf_performance"),
     "sbm_efficiency": ("climetrics.measure", "sbm_efficiency"),

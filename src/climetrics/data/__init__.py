@@ -10,6 +10,7 @@ Tables (provenance and licences in ``SOURCES.md`` next to this file):
 - :func:`policies`, :func:`policy_calendar` -- pilot lists mapped to city adcodes, with the
   earliest batch year in which each unit is covered.
 - :func:`policy_dummies` -- add staggered-DID treatment columns to a :class:`~climetrics.Panel`.
+- :func:`adoption_dummies` -- the same columns from an adoption-year column (any units).
 
 Every function returns a fresh copy, so changing a result never changes later results.
 """
@@ -26,6 +27,7 @@ import pandas as pd
 
 from ..errors import PanelError, did_you_mean
 from ..panel import Panel
+from .adoption import adoption_dummies
 
 __all__ = [
     "POLICY_DESCRIPTIONS",
@@ -33,6 +35,7 @@ __all__ = [
     "city_adjacency",
     "policies",
     "policy_calendar",
+    "adoption_dummies",
     "policy_dummies",
     "province_adjacency",
     "provinces",

@@ -105,7 +105,19 @@ POLICY_SCHEMA: dict[str, Field] = {
     ),
     "column": _f(str, None, help="name of the DID dummy to create (default: the policy name)"),
     "calendar": _f(str, None, help="csv with a unit column and 'adoption_year' for user policies"),
-    "unit_key": _f(str, "auto", choices=("auto", "adcode", "name", "name_en")),
+    "adoption": _f(
+        str,
+        None,
+        help="column of the data holding each unit's first treated period (0/empty: never), "
+        "e.g. 'first_treat'; instead of a calendar, for any units",
+    ),
+    "unit_key": _f(
+        str,
+        "auto",
+        choices=("auto", "adcode", "name", "name_en", "exact"),
+        help="how calendar units are matched; 'exact' compares the panel's own unit ids (states, "
+        "counties, firms) as they are",
+    ),
     "city": _f(
         str, None, help="column naming each row's city when units are firms (default: the unit)"
     ),
@@ -670,6 +682,15 @@ def digital_column_key(spec: dict[str, Any], measure: str) -> str:
 def _prepare_problems(prepare: dict[str, Any]) -> list[str]:
     """Checks of the [prepare] measurement steps that the schema cannot express."""
     problems: list[str] = []
+    for i, pol in enumerate(prepare["policies"]):
+        key = f"prepare.policies[{i}]"
+        if pol["adoption"] and pol["calendar"]:
+            problems.append(f"'{key}' has both 'adoption' and 'calendar': give one treatment source")
+        if pol["unit_key"] == "exact" and not pol["calendar"]:
+            problems.append(
+                f"'{key}.unit_key' = 'exact' matches the units of your own calendar; give 'calendar' "
+                "(or 'adoption' for an adoption-year column of the data)"
+            )
     for i, c in enumerate(prepare["carbon"]):
         if c["fuels"] == {}:
             problems.append(
@@ -924,6 +945,7 @@ def check_against_data(cfg: StudyConfig, columns: list[str]) -> list[str]:
     need("prepare.interpolate_by", cfg["prepare"]["interpolate_by"])
     for i, pol in enumerate(cfg["prepare"]["policies"]):
         need(f"prepare.policies[{i}].city", pol["city"])
+        need(f"prepare.policies[{i}].adoption", pol["adoption"])
     for i, n in enumerate(cfg["prepare"]["nddf"]):
         for key in ("inputs", "good", "bad"):
             for j, c in enumerate(n[key]):
