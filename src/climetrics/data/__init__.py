@@ -401,8 +401,11 @@ def _match_name_en(values: list, known: pd.DataFrame, column: str) -> tuple[dict
     return found, bad
 
 
-def _matcher(key: str, column: str) -> Callable[[pd.Series, str], pd.Series]:
-    """A function mapping unit values to adcodes (or to themselves for key='exact')."""
+def _matcher(
+    key: str, column: str, hint: str = "or pass your own calendar= with unit_key='exact'"
+) -> Callable[[pd.Series, str], pd.Series]:
+    """A function mapping unit values to adcodes (or to themselves for key='exact');
+    ``hint`` ends the error message for unknown values."""
     if key not in _UNIT_KEYS:
         raise PanelError(f"unit_key must be one of {_UNIT_KEYS}, got {key!r}{did_you_mean(key, _UNIT_KEYS)}")
 
@@ -421,8 +424,7 @@ def _matcher(key: str, column: str) -> Callable[[pd.Series, str], pd.Series]:
         if bad:
             raise PanelError(
                 f"{len(bad)} {where} values of '{column}' are not bundled city-level units "
-                f"(matched by {k}): {_first(bad)}. Recode them (see climetrics.data.cities()) "
-                "or pass your own calendar= with unit_key='exact'"
+                f"(matched by {k}): {_first(bad)}. Recode them (see climetrics.data.cities()) {hint}"
             )
         return pd.Series(found)
 

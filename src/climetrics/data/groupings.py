@@ -150,7 +150,8 @@ def city_groups(
     (``unit_key``: ``'auto'``, ``'adcode'``, ``'name'``, ``'name_en'``); ``column`` names them in
     errors. Unknown values raise :class:`~climetrics.errors.PanelError`.
     """
-    codes = _matcher(unit_key, str(column))(values, "panel")
+    hint = "or build the group column yourself (see climetrics.data.grouping)"
+    codes = _matcher(unit_key, str(column), hint)(values, "panel")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         labels = grouping(name, include_unverified=include_unverified)
