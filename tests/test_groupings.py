@@ -64,10 +64,10 @@ def test_resource_based_cities():
     types = _members("resource_type")
     assert types.groupby("group").size().to_dict() == {"declining": 24, "growing": 20, "mature": 66, "regenerating": 16}
     assert set(types["listed_name"]) == set(m["listed_name"])
-    # verified: Henan (7) and Yunnan (7) news reports, the three northeastern provinces (21)
-    assert m["verified"].sum() == 35 and types["verified"].sum() == 18
+    # verified: Henan (7), Yunnan (7) and Gansu (4) news reports, the three northeastern provinces (21)
+    assert m["verified"].sum() == 39 and types["verified"].sum() == 22
     ok = m[m["verified"]].set_index("listed_name")
-    assert {"三门峡市", "南阳市", "丽江市", "楚雄彝族自治州", "大庆市", "伊春市", "松原市"} <= set(ok.index)
+    assert {"三门峡市", "南阳市", "丽江市", "楚雄彝族自治州", "大庆市", "伊春市", "松原市", "金昌市"} <= set(ok.index)
     assert "UNVERIFIED" not in "".join(ok["verification"])
     assert (m.loc[~m["verified"], "verification"] == "UNVERIFIED").all()
     t = types.set_index("listed_name")
@@ -76,9 +76,9 @@ def test_resource_based_cities():
 
 
 def test_resource_grouping_and_unverified_entries():
-    with pytest.warns(UserWarning, match=r"90 units listed in 'resource_based' are not verified"):
+    with pytest.warns(UserWarning, match=r"86 units listed in 'resource_based' are not verified"):
         g = data.grouping("resource_based")
-    assert g.value_counts(dropna=False).to_dict() == {"non_resource": 242, np.nan: 90, "resource_based": 35}
+    assert g.value_counts(dropna=False).to_dict() == {"non_resource": 242, np.nan: 86, "resource_based": 39}
     assert g[411200] == "resource_based"  # 三门峡, verified
     assert np.isnan(g[150600])  # 鄂尔多斯, typed from recollection: no group by default
     assert g[370100] == "non_resource"  # 济南 (莱芜 merged into it is not carried over)
@@ -108,7 +108,8 @@ def test_groupings_table_and_errors():
     t = data.groupings().set_index("name")
     assert list(t.index) == list(data.GROUPINGS)
     assert t.loc["city_cluster", ["groups", "n_listed", "n_unverified"]].tolist() == ["BTH, PRD, YRD, other", 48, 0]
-    assert t.loc["resource_based", ["n_listed", "n_unverified"]].tolist() == [126, 91]
+    assert t.loc["resource_based", ["n_listed", "n_unverified"]].tolist() == [126, 87]
+    assert t.loc["resource_type", ["n_listed", "n_unverified"]].tolist() == [126, 104]
     with pytest.raises(ValueError, match="did you mean 'city_cluster'"):
         data.grouping("city_clusters")
     with pytest.raises(ValueError, match="city_size_class"):
