@@ -230,3 +230,69 @@ def test_threshold_split(panel):
             define_groups(panel, "pop", split=bad, treat="did")
     with pytest.raises(ValueError, match=r"split='threshold' needs its value"):
         define_groups(panel, "pop", split="threshold", treat="did")
+
+
+# ---------------------------------------------------------------------------- study config
+def test_study_config_accepts_bundled_groupings():
+    from climetrics.study.config import check_against_data, parse_config
+
+    base = {
+        "data": {"path": "x.csv", "unit": "city", "time": "year"},
+        "variables": {"outcome": "y", "treatment": "did"},
+    }
+    by = [
+        {"column": "city_cluster"},
+        {"column": "size_class", "population": "popp", "population_unit": "10k persons"},
+        {"column": "pop", "split": "threshold", "threshold": 500},
+        {"column": "pop", "split": "threshold"},
+        {"column": "cluster_x"},
+    ]
+    cfg = parse_config({**base, "heterogeneity": {"by": by}})
+    assert cfg["heterogeneity"]["by"][0]["split"] is None
+    problems = check_against_data(cfg, ["city", "year", "y", "did", "pop"])
+    assert problems == [
+        "'heterogeneity.by[1].population': column 'popp' is not in the data (did you mean 'pop'?)",
+        "'heterogeneity.by[3]': split = 'threshold' and threshold go together",
+        "'heterogeneity.by[4].column': column 'cluster_x' is not in the data",
+    ]
+
+
+def test_study_heterogeneity_by_bundled_grouping(tmp_path):
+    """A study whose data has no cluster column runs the heterogeneity section by city_cluster
+    and by a fixed population threshold (other sections switched off)."""
+    from climetrics.cli import main
+
+    cm.simulate(seed=11).panel.df.drop(columns=["did"]).to_csv(tmp_path / "cities.csv", index=False)
+    off = "\n".join(f"[{s}]\nenabled = false" for s in (
+        "descriptives", "correlation", "baseline", "model_selection", "event_study", "robust_did",
+        "robustness", "psm", "placebo", "mediation"))
+    (tmp_path / "study.toml").write_text(f"""
+[study]
+output = "results"
+[data]
+path = "cities.csv"
+unit = "city"
+time = "year"
+[variables]
+outcome = "lnci"
+treatment = "bbc"
+controls = ["lnpgdp"]
+[[prepare.policies]]
+name = "broadband_china"
+column = "bbc"
+{off}
+[heterogeneity]
+n_perm = 0
+[[heterogeneity.by]]
+column = "city_cluster"
+[[heterogeneity.by]]
+column = "pop"
+split = "threshold"
+threshold = 500
+""")
+    assert main(["run", str(tmp_path / "study.toml")]) == 0
+    table = pd.read_csv(tmp_path / "results" / "tables" / "heterogeneity_city_cluster.csv")
+    assert [c for c in table.columns if "city_cluster:" in c] == [
+        "city_cluster: BTH", "city_cluster: PRD", "city_cluster: YRD", "city_cluster: other"]
+    pop = pd.read_csv(tmp_path / "results" / "tables" / "heterogeneity_pop.csv")
+    assert {"pop: low", "pop: high"} <= set(pop.columns)
