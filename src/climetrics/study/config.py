@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..data import GROUPINGS
 from ..errors import ConfigError, did_you_mean
 
 
@@ -388,9 +389,19 @@ SCHEMA: dict[str, Any] = {
         "enabled": _f(bool, True),
         "by": [
             {
-                "column": _f(str, required=True, help="grouping column, e.g. 'income' or 'region'"),
-                "split": _f(str, "median", choices=("median", "mean", "quantile", "category")),
+                "column": _f(
+                    str, required=True,
+                    help="grouping column, e.g. 'income' or 'region', or a bundled grouping the data "
+                    "lacks: 'city_cluster', 'resource_based', 'sub_provincial', 'size_class', ...",
+                ),
+                "split": _f(
+                    str, None, choices=("median", "mean", "quantile", "category", "threshold"),
+                    help="default: 'category' for bundled groupings, 'median' otherwise",
+                ),
                 "q": _f(int, None, help="number of quantile groups with split = 'quantile'"),
+                "threshold": _f((int, float), None, help="fixed cut with split = 'threshold'"),
+                "population": _f(str, None, help="population column for column = 'size_class'"),
+                "population_unit": _f(str, None, choices=("persons", "10k persons")),
             }
         ],
         "n_perm": _f(int, 999),
@@ -952,7 +963,11 @@ def check_against_data(cfg: StudyConfig, columns: list[str]) -> list[str]:
                 need(f"prepare.nddf[{i}].{key}[{j}]", c)
     _measure_columns(cfg["prepare"], need)
     for i, h in enumerate(cfg["heterogeneity"]["by"]):
-        need(f"heterogeneity.by[{i}].column", h["column"])
+        if h["column"] not in GROUPINGS:
+            need(f"heterogeneity.by[{i}].column", h["column"])
+        need(f"heterogeneity.by[{i}].population", h["population"])
+        if (h["split"] == "threshold") != (h["threshold"] is not None):
+            problems.append(f"'heterogeneity.by[{i}]': split = 'threshold' and threshold go together")
     for i, c in enumerate(cfg["baseline"]["fixed_effects"] or []):
         need(f"baseline.fixed_effects[{i}]", c)
     sp = cfg["spatial"]

@@ -473,7 +473,9 @@ def heterogeneity_section(ctx: Context) -> Output:
     texts = []
     for spec in h["by"]:
         col = spec["column"]
-        res = heterogeneity(ctx.panel, ctx.y, ctx.d, ctx.controls, by=col, split=spec["split"], q=spec["q"],
+        split = ("threshold", spec["threshold"]) if spec["split"] == "threshold" else spec["split"]
+        res = heterogeneity(ctx.panel, ctx.y, ctx.d, ctx.controls, by=col, split=split, q=spec["q"],
+                            population=spec["population"], population_unit=spec["population_unit"],
                             n_perm=h["n_perm"], seed=ctx.config["study"]["seed"], cluster=ctx.cluster)
         out.add_table(f"heterogeneity_{col}", res.table(labels=ctx.labels))
         out.add_figure(f"heterogeneity_{col}", res.forest_plot(),
