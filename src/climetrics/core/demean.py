@@ -209,18 +209,21 @@ class _Concentrated:
     """The exact projection on several FE by concentrating out the largest one (see module doc).
 
     ``big`` is the largest FE and ``others`` the rest (``L`` levels in all, at ``offsets``);
-    ``cross`` is the ``(n_big, L)`` crosstab ``D_a' W D`` and ``chol`` the Cholesky factor of
-    ``D'WD - C' diag(1/w_a) C`` with the first level of every other FE dropped (one redundant
-    direction each); None when that matrix is singular (levels not connected), in which case
-    the caller falls back to alternating projections.
+    ``cross`` is the ``(n_big, L)`` crosstab ``D_a' W D``. The concentrated matrix
+    ``A = D'WD - C' diag(1/w_a) C`` is singular (one redundant level per FE, more when FE are
+    nested, e.g. year inside industry-year, or levels are not connected), so it is factored by
+    Cholesky with complete pivoting (LAPACK ``dpstrf``), which finds its rank ``r``:
+    ``P'AP = U'U`` with ``U[:r, :r]`` invertible. The solution that is zero on the other
+    pivots solves ``A theta = b`` exactly for every ``b`` in the range of ``A`` (as
+    ``D'M_a x`` is), and any solution gives the same projection.
     """
 
     big: _Factor
     others: list[_Factor]
     offsets: np.ndarray
     cross: sp.csr_matrix
-    keep: np.ndarray
-    chol: tuple[np.ndarray, bool] | None
+    pivots: np.ndarray  # the r pivot positions of A
+    factor: np.ndarray  # U[:r, :r]
 
     @classmethod
     def build(cls, factors: list[_Factor], weights: np.ndarray | None) -> _Concentrated:
@@ -244,25 +247,21 @@ class _Concentrated:
                 gram[oi : oi + fi.n_levels, oj : oj + fj.n_levels] = block.toarray()
                 gram[oj : oj + fj.n_levels, oi : oi + fi.n_levels] = block.toarray().T
         gram -= (cross.T @ (sp.diags(1.0 / _positive(big.counts)) @ cross)).toarray()
-        keep = np.ones(n_levels, dtype=bool)
-        keep[offsets[:-1]] = False  # first level of every other FE
-        try:
-            chol = scipy.linalg.cho_factor(gram[np.ix_(keep, keep)], check_finite=False)
-        except np.linalg.LinAlgError:
-            chol = None
-        return cls(big, others, offsets, cross, keep, chol)
+        tol = n_levels * np.finfo(float).eps * max(float(np.max(np.abs(np.diag(gram)))), 1.0)
+        u, piv, rank, _ = scipy.linalg.lapack.dpstrf(gram, lower=0, tol=tol)
+        pivots = piv[:rank] - 1  # LAPACK's pivots are 1-based
+        return cls(big, others, offsets, cross, pivots, np.triu(u[:rank, :rank]))
 
-    def project(self, M: np.ndarray) -> np.ndarray | None:
+    def project(self, M: np.ndarray) -> np.ndarray:
         """``M_a (M - D theta)`` with ``theta`` solving the concentrated normal equations."""
         import scipy.linalg
 
-        if self.chol is None:
-            return None
         big, others = self.big, self.others
         big_means = (big.summer @ M) / _positive(big.counts)[:, None]
         rhs = np.vstack([f.summer @ M for f in others]) - self.cross.T @ big_means
-        theta = np.zeros((self.keep.size, M.shape[1]))
-        theta[self.keep] = scipy.linalg.cho_solve(self.chol, rhs[self.keep], check_finite=False)
+        theta = np.zeros((int(self.offsets[-1]), M.shape[1]))
+        half = scipy.linalg.solve_triangular(self.factor, rhs[self.pivots], trans="T", check_finite=False)
+        theta[self.pivots] = scipy.linalg.solve_triangular(self.factor, half, check_finite=False)
         resid = M.copy()
         for f, off in zip(others, self.offsets[:-1], strict=True):
             resid -= theta[off : off + f.n_levels][f.codes]
