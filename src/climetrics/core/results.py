@@ -367,7 +367,9 @@ class EstimationResult(Result):
                 return t
         return self.terms[0]
 
-    def wald_test(self, terms: Sequence[str], *, name: str | None = None, alpha: float = 0.05) -> TestResult:
+    def wald_test(
+        self, terms: Sequence[str], *, name: str | None = None, null: str | None = None, alpha: float = 0.05
+    ) -> TestResult:
         """Joint test that ``terms`` are all zero: ``F = b' V^-1 b / q``.
 
         The p-value uses F(q, df) with df the t-test degrees of freedom of the fit (G-1 with
@@ -381,7 +383,7 @@ class EstimationResult(Result):
         v = np.asarray(self.cov)[np.ix_(idx, idx)]
         return wald_test(
             b, v, name=name or f"Wald test: {', '.join(terms)} = 0",
-            null=f"{', '.join(terms)} {'is' if len(terms) == 1 else 'are all'} zero",
+            null=null or f"{', '.join(terms)} {'is' if len(terms) == 1 else 'are all'} zero",
             df_denom=self.meta.get("df_t"), alpha=alpha,
         )
 

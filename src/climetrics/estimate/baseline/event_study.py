@@ -285,8 +285,15 @@ def event_study(
             }
         )
     leads = [_dummy_name(p) for p in periods if p < 0]
+    lead_ks = ", ".join(str(p) for p in periods if p < 0)
     pretrend = (
-        fit.wald_test(leads, name="Joint test of the leads") if leads else None
+        fit.wald_test(
+            leads,
+            name="Joint test of the leads",
+            null=f"all lead coefficients (k = {lead_ks}) are zero (parallel pre-trends)",
+        )
+        if leads
+        else None
     )
     fit.coefs["term"] = fit.coefs["term"].replace(
         {_dummy_name(p): f"k={_label(p, lo, hi, bin_endpoints)}" for p in periods}
