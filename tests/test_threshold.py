@@ -68,9 +68,11 @@ def test_hansen_single_threshold_matches_published_estimate(hansen):
     assert r.result.n_obs == 7910 and r.result.n_clusters == 565
 
 
+@pytest.mark.slow
 def test_hansen_ssr_equals_dummy_variable_ols(hansen):
     """S(gamma) of the grid search equals the SSR of OLS with 565 firm dummies (statsmodels), for
-    the linear model, the estimate and two other candidates; and the double-threshold SSR."""
+    the linear model, the single-threshold estimate, the double-threshold fit and another point
+    of the refined LR curve; to 1e-9 relative."""
     df = hansen.df
     W = df[HANSEN_CONTROLS].to_numpy(float)
     x, q = df["c1"].to_numpy(float), df["d1"].to_numpy(float)
@@ -82,7 +84,7 @@ def test_hansen_ssr_equals_dummy_variable_ols(hansen):
     ref2 = _dummy_ols_ssr(df, "i", np.column_stack([W, _split(x, q, [g1, g2])]), ["id"])
     curve = r.lr[r.lr["threshold"] == "gamma1"].set_index("gamma")["ssr"]
     assert curve.loc[g1] == pytest.approx(ref2, rel=1e-9)  # LR_1^r curve at its minimum
-    for other in (0.1, 0.3):
+    for other in (0.3,):
         g = curve.index[np.argmin(np.abs(curve.index - other))]
         assert curve.loc[g] == pytest.approx(
             _dummy_ols_ssr(df, "i", np.column_stack([W, _split(x, q, [g, g2])]), ["id"]), rel=1e-9)
@@ -224,3 +226,39 @@ def test_bad_input_is_reported():
         threshold_regression(Panel(holes, "unit", "year"), "y", "x", threshold_var="q", n_draws=0)
     with pytest.raises(PanelError, match="outcome 'y'"):
         threshold_regression(p, "y", "x", threshold_var="y", n_draws=0)
+
+
+# ----------------------------------------------------------------------- study section
+def _section(panel: Panel, threshold: dict) -> object:
+    from climetrics.study.config import parse_config
+    from climetrics.study.sections import SECTIONS, Context, threshold_section
+
+    raw = {"data": {"path": "panel.csv", "unit": "unit", "time": "year"},
+           "variables": {"outcome": "y", "treatment": "x", "controls": ["w"]}, "threshold": threshold}
+    cfg = parse_config(raw).values
+    spec = next(s for s in SECTIONS if s.key == "threshold")
+    return spec.enabled(cfg), threshold_section(Context(panel=panel, config=cfg))
+
+
+def test_study_section_reads_a_known_threshold():
+    """[threshold] with threshold_var: thresholds table, test table, LR figure, reading."""
+    enabled, out = _section(_simulated(1.0, 2.0), {"threshold_var": "q", "n_draws": 99})
+    assert enabled
+    assert set(out.tables) == {"threshold", "threshold_tests"} and set(out.figures) == {"threshold_lr"}
+    assert "support 1 threshold in q" in out.section.reading
+    assert abs(out.summary["gamma1"] - 0.4) < 0.02 and out.summary["F1_p"] < 0.05
+    assert "x [q <= " in out.tables["threshold"].to_markdown()
+    assert out.results[0].cluster == "unit"
+
+
+def test_study_section_reads_no_threshold_and_is_off_without_variable():
+    enabled, out = _section(_simulated(1.5, 1.5), {"threshold_var": "q", "n_draws": 99, "n_thresholds": 2})
+    assert out.section.reading.startswith("No evidence of a threshold effect")
+    from climetrics.study.config import parse_config
+    from climetrics.study.sections import SECTIONS
+
+    data = {"path": "panel.csv", "unit": "unit", "time": "year"}
+    cfg = parse_config({"data": data, "variables": {"outcome": "y", "treatment": "x"}}).values
+    assert not next(s for s in SECTIONS if s.key == "threshold").enabled(cfg)
+    with pytest.raises(ConfigError, match="threshold.n_thresholds"):
+        parse_config({"data": data, "variables": {"outcome": "y", "treatment": "x"}, "threshold": {"n_thresholds": 4}})

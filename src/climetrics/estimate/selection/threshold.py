@@ -14,12 +14,13 @@ the concentrated sum of squared residuals ``S(gamma)`` over a grid of candidate 
 Computation. The regressors ``[x, x 1(q <= gamma_1), ..., x 1(q <= gamma_m)]`` span the same
 space as the regime-split ones, so by Frisch-Waugh-Lovell ``S`` is the SSR ``e0'e0`` of the
 linear model (``y`` on ``W`` and ``x``) minus the part explained by the partialled-out
-low-regime regressors ``z_g = M0 [x 1(q <= grid_g)]``. With ``r_g = z_g' e0`` and the Gram
+low-regime regressors ``z_g = M0 D [x 1(q <= grid_g)]``. With ``r_g = z_g' e0`` and the Gram
 blocks ``C_gh = z_g' z_h``, for a set ``F`` of thresholds already fixed,
 ``S(F + g) = S(F) - u_g' K_g^{-1} u_g`` with ``u_g = r_g - C_gF C_FF^{-1} r_F`` and
-``K_g = C_gg - C_gF C_FF^{-1} C_Fg``: one pass over the grid costs ``O(G k^2)`` once the ``z_g``
-are formed, and a bootstrap sample only changes ``e0``, so ``r`` for a whole batch of samples is
-one matrix product ``Z' E0``.
+``K_g = C_gg - C_gF C_FF^{-1} C_Fg``. On data sorted by ``q``, ``r_g``, ``C_gg`` and a column
+``C_ga`` are prefix sums (see :class:`_Search`), so one pass over *every* distinct value of
+``q`` costs ``O(n k^2)``; a bootstrap sample only changes ``e0``, so the ``r`` of a whole batch
+of samples is one cumulative sum.
 
 Estimation is sequential (Hansen 1999, sec. 3.2; Bai 1997): ``gamma_1`` minimises ``S_1``; given
 it, ``gamma_2`` minimises ``S_2^r(gamma_2) = S(gamma_1, gamma_2)``; the refinement re-estimates
@@ -722,7 +723,7 @@ def threshold_regression(
             "fitted": [f for f, _ in nulls], "resid": [e for _, e in nulls], "demean": fes.demean,
         }
         Fstar = map_replicates(_bootstrap_kernel, int(n_draws), shared, backend=backend,
-                               default_chunk=max(1, min(100, int(2e7 // max(n * G * k, 1)))),
+                               default_chunk=max(1, min(256, int(4e6 // max(n * k, 1)))),
                                label="threshold bootstrap draws")
     for j in range(n_thresholds):
         F = steps.F[j]
