@@ -133,6 +133,36 @@ def test_sequential_search_matches_brute_force_ols(fe):
     assert r.tests[2].statistic == pytest.approx((s2r - s3) / (s3 / df_resid), rel=1e-9)
 
 
+def test_two_regime_dependent_regressors_match_brute_force():
+    """k = 2 regime-dependent regressors: stage 1 and stage 2 against dummy-variable OLS."""
+    p = _simulated(1.0, 2.0, n_units=25, n_t=6, seed=3)
+    rng = np.random.default_rng(0)
+    p = p.assign(x2=rng.normal(size=len(p)))
+    df = p.df
+    q, W = df["q"].to_numpy(), df[["w"]].to_numpy()
+    grid = np.sort(q)[np.linspace(10, len(q) - 10, 15).astype(int)]
+    r = threshold_regression(p, "y", ["x", "x2"], "w", threshold_var="q", n_thresholds=2, trim=0.05, grid=grid,
+                             n_draws=0)
+
+    def ssr(gs):
+        split = [_split(df[c].to_numpy(), q, gs) for c in ("x", "x2")]
+        return _dummy_ols_ssr(df, "y", np.column_stack([W, *split]), ["unit"])
+
+    need = math.ceil(0.05 * len(df))
+
+    def admissible(gs):
+        sizes = np.diff([0, *[(q <= g).sum() for g in sorted(gs)], len(q)])
+        return len(set(gs)) == len(gs) and (sizes >= need).all()
+
+    s1 = {g: ssr([g]) for g in grid if admissible([g])}
+    g1 = min(s1, key=s1.get)
+    s2 = {g: ssr([g1, g]) for g in grid if admissible([g1, g])}
+    g2 = min(s2, key=s2.get)
+    assert r.sequential[1] == [g1] and r.ssr["1"] == pytest.approx(s1[g1], rel=1e-9)
+    assert g2 in r.gamma and r.ssr["2"] == pytest.approx(s2[g2], rel=1e-9)
+    assert len(r.result.meta["treat"]) == 6  # 2 regressors x 3 regimes
+
+
 def test_known_threshold_is_found_and_read():
     """Simulated slope 1 below q = 0.4 and 2 above: the estimate is near 0.4, inside its LR set,
     the bootstrap rejects linearity, and the reading says a threshold is found."""

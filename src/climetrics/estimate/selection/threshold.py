@@ -118,9 +118,7 @@ class _Search:
 
     def prefix(self, terms: np.ndarray) -> np.ndarray:
         """Prefix sums of ``terms`` (rows in q order) at every grid cut: ``(G, ...)``."""
-        c = np.cumsum(terms, axis=0)
-        zero = np.zeros((1, *terms.shape[1:]))
-        return np.concatenate([zero, c])[self.cut]
+        return _prefix(terms, self.cut)
 
     def cross(self, e: np.ndarray) -> np.ndarray:
         """``r_g = v_g' e`` for every grid value: ``(G, k)`` for ``e`` of shape ``(n,)``, else
@@ -183,6 +181,12 @@ class _Search:
             sol = np.linalg.solve(K[ok], u[ok][..., None])[..., 0]
             out[ok] = s_fixed - np.einsum("gk,gk->g", u[ok], sol)
         return out
+
+
+def _prefix(terms: np.ndarray, cut: np.ndarray) -> np.ndarray:
+    """``sum_{j < cut_g} terms_j`` for every cut (rows of ``terms`` in q order)."""
+    c = np.cumsum(terms, axis=0)
+    return np.concatenate([np.zeros((1, *terms.shape[1:])), c])[cut]
 
 
 @dataclass
@@ -513,15 +517,12 @@ def _build_search(X: np.ndarray, q: np.ndarray, gvals: np.ndarray, basis: np.nda
     if len(fe_codes) == 2:
         before = np.cumsum(xs, axis=0) - xs
         terms += (xs[:, :, None] * before[:, None, :] + before[:, :, None] * xs[:, None, :] + outer) / n
-    search = _Search(
-        x_sorted=xs, order=order, cut=cut, diag=np.empty((gvals.size, k, k)), Bv=np.empty(0),
-        basis=basis, demean=fes.demean, X=X, n_obs=n,
+    Bv = _prefix(basis[order][:, :, None] * xs[:, None, :], cut)  # (G, p, k)
+    return _Search(
+        x_sorted=xs, order=order, cut=cut, diag=_prefix(terms, cut) - np.einsum("gpk,gpl->gkl", Bv, Bv),
+        Bv=Bv, basis=basis, demean=fes.demean, X=X, n_obs=n,
         min_count=[max(1, int(math.ceil(t * n))) for t in trims], df_resid=df_resid,
     )
-    Bs = basis[order]
-    search.Bv = search.prefix(Bs[:, :, None] * xs[:, None, :])  # (G, p, k)
-    search.diag = search.prefix(terms) - np.einsum("gpk,gpl->gkl", search.Bv, search.Bv)
-    return search
 
 
 def _regime_columns(x: np.ndarray, q: np.ndarray, gammas: Sequence[float]) -> np.ndarray:
