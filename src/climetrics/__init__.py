@@ -35,6 +35,7 @@ _LAZY = {
     "iv_2sls": ("climetrics.estimate.endogeneity.iv", "iv_2sls"),
     "distance_trend_instrument": ("climetrics.estimate.endogeneity.iv", "distance_trend_instrument"),
     "polynomial_fe": ("climetrics.estimate.selection.nonlinear", "polynomial_fe"),
+    "threshold_regression": ("climetrics.estimate.selection.threshold", "threshold_regression"),
     "dynamic_gmm": ("climetrics.estimate.endogeneity.gmm", "dynamic_gmm"),
     "model_selection_tests": ("climetrics.estimate.selection.panel_tests", "model_selection_tests"),
     "hausman": ("climetrics.estimate.selection.panel_tests", "hausman"),

@@ -368,6 +368,18 @@ SCHEMA: dict[str, Any] = {
         ),
         "degree": _f(int, 2, choices=(2, 3)),
     },
+    "threshold": {
+        "enabled": _f(bool, True),
+        "threshold_var": _f(
+            str, None, help="threshold variable q of Hansen's (1999) panel threshold model; unset skips the section"
+        ),
+        "treat": _f(str, None, help="regime-dependent regressor (default: the treatment variable)"),
+        "n_thresholds": _f(int, 1, choices=(1, 2, 3)),
+        "fe": _f(str, "unit", choices=("unit", "twoway")),
+        "trim": _f((int, float), 0.01, help="smallest share of observations in a regime"),
+        "grid": _f(int, None, help="candidate thresholds at evenly spaced ranks (default: every distinct value)"),
+        "n_draws": _f(int, 300, help="bootstrap draws per F test of the number of thresholds"),
+    },
     "psm": {
         "enabled": _f(bool, True),
         "covariates": _f(list, None, item=str, help="matching covariates (default: the controls)"),
@@ -919,6 +931,9 @@ def variable_columns(cfg: Any) -> Iterator[tuple[str, str]]:
         yield f"iv.instruments[{i}]", c
     if cfg["nonlinear"]["x"] is not None:
         yield "nonlinear.x", cfg["nonlinear"]["x"]
+    for key in ("threshold_var", "treat"):
+        if cfg["threshold"][key] is not None:
+            yield f"threshold.{key}", cfg["threshold"][key]
     for i, c in enumerate(cfg["psm"]["covariates"] or []):
         yield f"psm.covariates[{i}]", c
     for key in ("replace_treatment", "alternative_outcomes"):

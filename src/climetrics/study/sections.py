@@ -440,6 +440,31 @@ def nonlinear_section(ctx: Context) -> Output:
     return out
 
 
+def threshold_section(ctx: Context) -> Output:
+    """Hansen's (1999) panel threshold regression: thresholds with LR sets, bootstrap F tests,
+    the LR figure and its reading."""
+    from ..estimate.selection.threshold import threshold_regression
+
+    c = ctx.config["threshold"]
+    x, q = c["treat"] or ctx.d, c["threshold_var"]
+    res = threshold_regression(ctx.panel, ctx.y, x, [v for v in ctx.controls if v != x], threshold_var=q,
+                               n_thresholds=c["n_thresholds"], fe=c["fe"], trim=c["trim"], grid=c["grid"],
+                               n_draws=c["n_draws"], seed=ctx.config["study"]["seed"], cluster=ctx.cluster)
+    fe = "unit" if c["fe"] == "unit" else "unit and year"
+    out = Output(Section("threshold", "Threshold effects", paragraphs=[
+        f"Fixed-effects ({fe}) panel threshold regression (Hansen 1999): the slope of {ctx.label(x)} may change "
+        f"where {ctx.label(q)} crosses up to {c['n_thresholds']} unknown threshold(s), estimated by least squares "
+        "sequentially with refinement; F tests of the number of thresholds use Hansen's bootstrap and the "
+        "thresholds' confidence sets invert the likelihood-ratio statistic."], reading=res.reading()),
+        results=res.results, summary=res.summary())
+    out.add_table("threshold", res.table(labels=ctx.labels))
+    out.add_table("threshold_tests", res.test_table())
+    out.add_figure("threshold_lr", res.plot(), f"Likelihood-ratio statistic against the candidate threshold of "
+                   f"{ctx.label(q)}; the dashed line is the {100 * (1 - res.alpha):g}% critical value, below which "
+                   "lies the confidence set.")
+    return out
+
+
 def mediation_section(ctx: Context) -> Output:
     from ..estimate.mechanisms.mediation import mediation
 
@@ -529,5 +554,7 @@ SECTIONS: list[SectionSpec] = [
                 lambda cfg: cfg["heterogeneity"]["enabled"] and bool(cfg["heterogeneity"]["by"])),
     SectionSpec("nonlinear", "Nonlinearity", nonlinear_section,
                 lambda cfg: cfg["nonlinear"]["enabled"] and cfg["nonlinear"]["x"] is not None),
+    SectionSpec("threshold", "Threshold effects", threshold_section,
+                lambda cfg: cfg["threshold"]["enabled"] and cfg["threshold"]["threshold_var"] is not None),
     SectionSpec("spatial", "Spatial effects", spatial_section, _on("spatial")),
 ]
