@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 
 from ...core.results import EstimationResult, Result
+from ...core.wild_bootstrap import WildOptions
 from ...errors import EstimationError, PanelError
 from ...panel import Panel
 from ...report.tables import Table, fmt, stars
-from .twfe import _as_list, _fit_one
+from .twfe import _as_list, _fit_one, _wild_options
 
 
 def adoption_year(panel: Panel, treat: str) -> pd.Series:
@@ -152,6 +153,9 @@ def event_study(
     cluster: str | None = "unit",
     ssc: str = "nested",
     engine: str = "auto",
+    inference: str | WildOptions = "analytic",
+    n_draws: int = 9999,
+    seed: int = 0,
 ) -> EventStudyResult:
     """Event-study regression around each unit's adoption year.
 
@@ -175,6 +179,10 @@ def event_study(
         different times (requires two reference periods).
     engine
         ``"auto"``, ``"pyfixest"`` or ``"within"`` (large panels), as in :func:`climetrics.twfe`.
+    inference, n_draws, seed
+        ``"wild"``: p-values and intervals of every event-time coefficient from the wild cluster
+        bootstrap (same draws for all), as in :func:`climetrics.twfe`; the joint pre-trend
+        test stays the analytic Wald test.
     """
     if (treat is None) == (adoption is None):
         raise EstimationError(
@@ -241,7 +249,8 @@ def event_study(
     fe_l = [work.unit, work.time] if fe is None else list(fe)
     clus = work.unit if cluster == "unit" else cluster
     try:
-        fit = _fit_one(work, y, list(cols), _as_list(controls), fe_l, clus, "hetero", ssc, engine)
+        fit = _fit_one(work, y, list(cols), _as_list(controls), fe_l, clus, "hetero", ssc, engine,
+                       _wild_options(inference, n_draws, seed))
     except EstimationError as err:
         if "collinear" in str(err):
             raise EstimationError(

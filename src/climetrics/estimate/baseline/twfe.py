@@ -26,6 +26,7 @@ import pandas as pd
 
 from ...core.covariance import cluster_codes, coef_table, sandwich
 from ...core.results import EstimationResult, ResultSet
+from ...core.wild_bootstrap import WildOptions
 from ...errors import EstimationError, PanelError
 from ...panel import Panel
 
@@ -167,6 +168,7 @@ def _fit_one(
     vcov: str,
     ssc: str,
     engine: str = "auto",
+    wild: WildOptions | None = None,
 ) -> EstimationResult:
     if engine not in _ENGINES:
         raise ValueError(f"engine must be one of {_ENGINES}, got {engine!r}")
@@ -223,7 +225,7 @@ def _fit_one(
         "engine": "within" if within else "pyfixest",
         **info,
     }
-    return EstimationResult(
+    res = EstimationResult(
         coefs=coef_table(fit.names, fit.beta, fit.se, df=fit.df_t),
         depvar=y,
         model="TWFE" if len(fe) >= 2 else ("FE" if fe else "OLS"),
@@ -237,6 +239,26 @@ def _fit_one(
         meta=meta,
         cov=fit.cov,
     )
+    return _wild_or_caveat(res, df, y, treat, fit.controls, fe, cluster, ssc, wild)
+
+
+def _wild_or_caveat(
+    res: EstimationResult, df: pd.DataFrame, y: str, treat: list[str], controls: list[str],
+    fe: list[str], cluster: str | None, ssc: str, wild: WildOptions | None,
+) -> EstimationResult:
+    """Wild cluster bootstrap p-values and intervals for the treatments (``wild`` given), else
+    the one-treated-cluster caveat (MacKinnon & Webb 2017) in the notes and as a warning."""
+    from ...core import wild_bootstrap as wb
+    from ...core.covariance import SmallSampleCorrection
+
+    if wild is not None:
+        rule = SmallSampleCorrection(k_fixef="nonnested" if ssc == "nested" else "full")
+        return wb.apply_wild(res, df, y, treat, controls, fe, cluster, wild, ssc=rule)
+    if cluster and wb.treated_clusters(df[treat].max(axis=1).to_numpy(), df[cluster].to_numpy()) == 1:
+        caveat = wb.few_clusters_notes(res.n_clusters or 0, 1, wild=False)
+        warnings.warn(caveat[0], UserWarning, stacklevel=4)
+        res.notes.extend(caveat)
+    return res
 
 
 def _drop_collinear(
@@ -379,6 +401,15 @@ def _within_fit(
     return _Fit(names, beta, cov, np.sqrt(np.diag(cov)), g - 1, g, len(df), stats, controls, notes)
 
 
+def _wild_options(inference: str | WildOptions, n_draws: int, seed: int) -> WildOptions | None:
+    """The bootstrap settings of ``inference`` (None for analytic inference)."""
+    if isinstance(inference, WildOptions):
+        return inference
+    if inference not in ("analytic", "wild"):
+        raise ValueError(f"inference must be 'analytic', 'wild' or a WildOptions, got {inference!r}")
+    return WildOptions(n_draws=n_draws, seed=seed) if inference == "wild" else None
+
+
 def twfe(
     panel: Panel,
     y: str,
@@ -393,6 +424,9 @@ def twfe(
     ssc: str = "nested",
     title: str | None = None,
     engine: str = "auto",
+    inference: str | WildOptions = "analytic",
+    n_draws: int = 9999,
+    seed: int = 0,
 ) -> EstimationResult | ResultSet:
     """Two-way fixed-effects (multi-period DID) regression.
 
@@ -420,6 +454,12 @@ def twfe(
         collinearity check and the fit; clustered SEs only); ``"auto"`` (default): ``"within"``
         for clustered fits with fixed effects on at least :data:`LARGE_PANEL_ROWS` rows, else
         pyfixest. Both give the same estimates (tested to 1e-8).
+    inference
+        ``"analytic"`` (CRV1 t-test, default) or ``"wild"``: p-values and confidence intervals
+        of the treatment(s) from the WCR wild cluster bootstrap with Rademacher weights,
+        ``n_draws`` draws and ``seed`` (see :mod:`climetrics.core.wild_bootstrap`; the result's
+        ``vcov`` becomes ``"WCR"`` and a note says so). A
+        :class:`~climetrics.core.wild_bootstrap.WildOptions` sets every bootstrap option.
 
     Returns
     -------
@@ -441,8 +481,10 @@ def twfe(
     if vcov not in ("hetero", "iid"):
         raise ValueError(f"vcov must be 'hetero' or 'iid' (or give cluster=), got {vcov!r}")
 
+    wild = _wild_options(inference, n_draws, seed)
+
     def fit(ctrls: list[str], fes: list[str]) -> EstimationResult:
-        return _fit_one(panel, y, treat_l, ctrls, fes, clus, vcov, ssc, engine)
+        return _fit_one(panel, y, treat_l, ctrls, fes, clus, vcov, ssc, engine, wild)
 
     if not stepwise and not pooled_first:
         res = fit(ctrl_l, fe_l)
