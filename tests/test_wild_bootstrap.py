@@ -288,3 +288,50 @@ def test_few_cluster_rules_and_errors(grunfeld):
         WildOptions(n_draws=10)
     with pytest.raises(ValueError, match="inference"):
         cm.twfe(panel, "invest", "value", inference="bootstrap")
+
+
+# ------------------------------------------------------------------------------ study
+@pytest.fixture(scope="module")
+def city_sim():
+    return cm.simulate(seed=0)  # 297 cities in 31 provinces, staggered broadband pilots
+
+
+def _sections(sim, **baseline):
+    from climetrics.study.config import parse_config
+    from climetrics.study.sections import Context, baseline_section, event_study_section
+
+    cluster = baseline.pop("cluster", None)
+    raw = {"data": {"simulate": {}},
+           "variables": {"outcome": "lnci", "treatment": "did", "controls": ["lnpgdp", "gov"],
+                         **({"cluster": cluster} if cluster else {})},
+           "baseline": {"stepwise": False, "wild_draws": 999, **baseline}}
+    ctx = Context(panel=sim.panel, config=parse_config(raw).values, truth=sim.truth)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return baseline_section(ctx), event_study_section(ctx)
+
+
+def test_study_auto_uses_wild_bootstrap_with_few_clusters_and_says_so(city_sim):
+    base, event = _sections(city_sim, cluster="province")
+    fit = base.results[-1]
+    test = fit.meta["wild"][0]
+    assert fit.vcov == "WCR" and base.summary["inference"] == "WCR" and test.n_clusters == 31
+    reading = base.section.reading
+    assert "Because there are only 31 clusters (fewer than 50), p-values and confidence intervals " \
+           "come from the wild cluster bootstrap." in reading
+    assert "WCR wild cluster bootstrap (Rademacher weights, 999 draws" in reading
+    assert f"[{test.ci_low:.4g}, {test.ci_high:.4g}]" in reading
+    assert test.ci_low < fit.coef("did") < test.ci_high and fit.pvalue("did") == test.p_value
+    assert event.results[0].vcov == "WCR"
+    assert "the joint test of the leads stays the analytic Wald test" in event.section.reading
+
+
+def test_study_auto_stays_analytic_with_many_clusters(city_sim):
+    base, event = _sections(city_sim)  # 297 city clusters, many treated
+    assert base.results[-1].vcov == "CRV1" and "wild" not in base.section.reading
+    assert event.results[0].vcov == "CRV1"
+    forced, _ = _sections(city_sim, inference="wild")
+    assert forced.results[-1].vcov == "WCR"
+    assert forced.section.reading.count("As configured, p-values and confidence intervals") == 1
+    off, _ = _sections(city_sim, cluster="province", inference="analytic")
+    assert off.results[-1].vcov == "CRV1"
