@@ -265,8 +265,10 @@ def _draw_kernel(indices: np.ndarray, shared: _Shared) -> np.ndarray:
 
 
 def _block_moments(V: np.ndarray, shared: _Shared) -> np.ndarray:
-    num = np.einsum("stg,gc->cts", shared.a, V)  # (c, T, 2)
-    KV = np.einsum("stgh,hc->stgc", shared.K, V)  # (2, T, G, c)
+    """The five moments of every draw (column of ``V``) and term: (c, T, 5). The products with
+    ``V`` are BLAS matrix products (``K`` is ``(2, T, G, G)``, ``a`` is ``(2, T, G)``)."""
+    num = np.moveaxis(shared.a @ V, (0, 1, 2), (2, 1, 0))  # (c, T, 2)
+    KV = shared.K @ V  # (2, T, G, c)
     quad = np.stack([
         np.einsum("tgc,tgc->ct", KV[0], KV[0]),
         np.einsum("tgc,tgc->ct", KV[0], KV[1]),
