@@ -335,3 +335,50 @@ def test_study_auto_stays_analytic_with_many_clusters(city_sim):
     assert forced.section.reading.count("As configured, p-values and confidence intervals") == 1
     off, _ = _sections(city_sim, cluster="province", inference="analytic")
     assert off.results[-1].vcov == "CRV1"
+
+
+def test_study_prefers_webb_weights_with_at_most_12_clusters(city_sim):
+    n_regions = city_sim.panel.df["region"].nunique()
+    assert n_regions <= 12
+    base, _ = _sections(city_sim, cluster="region")
+    test = base.results[-1].meta["wild"][0]
+    assert test.options.weights_type == "webb" and not test.enumerated and test.n_draws == 999
+    assert f"Because there are only {n_regions} clusters" in base.section.reading
+    assert "Webb weights" in base.section.reading
+    ours, _ = _sections(city_sim, cluster="region", wild_weights="rademacher")
+    assert ours.results[-1].meta["wild"][0].enumerated == (2**n_regions <= 999)
+
+
+def test_weight_draws_and_degenerate_draws():
+    from climetrics.core.wild_bootstrap import WEIGHTS, _Shared, _t_boot, _weights
+
+    G = 40
+    shared = _Shared(n_clusters=G, n_draws=600, values=WEIGHTS["webb"], enumerate=False, seed=1,
+                     a=np.zeros((2, 1, G)), K=np.zeros((2, 1, G, G)))
+    V = np.concatenate([_weights(b, shared) for b in range(3)], axis=1)[:, :600]
+    values, counts = np.unique(V, return_counts=True)
+    np.testing.assert_allclose(values, [-math.sqrt(1.5), -1, -math.sqrt(0.5), math.sqrt(0.5), 1,
+                                        math.sqrt(1.5)])
+    assert counts.min() > 0.9 * V.size / 6 and counts.max() < 1.1 * V.size / 6  # 4000 per value
+    assert abs(V.mean()) < 0.02 and abs((V**2).mean() - 1) < 0.02
+    assert np.all(_weights(2, shared)[:, 600 - 512:] == 0)  # past the last draw
+    enum = _Shared(n_clusters=3, n_draws=8, values=WEIGHTS["rademacher"], enumerate=True, seed=0,
+                   a=np.zeros((2, 1, 3)), K=np.zeros((2, 1, 3, 3)))
+    signs = _weights(0, enum)[:, :8].T
+    assert {tuple(v) for v in signs} == set(itertools.product([-1.0, 1.0], repeat=3))
+    # zero bootstrap variance: t* = +-inf if the numerator is not zero, else 0
+    moments = np.array([[1.0, 0, 0, 0, 0], [-2.0, 0, 0, 0, 0], [0.0, 0, 0, 0, 0], [3.0, 0, 4, 0, 0]])
+    np.testing.assert_array_equal(_t_boot(moments, 0.0, 1.0), [np.inf, -np.inf, 0.0, 1.5])
+
+
+def test_plot_shows_the_bootstrap_distribution(grunfeld):
+    import matplotlib.figure
+
+    panel = cm.Panel(grunfeld, unit="firm", time="year")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = cm.wild_cluster_bootstrap(panel, "invest", "capital", ["value"], n_draws=999,
+                                        weights_type="webb")
+    fig = res.plot()
+    assert isinstance(fig, matplotlib.figure.Figure)
+    assert len(fig.axes[0].patches) == 60 and len(fig.axes[0].lines) == 2

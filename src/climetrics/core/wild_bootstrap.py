@@ -88,6 +88,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FEW_CLUSTERS",
     "FEW_TREATED_CLUSTERS",
+    "WEBB_CLUSTERS",
     "WildBootstrapResult",
     "WildOptions",
     "WildTest",
@@ -104,6 +105,9 @@ __all__ = [
 FEW_CLUSTERS = 50
 #: Below this many treated clusters CRV1 t-tests over-reject badly (MacKinnon & Webb 2017).
 FEW_TREATED_CLUSTERS = 10
+#: Up to this many clusters the study prefers Webb's six-point weights: Rademacher weights give
+#: only ``2^G`` distinct draws and hence coarse p-values (Webb 2023; Roodman et al. 2019).
+WEBB_CLUSTERS = 12
 
 WEIGHTS = {
     "rademacher": np.array([-1.0, 1.0]),
@@ -278,11 +282,15 @@ def _block_moments(V: np.ndarray, shared: _Shared) -> np.ndarray:
 
 
 def _t_boot(moments: np.ndarray, m: float, c: float) -> np.ndarray:
-    """Bootstrap t-statistics from the per-draw moments ``(B, 5)`` with residuals at ``m``."""
+    """Bootstrap t-statistics from the per-draw moments ``(B, 5)`` with residuals at ``m``.
+
+    A draw with zero bootstrap variance has ``t* = +-inf`` (it exceeds any observed t) or, when
+    its numerator is zero too, ``t* = 0``."""
     ny, nd, qyy, qyd, qdd = moments.T
-    den2 = c * (qyy - 2 * m * qyd + m * m * qdd)
+    den2 = np.maximum(c * (qyy - 2 * m * qyd + m * m * qdd), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return (ny - m * nd) / np.sqrt(np.where(den2 > 0, den2, np.nan))
+        t = (ny - m * nd) / np.sqrt(den2)
+    return np.where(np.isnan(t), 0.0, t)  # 0/0 (no deviation, no variance) is no evidence
 
 
 def _p_value(t_boot: np.ndarray, t: float, p_type: str) -> float:
@@ -645,6 +653,23 @@ class WildBootstrapResult(Result):
 
     def reading(self) -> str:
         return " ".join(wild_reading(t) for t in self.tests)
+
+    def plot(self, term: str | None = None, *, bins: int = 60):
+        """Histogram of the bootstrap t-statistics at the null with the observed ``+-t``."""
+        from ..report.figures import _pyplot
+
+        t = self.test(term)
+        plt = _pyplot()
+        fig, ax = plt.subplots(figsize=(6.4, 3.6))
+        finite = t.t_boot[np.isfinite(t.t_boot)]
+        ax.hist(finite, bins=bins, color="#9db4d3", edgecolor="white")
+        for x in (t.statistic, -t.statistic) if t.options.p_type == "symmetric" else (t.statistic,):
+            ax.axvline(x, color="#b22222", lw=1.2, ls="--" if x != t.statistic else "-")
+        ax.set_xlabel(f"Bootstrap t of {t.term} under H0: {t.term} = {t.options.null:g}")
+        ax.set_ylabel("Draws")
+        ax.set_title(f"{t.method}, {t.n_clusters} clusters: p = {t.p_value:.3f}", fontsize=10)
+        ax.spines[["top", "right"]].set_visible(False)
+        return fig
 
     def table(self, *, digits: int = 4, title: str | None = None) -> Table:
         from ..report.tables import Table, fmt, stars

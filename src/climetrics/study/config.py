@@ -299,6 +299,10 @@ SCHEMA: dict[str, Any] = {
             "cluster bootstrap when there are fewer than 50 clusters or 10 treated clusters",
         ),
         "wild_draws": _f(int, 9999, help="draws of the wild cluster bootstrap (>= 99)"),
+        "wild_weights": _f(
+            str, "auto", choices=("auto", "rademacher", "webb"),
+            help="'auto': Webb's six-point weights with at most 12 clusters, else Rademacher",
+        ),
     },
     "model_selection": {
         "enabled": _f(bool, True),

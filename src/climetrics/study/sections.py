@@ -166,6 +166,7 @@ def _inference(ctx: Context) -> tuple[Any, str]:
     from ..core.wild_bootstrap import (
         FEW_CLUSTERS,
         FEW_TREATED_CLUSTERS,
+        WEBB_CLUSTERS,
         WildOptions,
         needs_wild,
         treated_clusters,
@@ -185,7 +186,10 @@ def _inference(ctx: Context) -> tuple[Any, str]:
         why = f"Because there are only {n_clusters} clusters (fewer than {FEW_CLUSTERS})"
     else:
         why = f"Because only {n_treated} clusters are treated (fewer than {FEW_TREATED_CLUSTERS})"
-    options = WildOptions(n_draws=b["wild_draws"], seed=ctx.config["study"]["seed"])
+    # with few clusters Rademacher weights allow only 2^G distinct draws (Webb 2023)
+    weights = b["wild_weights"] if b["wild_weights"] != "auto" else (
+        "webb" if n_clusters <= WEBB_CLUSTERS else "rademacher")
+    options = WildOptions(n_draws=b["wild_draws"], weights_type=weights, seed=ctx.config["study"]["seed"])
     return options, f"{why}, p-values and confidence intervals come from the wild cluster bootstrap."
 
 
