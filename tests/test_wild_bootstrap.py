@@ -93,14 +93,18 @@ def test_matches_wildboottest_to_monte_carlo_tolerance(produc, term, weights_typ
 
 
 # -------------------------------------------------------------- exact: full enumeration
-def _brute_force_t(df: pd.DataFrame, term: str, impose_null: bool) -> tuple[float, np.ndarray]:
-    """t and the 2^G bootstrap t's from explicit dummy-variable regressions, one per sign
-    vector (itertools order), with CRV1 variances (no small-sample factor: it cancels)."""
+def _brute_force_t(df: pd.DataFrame, term: str, impose_null: bool, fe: bool = True
+                   ) -> tuple[float, np.ndarray]:
+    """t and the 2^G bootstrap t's from explicit dummy-variable regressions (firm and year
+    dummies, or a constant), one per sign vector (itertools order), with CRV1 variances (no
+    small-sample factor: it cancels)."""
     regs = ["value", "capital"]
     j = regs.index(term)
     firm, year = df["fid"].to_numpy(), _codes(df["year"])
     G = firm.max() + 1
-    W = np.column_stack([df[regs].to_numpy(float), np.eye(G)[firm], np.eye(year.max() + 1)[year][:, 1:]])
+    dummies = ([np.eye(G)[firm], np.eye(year.max() + 1)[year][:, 1:]] if fe
+               else [np.ones((len(df), 1))])
+    W = np.column_stack([df[regs].to_numpy(float), *dummies])
     y = df["invest"].to_numpy(float)
     members = [firm == g for g in range(G)]
 
@@ -140,6 +144,23 @@ def test_full_enumeration_equals_brute_force(grunfeld, impose_null):
     np.testing.assert_allclose(np.sort(ours.t_boot / scale), np.sort(tb_ref), rtol=1e-8, atol=1e-10)
     assert ours.p_value == _p_value(tb_ref, t_ref, "symmetric")
     assert ours.p_value == pytest.approx({True: 0.017578125, False: 0.0}[impose_null], abs=0)
+
+
+@pytest.mark.parametrize("fe", [True, False])
+def test_full_enumeration_unbalanced_and_pooled(grunfeld, fe):
+    """Unbalanced panel (alternating projections) and a model with only a constant."""
+    df = grunfeld.drop(index=np.random.default_rng(4).choice(len(grunfeld), 25, replace=False))
+    df = df.reset_index(drop=True)
+    t_ref, tb_ref = _brute_force_t(df, "value", True, fe=fe)
+    fes = [df["fid"].to_numpy(), _codes(df["year"])] if fe else []
+    (ours,) = wild_bootstrap_test(
+        df["invest"].to_numpy(float), df[["value", "capital"]].to_numpy(float),
+        ["value", "capital"], fes, df["fid"].to_numpy(), terms=["value"],
+        options=WildOptions(n_draws=4096, p_type="equal-tailed"),
+    )
+    scale = ours.statistic / t_ref
+    np.testing.assert_allclose(np.sort(ours.t_boot / scale), np.sort(tb_ref), rtol=1e-7, atol=1e-9)
+    assert ours.p_value == _p_value(tb_ref, t_ref, "equal-tailed")
 
 
 @pytest.mark.slow
