@@ -280,8 +280,12 @@ def test_one_treated_cluster_warns_in_both_modes():
 
 def test_event_study_wild_uses_one_set_of_draws():
     panel = _one_treated_panel(n_units=20, treated_units=tuple(range(8)))
-    with pytest.warns(UserWarning, match="treated clusters"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         es = cm.event_study(panel, "y", treat="d", window=(-3, 3), inference="wild", n_draws=999)
+    said = [str(w.message) for w in caught]
+    assert any("Only 8 treated clusters" in m for m in said)
+    assert any("Only 20 clusters (fewer than 50)" in m for m in said)
     tests = es.fit.meta["wild"]
     assert es.fit.vcov == "WCR" and len(tests) == 6
     for i, t in enumerate(tests):  # the dummies come first in the fit, in event-time order
@@ -403,3 +407,6 @@ def test_plot_shows_the_bootstrap_distribution(grunfeld):
     fig = res.plot()
     assert isinstance(fig, matplotlib.figure.Figure)
     assert len(fig.axes[0].patches) == 60 and len(fig.axes[0].lines) == 2
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
