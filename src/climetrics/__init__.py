@@ -21,6 +21,7 @@ _LAZY = {
     "BalanceReport": ("climetrics.panel", "BalanceReport"),
     "twfe": ("climetrics.estimate.baseline.twfe", "twfe"),
     "event_study": ("climetrics.estimate.baseline.event_study", "event_study"),
+    "wild_cluster_bootstrap": ("climetrics.estimate.baseline.wild", "wild_cluster_bootstrap"),
     "placebo_test": ("climetrics.estimate.robustness.placebo", "placebo_test"),
     "callaway_santanna": ("climetrics.estimate.did.callaway_santanna", "callaway_santanna"),
     "sun_abraham": ("climetrics.estimate.did.sun_abraham", "sun_abraham"),

@@ -306,6 +306,16 @@ SCHEMA: dict[str, Any] = {
         "fixed_effects": _f(list, None, item=str, help="default: unit and time"),
         "stat": _f(str, "t", choices=("t", "se")),
         "ssc": _f(str, "nested", choices=("nested", "full")),
+        "inference": _f(
+            str, "auto", choices=("auto", "analytic", "wild"),
+            help="p-values of the treatment here and in the event study: 'auto' uses the wild "
+            "cluster bootstrap when there are fewer than 50 clusters or 10 treated clusters",
+        ),
+        "wild_draws": _f(int, 9999, help="draws of the wild cluster bootstrap (>= 99)"),
+        "wild_weights": _f(
+            str, "auto", choices=("auto", "rademacher", "webb"),
+            help="'auto': Webb's six-point weights with at most 12 clusters, else Rademacher",
+        ),
     },
     "model_selection": {
         "enabled": _f(bool, True),
@@ -620,6 +630,12 @@ def parse_config(
                         f"{did_you_mean(name, POLICY_DESCRIPTIONS)}; bundled: {', '.join(POLICY_DESCRIPTIONS)}"
                         " (use robustness.concurrent_calendars for others)"
                     )
+        if values["baseline"]["wild_draws"] < 99:
+            problems.append("'baseline.wild_draws' must be at least 99")
+        if values["baseline"]["inference"] == "wild" and values["variables"]["cluster"] == "none":
+            problems.append(
+                "'baseline.inference' = 'wild' needs clustered errors, but 'variables.cluster' is 'none'"
+            )
         if values["placebo"]["n_draws"] < 1:
             problems.append("'placebo.n_draws' must be at least 1")
         for sim in ("simulate", "simulate_provinces"):

@@ -160,24 +160,62 @@ def correlation_section(ctx: Context) -> Output:
     return out
 
 
+def _inference(ctx: Context) -> tuple[Any, str]:
+    """``[baseline] inference`` resolved for this panel: ``"analytic"`` or the wild bootstrap's
+    options, and the sentence saying why the bootstrap is used (empty for analytic)."""
+    from ..core.wild_bootstrap import (
+        FEW_CLUSTERS,
+        FEW_TREATED_CLUSTERS,
+        WEBB_CLUSTERS,
+        WildOptions,
+        needs_wild,
+        treated_clusters,
+    )
+
+    b = ctx.config["baseline"]
+    clus = ctx.panel.unit if ctx.cluster == "unit" else ctx.cluster
+    if b["inference"] == "analytic" or clus is None:
+        return "analytic", ""
+    df = ctx.panel.df
+    n_clusters, n_treated = int(df[clus].nunique()), treated_clusters(df[ctx.d].to_numpy(), df[clus].to_numpy())
+    if b["inference"] == "auto" and not needs_wild(n_clusters, n_treated):
+        return "analytic", ""
+    if b["inference"] == "wild":
+        why = "As configured"
+    elif n_clusters < FEW_CLUSTERS:
+        why = f"Because there are only {n_clusters} clusters (fewer than {FEW_CLUSTERS})"
+    else:
+        why = f"Because only {n_treated} clusters are treated (fewer than {FEW_TREATED_CLUSTERS})"
+    # with few clusters Rademacher weights allow only 2^G distinct draws (Webb 2023)
+    weights = b["wild_weights"] if b["wild_weights"] != "auto" else (
+        "webb" if n_clusters <= WEBB_CLUSTERS else "rademacher")
+    options = WildOptions(n_draws=b["wild_draws"], weights_type=weights, seed=ctx.config["study"]["seed"])
+    return options, f"{why}, p-values and confidence intervals come from the wild cluster bootstrap."
+
+
 def baseline_section(ctx: Context) -> Output:
+    from ..core.wild_bootstrap import wild_reading
     from ..estimate.baseline.twfe import twfe
     from ..report.figures import group_trends
 
     b = ctx.config["baseline"]
     p, y, d = ctx.panel, ctx.y, ctx.d
+    inference, why = _inference(ctx)
     rs = twfe(p, y, d, ctx.controls, fe=b["fixed_effects"], cluster=ctx.cluster, stepwise=b["stepwise"],
-              pooled_first=b["pooled_first"], ssc=b["ssc"])
+              pooled_first=b["pooled_first"], ssc=b["ssc"], inference=inference)
     rs = rs if isinstance(rs, ResultSet) else ResultSet([rs])
+    reading = readings.baseline_reading(rs, d, y, ctx.labels)
+    if why:
+        reading += f" {why} " + wild_reading(rs.last.meta["wild"][0])
     keep = [d, *ctx.controls, *(["_cons"] if b["pooled_first"] else [])]
     t = rs.table(labels=ctx.labels, stat=b["stat"], keep=keep, title="Baseline regression: two-way fixed effects")
     paras = [f"Two-way fixed-effects (multi-period DID) estimates of {ctx.label(y)} on {ctx.label(d)}"
              + (", adding the controls one at a time." if b["stepwise"] else ".")]
     if ctx.truth_applies(spatial=True):
         paras.append(readings.truth_paragraph(rs.last, d, ctx.truth))
-    out = Output(Section("baseline", "Baseline regression", paragraphs=paras,
-                         reading=readings.baseline_reading(rs, d, y, ctx.labels)),
-                 results=list(rs), summary={"estimate": rs.last.coef(d), "se": rs.last.se(d), "p": rs.last.pvalue(d)})
+    out = Output(Section("baseline", "Baseline regression", paragraphs=paras, reading=reading),
+                 results=list(rs), summary={"estimate": rs.last.coef(d), "se": rs.last.se(d), "p": rs.last.pvalue(d),
+                                            "inference": rs.last.vcov})
     out.add_table("baseline", t)
     ever = p.df.groupby(p.unit)[d].transform("max").to_numpy()
     adopt = sorted(p.df[p.df[d] == 1].groupby(p.unit)[p.time].min().unique())
@@ -231,8 +269,14 @@ def event_study_section(ctx: Context) -> Output:
 
     e = ctx.config["event_study"]
     ref = e["ref"] if isinstance(e["ref"], int) else tuple(e["ref"])
+    inference, why = _inference(ctx)
     es = event_study(ctx.panel, ctx.y, treat=ctx.d, controls=ctx.controls, window=tuple(e["window"]),
-                     bin_endpoints=e["bin_endpoints"], ref=ref, control=e["control"], cluster=ctx.cluster)
+                     bin_endpoints=e["bin_endpoints"], ref=ref, control=e["control"], cluster=ctx.cluster,
+                     inference=inference)
+    reading = readings.event_study_reading(es)
+    if why:
+        reading += (f" {why} It is the {es.fit.meta['wild'][0].describe()}, with the same draws for every "
+                    "period; the joint test of the leads stays the analytic Wald test.")
     t = es.table()
     t.title = f"Event study: {ctx.label(ctx.y)} around adoption"
     paras = ["Coefficients on event-time dummies (years relative to adoption) in a two-way fixed-effects "
@@ -241,8 +285,7 @@ def event_study_section(ctx: Context) -> Output:
     if ctx.truth_applies():
         paras.append("True effect by event time (simulated data): " + ", ".join(
             f"k={k}: {v:.4f}" for k, v in sorted(ctx.truth["effect_by_event_time"].items())) + ".")
-    out = Output(Section("event_study", "Parallel trends: event study", paragraphs=paras,
-                         reading=readings.event_study_reading(es)),
+    out = Output(Section("event_study", "Parallel trends: event study", paragraphs=paras, reading=reading),
                  results=[es.fit], summary={"pretrend": es.pretrend.summary() if es.pretrend else None})
     out.add_table("event_study", t)
     out.add_figure("event_study", es.figure(ylabel=f"Effect on {ctx.label(ctx.y)}"),

@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 
 from ...core.results import EstimationResult, Result
+from ...core.wild_bootstrap import WildOptions
 from ...errors import EstimationError, PanelError
 from ...panel import Panel
 from ...report.tables import Table, fmt, stars
-from .twfe import _as_list, _fit_one
+from .twfe import _as_list, _fit_one, _wild_options
 
 
 def adoption_year(panel: Panel, treat: str) -> pd.Series:
@@ -153,6 +154,9 @@ def event_study(
     ssc: str = "nested",
     engine: str = "auto",
     weights: str | None = None,
+    inference: str | WildOptions = "analytic",
+    n_draws: int = 9999,
+    seed: int = 0,
 ) -> EventStudyResult:
     """Event-study regression around each unit's adoption year.
 
@@ -178,6 +182,10 @@ def event_study(
         ``"auto"`` (climetrics' own fit) or ``"pyfixest"``, as in :func:`climetrics.twfe`.
     weights
         Column of positive regression weights, as in :func:`climetrics.twfe`.
+    inference, n_draws, seed
+        ``"wild"``: p-values and intervals of every event-time coefficient from the wild cluster
+        bootstrap (same draws for all), as in :func:`climetrics.twfe`; the joint pre-trend
+        test stays the analytic Wald test.
     """
     if (treat is None) == (adoption is None):
         raise EstimationError(
@@ -245,7 +253,8 @@ def event_study(
     clus = work.unit if cluster == "unit" else cluster
     try:
         fit = _fit_one(
-            work, y, list(cols), _as_list(controls), fe_l, clus, "hetero", ssc, engine, weights
+            work, y, list(cols), _as_list(controls), fe_l, clus, "hetero", ssc, engine,
+            weights=weights, wild=_wild_options(inference, n_draws, seed),
         )
     except EstimationError as err:
         if "collinear" in str(err):

@@ -28,6 +28,7 @@ import pandas as pd
 from ...core.covariance import cluster_codes, coef_table, sandwich
 from ...core.demean import FixedEffects
 from ...core.results import EstimationResult, ResultSet
+from ...core.wild_bootstrap import WildOptions
 from ...errors import EstimationError, PanelError, show
 from ...panel import Panel
 
@@ -174,9 +175,15 @@ def _fit_one(
     ssc: str,
     engine: str = "auto",
     weights: str | None = None,
+    wild: WildOptions | None = None,
 ) -> EstimationResult:
     if engine not in _ENGINES:
         raise ValueError(f"engine must be one of {_ENGINES}, got {engine!r}")
+    if weights and wild is not None:
+        raise EstimationError(
+            "the wild cluster bootstrap is not available with regression weights; use "
+            "inference='analytic' with weights, or drop weights="
+        )
     df0 = panel.df
     needed = [y, *treat, *controls, *([weights] if weights else [])]
     panel.require(needed, context="twfe")
@@ -233,7 +240,7 @@ def _fit_one(
         "weights": weights,
         **info,
     }
-    return EstimationResult(
+    res = EstimationResult(
         coefs=coef_table(fit.names, fit.beta, fit.se, df=fit.df_t),
         depvar=y,
         model="TWFE" if len(fe) >= 2 else ("FE" if fe else "OLS"),
@@ -247,6 +254,26 @@ def _fit_one(
         meta=meta,
         cov=fit.cov,
     )
+    return _wild_or_caveat(res, df, y, treat, fit.controls, fe, cluster, ssc, wild)
+
+
+def _wild_or_caveat(
+    res: EstimationResult, df: pd.DataFrame, y: str, treat: list[str], controls: list[str],
+    fe: list[str], cluster: str | None, ssc: str, wild: WildOptions | None,
+) -> EstimationResult:
+    """Wild cluster bootstrap p-values and intervals for the treatments (``wild`` given), else
+    the one-treated-cluster caveat (MacKinnon & Webb 2017) in the notes and as a warning."""
+    from ...core import wild_bootstrap as wb
+    from ...core.covariance import SmallSampleCorrection
+
+    if wild is not None:
+        rule = SmallSampleCorrection(k_fixef="nonnested" if ssc == "nested" else "full")
+        return wb.apply_wild(res, df, y, treat, controls, fe, cluster, wild, ssc=rule)
+    if cluster and wb.treated_clusters(df[treat].max(axis=1).to_numpy(), df[cluster].to_numpy()) == 1:
+        caveat = wb.few_clusters_notes(res.n_clusters or 0, 1, wild=False)
+        warnings.warn(caveat[0], UserWarning, stacklevel=4)
+        res.notes.extend(caveat)
+    return res
 
 
 def _drop_collinear(
@@ -439,6 +466,15 @@ def _within_fit(
     return _Fit(names, beta, cov, se, df_t, n_clusters, n, stats, controls, notes)
 
 
+def _wild_options(inference: str | WildOptions, n_draws: int, seed: int) -> WildOptions | None:
+    """The bootstrap settings of ``inference`` (None for analytic inference)."""
+    if isinstance(inference, WildOptions):
+        return inference
+    if inference not in ("analytic", "wild"):
+        raise ValueError(f"inference must be 'analytic', 'wild' or a WildOptions, got {inference!r}")
+    return WildOptions(n_draws=n_draws, seed=seed) if inference == "wild" else None
+
+
 def twfe(
     panel: Panel,
     y: str,
@@ -454,6 +490,9 @@ def twfe(
     title: str | None = None,
     engine: str = "auto",
     weights: str | None = None,
+    inference: str | WildOptions = "analytic",
+    n_draws: int = 9999,
+    seed: int = 0,
 ) -> EstimationResult | ResultSet:
     """Two-way fixed-effects (multi-period DID) regression.
 
@@ -485,6 +524,12 @@ def twfe(
         milliseconds); ``"pyfixest"``: pyfixest fits the model (the reference). Both give the
         same estimates and standard errors for every ``cluster`` / ``vcov`` / ``ssc`` (tests
         compare them to 1e-8).
+    inference
+        ``"analytic"`` (CRV1 t-test, default) or ``"wild"``: p-values and confidence intervals
+        of the treatment(s) from the WCR wild cluster bootstrap with Rademacher weights,
+        ``n_draws`` draws and ``seed`` (see :mod:`climetrics.core.wild_bootstrap`; the result's
+        ``vcov`` becomes ``"WCR"`` and a note says so). A
+        :class:`~climetrics.core.wild_bootstrap.WildOptions` sets every bootstrap option.
 
     Returns
     -------
@@ -506,8 +551,12 @@ def twfe(
     if vcov not in ("hetero", "iid"):
         raise ValueError(f"vcov must be 'hetero' or 'iid' (or give cluster=), got {vcov!r}")
 
+    wild = _wild_options(inference, n_draws, seed)
+
     def fit(ctrls: list[str], fes: list[str]) -> EstimationResult:
-        return _fit_one(panel, y, treat_l, ctrls, fes, clus, vcov, ssc, engine, weights)
+        return _fit_one(
+            panel, y, treat_l, ctrls, fes, clus, vcov, ssc, engine, weights=weights, wild=wild
+        )
 
     if not stepwise and not pooled_first:
         res = fit(ctrl_l, fe_l)
