@@ -440,6 +440,9 @@ class EstimationResult(Result):
 
 def _vcov_phrase(res: EstimationResult) -> str:
     """``'; SEs clustered by city'`` etc. -- readings say which covariance their p-value uses."""
+    if res.vcov in ("WCR", "WCU"):
+        kind = "restricted" if res.vcov == "WCR" else "unrestricted"
+        return f"; p-value from the {kind} wild cluster bootstrap by {res.cluster}"
     if res.cluster:
         return f"; standard errors clustered by {res.cluster}"
     return {"hetero": "; heteroskedasticity-robust standard errors", "iid": "; i.i.d. standard errors"}.get(
