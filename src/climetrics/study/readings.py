@@ -86,54 +86,6 @@ def truth_paragraph(res: EstimationResult, treat: str, truth: dict[str, Any]) ->
     )
 
 
-def event_study_reading(es: Any) -> str:
-    """Pre-trends (individual and joint) and the timing of post-adoption effects."""
-    c = es.coefs[~es.coefs["k"].isin(es.ref)]
-    pre, post = c[c["k"] < 0], c[c["k"] >= 0]
-    parts = []
-    if len(pre):
-        n_sig = int((pre["p_value"] < 0.05).sum())
-        pt = es.pretrend
-        verdict = ("no evidence against parallel pre-trends" if pt.p_value >= 0.1
-                   else "evidence of diverging pre-trends, which undermines the DID design")
-        parts.append(
-            f"{n_sig} of {len(pre)} lead coefficients are significant at 5%; the joint test that all leads are zero "
-            f"gives F = {pt.statistic:.2f} ({p_phrase(pt.p_value)}): {verdict}. A pre-trend test can fail to "
-            "detect violations that are small or that only start at adoption (Roth 2022)."
-        )
-    sig = post[post["p_value"] < 0.05]
-    if len(sig):
-        first = int(sig["k"].min())
-        parts.append(
-            f"After adoption the effect becomes significant at 5% from event time {first} "
-            + ("(no delay)." if first == 0 else f"({first} year{'s' if first > 1 else ''} after adoption, a lagged onset).")
-            + f" Post-adoption estimates range from {post['estimate'].min():.4f} to {post['estimate'].max():.4f}."
-        )
-    else:
-        parts.append("No post-adoption coefficient is significant at 5%.")
-    return " ".join(parts)
-
-
-def placebo_reading(res: Any) -> str:
-    """Where the actual estimate falls in the placebo distribution."""
-    s = res.summary()
-    what = {"space": "random pseudo-treated units", "time": "random adoption years",
-            "mixed": "random units and years"}[res.kind]
-    extreme = s["ri_p_two_sided"] < 0.05
-    if res.kind == "time":
-        verdict = ("so the effect is tied to the real adoption dates rather than to the treated units alone"
-                   if extreme else "so the real adoption dates do not stand out from random ones")
-    else:
-        verdict = ("so the baseline effect is unlikely to be an artefact of chance assignment"
-                   if extreme else "so chance assignment could produce an estimate this large")
-    c = res.draws["coef"].dropna().to_numpy()
-    share = 100 * float((abs(c) >= abs(s["actual"])).mean())
-    return (f"With {what}, the {s['draws']} placebo estimates have mean {s['placebo_mean']:.4f} and SD "
-            f"{s['placebo_sd']:.4f}; {100 * s['share_p_below_0.05']:.1f}% of them are significant at 5%. "
-            f"{share:.1f}% of the draws are at least as large in absolute value as the actual estimate "
-            f"{s['actual']:.4f} (randomization-inference p = {s['ri_p_two_sided']:.3f}), {verdict}.")
-
-
 def robustness_reading(base: EstimationResult, checks: list[EstimationResult], treat: str) -> str:
     """Does the treatment coefficient survive the checks? Timing placebos are read separately:
     there a coefficient near zero is the expected, reassuring outcome."""

@@ -242,10 +242,10 @@ def event_study_section(ctx: Context) -> Output:
         paras.append("True effect by event time (simulated data): " + ", ".join(
             f"k={k}: {v:.4f}" for k, v in sorted(ctx.truth["effect_by_event_time"].items())) + ".")
     out = Output(Section("event_study", "Parallel trends: event study", paragraphs=paras,
-                         reading=readings.event_study_reading(es)),
+                         reading=es.reading()),
                  results=[es.fit], summary={"pretrend": es.pretrend.summary() if es.pretrend else None})
     out.add_table("event_study", t)
-    out.add_figure("event_study", es.figure(ylabel=f"Effect on {ctx.label(ctx.y)}"),
+    out.add_figure("event_study", es.plot(ylabel=f"Effect on {ctx.label(ctx.y)}"),
                    "Event-study coefficients with 95% confidence intervals; period -1 is the reference.")
     return out
 
@@ -261,13 +261,13 @@ def placebo_section(ctx: Context) -> Output:
     texts = []
     for kind in c["kinds"]:
         res = placebo_test(ctx.panel, ctx.y, ctx.d, ctx.controls, kind=kind, n_draws=c["n_draws"], seed=seed,
-                           cluster=ctx.cluster or "unit")
+                           cluster=ctx.cluster, sample=c["time_sample"] if kind == "time" else "full")
         out.add_table(f"placebo_{kind}", res.table())
-        out.add_figure(f"placebo_{kind}", res.figure(),
+        out.add_figure(f"placebo_{kind}", res.plot(),
                        f"Placebo ({kind}): kernel density of {c['n_draws']} placebo estimates (line), their p-values "
                        "(dots, right axis), and the actual estimate (dashed).")
         out.summary[kind] = res.summary()
-        texts.append(readings.placebo_reading(res))
+        texts.append(res.reading())
     out.section.reading = " ".join(texts)
     return out
 
