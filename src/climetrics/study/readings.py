@@ -118,24 +118,6 @@ def robustness_reading(base: EstimationResult, checks: list[EstimationResult], t
     return " ".join(parts) if parts else "No robustness check was configured."
 
 
-def heterogeneity_reading(res: Any, by_label: str) -> str:
-    """Which group responds more, and whether the difference is statistically meaningful."""
-    s = res.summary().dropna(subset=["estimate"])
-    parts = [f"By {by_label}: " + "; ".join(
-        f"{r.group} {r.estimate:.4f} (SE {r.std_error:.4f}{', significant at 5%' if r.p_value < 0.05 else ''})"
-        for r in s.itertuples()) + "."]
-    if res.wald is not None:
-        w = res.wald["p_value"]
-        perm = f", permutation p = {res.permutation['p_value']:.3f}" if res.permutation is not None else ""
-        strongest = s.loc[s["estimate"].abs().idxmax(), "group"]
-        parts.append(
-            f"Equality across groups: Wald {p_phrase(w)}{perm}. "
-            + (f"The effect is strongest in the {strongest} group." if w < 0.05 else
-               "The data do not show a reliable difference between groups; group-specific estimates should "
-               "not be read as different effects."))
-    return " ".join(parts)
-
-
 def balance_phrase(bal: Any) -> str:
     """Covariate balance after matching, from a pstest-style :class:`Balance`."""
     f = bal.frame

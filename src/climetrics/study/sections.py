@@ -445,7 +445,7 @@ def mediation_section(ctx: Context) -> Output:
 
     m = ctx.config["mediation"]
     res = mediation(ctx.panel, ctx.y, ctx.d, m["mediators"], ctx.controls, cluster=ctx.cluster,
-                    n_boot=m["n_boot"], seed=ctx.config["study"]["seed"])
+                    n_draws=m["n_boot"], seed=ctx.config["study"]["seed"])
     paras = ["Three-step (Baron-Kenny) mediation with unit and year fixed effects: (1) outcome on the "
              "treatment, (2) mediator on the treatment, (3) outcome on both; the indirect effect ab is tested "
              "with Sobel, Aroian and Goodman z and a cluster bootstrap. The policy -> mediator effect (column 2) "
@@ -457,7 +457,7 @@ def mediation_section(ctx: Context) -> Output:
                      f"exposure, mediated share {t['mediated_share']:.3f} (effects start {t['lag']} years after "
                      "adoption, so DID-dummy estimates are diluted).")
     out = Output(Section("mediation", "Mechanism analysis", paragraphs=paras, reading=res.reading()),
-                 results=res.to_results(), summary={"paths": res.summary().to_dict("records")})
+                 results=res.results, summary={"paths": res.summary()["paths"]})
     out.add_table("mediation", res.table(labels=ctx.labels))
     return out
 
@@ -474,12 +474,12 @@ def heterogeneity_section(ctx: Context) -> Output:
     for spec in h["by"]:
         col = spec["column"]
         res = heterogeneity(ctx.panel, ctx.y, ctx.d, ctx.controls, by=col, split=spec["split"], q=spec["q"],
-                            n_perm=h["n_perm"], seed=ctx.config["study"]["seed"], cluster=ctx.cluster)
+                            n_draws=h["n_perm"], seed=ctx.config["study"]["seed"], cluster=ctx.cluster)
         out.add_table(f"heterogeneity_{col}", res.table(labels=ctx.labels))
-        out.add_figure(f"heterogeneity_{col}", res.forest_plot(),
+        out.add_figure(f"heterogeneity_{col}", res.plot(),
                        f"Effect of {ctx.label(ctx.d)} by {ctx.label(col)} group with 95% confidence intervals.")
-        out.summary[col] = res.summary().to_dict("records")
-        texts.append(readings.heterogeneity_reading(res, ctx.label(col)))
+        out.summary[col] = res.summary()["groups"]
+        texts.append(res.reading(ctx.label(col)))
         if ctx.truth_applies() and col == "income":
             out.section.paragraphs.append(
                 f"Truth (simulated data): effect {ctx.truth['att_high_income']:.4f} in high-income and "

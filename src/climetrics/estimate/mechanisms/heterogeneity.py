@@ -62,6 +62,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -70,7 +71,16 @@ from scipy import stats
 
 from ...core.covariance import SmallSampleCorrection
 from ...core.demean import FixedEffects, find_singletons
-from ...core.results import EstimationResult, Result
+from ...core.results import (
+    EstimationResult,
+    Result,
+    TestResult,
+    TestSet,
+    jsonable,
+    tidy_frame,
+    wald_test,
+)
+from ...core.wording import p_phrase
 from ...errors import EstimationError, PanelError, show
 from ...panel import Panel
 from ...report.tables import Table, fmt, regression_table
@@ -343,10 +353,12 @@ class HeterogeneityResult(Result):
         The same model as seed 000 writes it: ``treat`` plus ``treat x <group>`` for every
         non-reference group (the difference to the reference group).
     wald
-        Wald test of equal treatment effects across groups: ``F``, ``df1``, ``df2``, ``p_value``.
+        Wald test of equal treatment effects across groups (:class:`TestResult`, F(q-1, G-1)).
     permutation
-        Permutation test: ``F`` (observed), ``p_value``, ``n_perm``, ``n_valid``, and for two
-        groups ``diff`` and ``p_value_diff``; draws in :attr:`perm_draws`.
+        Permutation test (:class:`TestResult`, ``distribution="randomization"``): the observed
+        Wald F as ``statistic``, its permutation ``p_value``; ``details`` holds ``n_draws``,
+        ``n_valid``, ``seed`` and, for two groups, ``diff`` and ``p_value_diff``; draws in
+        :attr:`perm_draws`.
     perm_draws
         DataFrame with the Wald F and difference coefficient(s) of every permutation.
     perm_assignments
@@ -361,8 +373,8 @@ class HeterogeneityResult(Result):
     subsamples: dict[str, EstimationResult]
     interacted: EstimationResult | None
     interaction: EstimationResult | None
-    wald: dict[str, float] | None
-    permutation: dict[str, float] | None
+    wald: TestResult | None
+    permutation: TestResult | None
     perm_draws: pd.DataFrame | None
     group_terms: dict[str, str]
     diff_terms: dict[str, str]
@@ -382,7 +394,67 @@ class HeterogeneityResult(Result):
             raise ValueError("the interacted model was not fitted (interaction=False)")
         return self.interacted.coef(self.group_terms[group])
 
-    def summary(self) -> pd.DataFrame:
+    @property
+    def results(self) -> list[EstimationResult]:
+        """Subsample fits in group order, then the interacted and the seed-000 interaction model."""
+        out = [self.subsamples[g] for g in self.labels if g in self.subsamples]
+        return out + [r for r in (self.interacted, self.interaction) if r is not None]
+
+    @property
+    def tests(self) -> TestSet | None:
+        """The Wald and permutation tests of equal effects (None without the interacted model)."""
+        tests = [t for t in (self.wald, self.permutation) if t is not None]
+        return TestSet(tests, title=f"Equal effects across {self.groups.by} groups") if tests else None
+
+    def tidy(self) -> pd.DataFrame:
+        """The treatment effect of every group: subsample fits (``source="subsample"``) and the
+        interacted model (``source="interacted"``); term ``"<by>: <group>"``, column ``group``."""
+        frames = []
+        for source in ("subsample", "interacted"):
+            for g in self.labels:
+                if source == "subsample" and g in self.subsamples:
+                    r, term = self.subsamples[g], self.treat
+                elif source == "interacted" and self.interacted is not None:
+                    r, term = self.interacted, self.group_terms[g]
+                else:
+                    continue
+                row = r.tidy()
+                row = row[row["term"] == term].assign(term=f"{self.groups.by}: {g}", group=g, source=source,
+                                                      n_obs=r.n_obs)
+                frames.append(row)
+        return tidy_frame(pd.concat(frames, ignore_index=True))
+
+    def summary(self) -> dict[str, Any]:
+        """Grouping, the per-group estimates (:meth:`by_group` records) and the tests."""
+        return {
+            "by": self.groups.by,
+            "split": self.groups.split,
+            "groups": [{k: jsonable(v) for k, v in row.items()} for row in self.by_group().to_dict("records")],
+            "wald": self.wald.summary() if self.wald is not None else None,
+            "permutation": self.permutation.summary() if self.permutation is not None else None,
+        }
+
+    def reading(self, by_label: str | None = None) -> str:
+        """Which group responds more, and whether the difference is statistically meaningful."""
+        s = self.by_group()
+        s = s.dropna(subset=["estimate"]) if "estimate" in s else s.iloc[0:0]
+        parts = [f"By {by_label or self.groups.by}: " + "; ".join(
+            f"{r.group} {r.estimate:.4f} (SE {r.std_error:.4f}{', significant at 5%' if r.p_value < 0.05 else ''})"
+            for r in s.itertuples()) + "."]
+        if self.wald is not None:
+            w = self.wald.p_value
+            perm = (f", permutation {p_phrase(self.permutation.p_value)}"
+                    if self.permutation is not None else "")
+            parts.append(f"Equality across groups: Wald {p_phrase(w)}{perm}. ")
+            if w < 0.05 and len(s):
+                strongest = s.loc[s["estimate"].abs().idxmax(), "group"]
+                parts[-1] += f"The effect is strongest in the {strongest} group."
+            else:
+                parts[-1] += ("The data do not show a reliable difference between groups; group-specific "
+                              "estimates should not be read as different effects.")
+        return " ".join(parts)
+
+    def by_group(self) -> pd.DataFrame:
         """One row per group: units, treated units, N and both sets of estimates."""
         rows = []
         u = self.groups.units
@@ -437,12 +509,12 @@ class HeterogeneityResult(Result):
         if self.wald is not None:
             w = self.wald
             extra["Equal effects: Wald F (p)"] = [""] * (n - 1) + [
-                f"{fmt(w['F'], 3)} ({fmt(w['p_value'], 3)})"
+                f"{fmt(w.statistic, 3)} ({fmt(w.p_value, 3)})"
             ]
         if self.permutation is not None:
             p = self.permutation
             extra["Permutation p"] = [""] * (n - 1) + [
-                f"{fmt(p['p_value'], 3)} ({p['n_valid']} draws)"
+                f"{fmt(p.p_value, 3)} ({p.details['n_valid']} draws)"
             ]
         notes = [self.groups.describe()]
         if self.interaction is not None:
@@ -465,9 +537,9 @@ class HeterogeneityResult(Result):
             notes=notes,
         )
 
-    def forest_plot(self, *, ax=None, title: str | None = None, level: float = 0.95):
-        """Group estimates with confidence intervals (subsample fits, and the interacted model
-        as hollow markers). Returns the matplotlib figure."""
+    def plot(self, *, ax=None, title: str | None = None, alpha: float = 0.05):
+        """Forest plot: group estimates with ``1 - alpha`` confidence intervals (subsample fits,
+        and the interacted model as hollow markers). Returns the matplotlib figure."""
         from ...report.figures import _pyplot
 
         plt = _pyplot()
@@ -489,7 +561,7 @@ class HeterogeneityResult(Result):
                 else:
                     r, term = self.interacted, self.group_terms[g]
                 b, s = r.coef(term), r.se(term)
-                crit = stats.t.ppf((1 + level) / 2, r.meta.get("df_t") or np.inf)
+                crit = stats.t.ppf(1 - alpha / 2, r.meta.get("df_t") or np.inf)
                 est.append(b)
                 lo.append(b - crit * s)
                 hi.append(b + crit * s)
@@ -501,10 +573,10 @@ class HeterogeneityResult(Result):
                         label="Subsample regressions" if name == "subsample" else "Interacted model")
         ax.axvline(0, color="black", lw=0.6)
         ax.set_yticks(ypos, [f"{self.groups.by}: {g}" for g in self.labels])
-        ax.set_xlabel(f"Effect of {self.treat} on {self.y} ({round(100 * level)}% CI)")
+        ax.set_xlabel(f"Effect of {self.treat} on {self.y} ({round(100 * (1 - alpha))}% CI)")
         sub = ""
         if self.wald is not None:
-            sub = f" (equal effects: Wald p = {self.wald['p_value']:.3g})"
+            sub = f" (equal effects: Wald p = {self.wald.p_value:.3g})"
         ax.set_title(title or f"Heterogeneity by {self.groups.by}{sub}")
         ax.legend(frameon=False, fontsize="small")
         ax.spines[["top", "right"]].set_visible(False)
@@ -536,10 +608,11 @@ def heterogeneity(
     interaction: bool = True,
     subsamples: bool = True,
     interact_controls: bool = False,
-    n_perm: int = 999,
-    seed: int = 0,
     fe: str | Sequence[str] | None = None,
     cluster: str | None = "unit",
+    n_draws: int = 999,
+    seed: int = 0,
+    alpha: float = 0.05,
 ) -> HeterogeneityResult:
     """Heterogeneous treatment effects across groups of units.
 
@@ -557,12 +630,15 @@ def heterogeneity(
         Fit the baseline TWFE regression separately in every group.
     interact_controls
         Also interact the controls with the group dummies in the pooled model.
-    n_perm
+    fe, cluster
+        As in :func:`~climetrics.twfe` (default unit and time FE, clustered by unit;
+        ``cluster=None``: heteroskedasticity-robust standard errors).
+    n_draws
         Permutations of the group labels across units for the permutation test (0 to skip).
     seed
         Seed of the permutations.
-    fe, cluster
-        As in :func:`~climetrics.twfe` (default unit and time FE, clustered by unit).
+    alpha
+        Level at which the Wald and permutation tests decide (their ``reject``).
 
     Returns
     -------
@@ -576,8 +652,8 @@ def heterogeneity(
     """
     if not (interaction or subsamples):
         raise ValueError("nothing to estimate: both interaction and subsamples are False")
-    if n_perm < 0:
-        raise ValueError(f"n_perm must be >= 0, got {n_perm}")
+    if n_draws < 0:
+        raise ValueError(f"n_draws must be >= 0, got {n_draws}")
     ctrl = _as_list(controls)
     fe_l = [panel.unit, panel.time] if fe is None else _as_list(fe)
     fe_l = [panel.unit if f == "unit" else panel.time if f == "time" else f for f in fe_l]
@@ -649,19 +725,20 @@ def heterogeneity(
         dropped = [c for c in extra_ctrl if c not in inter.meta["controls"]]
         if dropped:
             notes.append(f"Dropped from the interacted model (collinear): {', '.join(dropped)}.")
-        wald = _wald_equal(interacted, [group_terms[g] for g in labels])
-        if n_perm:
+        wald = _wald_equal(interacted, [group_terms[g] for g in labels], alpha)
+        if n_draws:
             perm, draws, assignments, perm_units = _permutation(
-                sub, y, treat, groups, sgrp, inter, ctrl_terms, fe_l, clus, n_perm, seed, diff_terms
+                sub, y, treat, groups, sgrp, inter, ctrl_terms, fe_l, clus, n_draws, seed, diff_terms,
+                alpha,
             )
             if clus is None:
                 notes.append(
                     "Without clustering, the permutation statistic uses a heteroskedasticity-"
                     "robust variance (each observation its own cluster, factor N/(N-K))."
                 )
-            if perm["n_valid"] < n_perm:
+            if perm.details["n_valid"] < n_draws:
                 notes.append(
-                    f"{n_perm - perm['n_valid']} of {n_perm} permutations left a group without "
+                    f"{n_draws - perm.details['n_valid']} of {n_draws} permutations left a group without "
                     "treatment variation and were discarded."
                 )
     return HeterogeneityResult(
@@ -683,18 +760,17 @@ def heterogeneity(
     )
 
 
-def _wald_equal(res: EstimationResult, terms: list[str]) -> dict[str, float]:
-    """Wald test of ``beta_1 = ... = beta_q``: ``F = (Rb)'(RVR')^{-1}(Rb)/(q-1)``."""
+def _wald_equal(res: EstimationResult, terms: list[str], alpha: float = 0.05) -> TestResult:
+    """Wald test of ``beta_1 = ... = beta_q``: ``F = (Rb)'(RVR')^{-1}(Rb)/(q-1)`` with rows of
+    ``R`` the differences to the first group, F(q-1, df_t) (chi² without t degrees of freedom)."""
     idx = [res.terms.index(t) for t in terms]
     b = res.coefs["estimate"].to_numpy()[idx]
     V = np.asarray(res.cov)[np.ix_(idx, idx)]
     k = len(terms)
     R = np.hstack([-np.ones((k - 1, 1)), np.eye(k - 1)])
-    rb = R @ b
-    F = float(rb @ np.linalg.solve(R @ V @ R.T, rb) / (k - 1))
-    df2 = res.meta.get("df_t")
-    p = float(stats.f.sf(F, k - 1, df2)) if df2 else float(stats.chi2.sf(F * (k - 1), k - 1))
-    return {"F": F, "df1": k - 1, "df2": float(df2) if df2 else float("inf"), "p_value": p}
+    return wald_test(b, V, restriction=R, name="Wald test of equal effects",
+                     null="the effect is the same in every group", df_denom=res.meta.get("df_t"),
+                     alpha=alpha)
 
 
 def _permutation(
@@ -710,7 +786,8 @@ def _permutation(
     n_perm: int,
     seed: int,
     diff_terms: dict[str, str],
-) -> tuple[dict[str, float], pd.DataFrame, np.ndarray, np.ndarray]:
+    alpha: float = 0.05,
+) -> tuple[TestResult, pd.DataFrame, np.ndarray, np.ndarray]:
     """Batched permutation test of equal effects (see the module docstring)."""
     df = sub.df
     labels = groups.labels
@@ -758,13 +835,8 @@ def _permutation(
     n_valid = int(valid.sum())
     f_obs = float(F_obs[0])
     tol = 1e-12 * abs(f_obs)
-    out = {
-        "F": f_obs,
-        "p_value": float((1 + np.sum(F[valid] >= f_obs - tol)) / (1 + n_valid)),
-        "n_perm": n_perm,
-        "n_valid": n_valid,
-        "seed": seed,
-    }
+    p_value = float((1 + np.sum(F[valid] >= f_obs - tol)) / (1 + n_valid))
+    out: dict[str, float] = {"n_draws": n_perm, "n_valid": n_valid, "seed": seed}
     draws = pd.DataFrame({"F": F})
     for k, g in enumerate(labels[1:]):
         draws[diff_terms[g]] = beta[:, k]
@@ -773,4 +845,7 @@ def _permutation(
         out["diff"] = diff
         a = np.abs(beta[valid, 0])
         out["p_value_diff"] = float((1 + np.sum(a >= abs(diff) - 1e-12 * abs(diff))) / (1 + n_valid))
-    return out, draws, perms, np.asarray(uniq)
+    test = TestResult("Permutation test of equal effects", f_obs, p_value,
+                      distribution="randomization", null="the effect is the same in every group",
+                      alpha=alpha, details=out)
+    return test, draws, perms, np.asarray(uniq)

@@ -87,11 +87,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from scipy import stats
 
-from ...core.demean import FixedEffects, find_singletons
-from ...core.results import EstimationResult, Result
+from ...core.demean import FixedEffects, _Factor, find_singletons
+from ...core.results import EstimationResult, Result, TestResult, TestSet, jsonable, tidy_frame
 from ...errors import EstimationError, PanelError
 from ...panel import Panel
 from ...report.tables import Table, fmt, regression_table, stars
@@ -114,8 +113,8 @@ _CHUNK_BYTES = 2 * 2**20
 
 # ---------------------------------------------------------------------- closed-form tests
 def indirect_effect_tests(
-    a: float, se_a: float, b: float, se_b: float
-) -> dict[str, dict[str, float]]:
+    a: float, se_a: float, b: float, se_b: float, *, alpha: float = 0.05
+) -> TestSet:
     """Sobel, Aroian and Goodman tests of the indirect effect ``a b``.
 
     Parameters
@@ -125,12 +124,16 @@ def indirect_effect_tests(
     b, se_b
         Effect of the mediator on the outcome (given the treatment) and its standard error.
 
+    alpha
+        Level at which each test decides.
+
     Returns
     -------
-    dict
-        ``{"sobel": {...}, "aroian": {...}, "goodman": {...}}``, each with ``se`` (of ``a b``),
-        ``z`` and the two-sided normal ``p_value``. Goodman's values are NaN when its variance
-        ``b² s_a² + a² s_b² - s_a² s_b²`` is not positive.
+    TestSet
+        Tests named ``"Sobel"``, ``"Aroian"``, ``"Goodman"`` (in that order): ``statistic`` is
+        z, ``p_value`` two-sided normal, ``details["se"]`` the standard error of ``a b``.
+        Goodman's values are NaN when its variance ``b² s_a² + a² s_b² - s_a² s_b²`` is not
+        positive.
 
     References
     ----------
@@ -139,32 +142,41 @@ def indirect_effect_tests(
     ab = a * b
     base = b * b * se_a * se_a + a * a * se_b * se_b
     cross = se_a * se_a * se_b * se_b
-    out: dict[str, dict[str, float]] = {}
-    for name, var in (("sobel", base), ("aroian", base + cross), ("goodman", base - cross)):
+    out = []
+    for name, var in (("Sobel", base), ("Aroian", base + cross), ("Goodman", base - cross)):
+        se = z = p = float("nan")
         if np.isfinite(var) and var > 0:
             se = float(np.sqrt(var))
             z = ab / se
-            out[name] = {"se": se, "z": float(z), "p_value": float(2 * stats.norm.sf(abs(z)))}
-        else:
-            out[name] = {"se": float("nan"), "z": float("nan"), "p_value": float("nan")}
-    return out
+            p = float(2 * stats.norm.sf(abs(z)))
+        out.append(TestResult(name, z, p, distribution="normal", null="the indirect effect ab is zero",
+                              alpha=alpha, details={"se": se}))
+    return TestSet(out, title="Tests of the indirect effect")
 
 
-def percentile_ci(draws: np.ndarray, level: float) -> tuple[float, float]:
-    """Percentile bootstrap interval: the ``(1-level)/2`` and ``(1+level)/2`` quantiles."""
+def _test(tests: TestSet, name: str) -> TestResult:
+    """The test called ``name`` (case-insensitive: ``"sobel"``, ``"aroian"``, ``"goodman"``)."""
+    for t in tests:
+        if t.name.lower() == name.lower():
+            return t
+    raise KeyError(f"no test '{name}'; tests are {[t.name for t in tests]}")
+
+
+def percentile_ci(draws: np.ndarray, alpha: float = 0.05) -> tuple[float, float]:
+    """Percentile bootstrap interval: the ``alpha/2`` and ``1 - alpha/2`` quantiles."""
     d = np.asarray(draws, dtype=float)
     d = d[np.isfinite(d)]
     if d.size == 0:
         return float("nan"), float("nan")
-    lo, hi = np.quantile(d, [(1 - level) / 2, (1 + level) / 2])
+    lo, hi = np.quantile(d, [alpha / 2, 1 - alpha / 2])
     return float(lo), float(hi)
 
 
-def bias_corrected_ci(draws: np.ndarray, estimate: float, level: float) -> tuple[float, float]:
+def bias_corrected_ci(draws: np.ndarray, estimate: float, alpha: float = 0.05) -> tuple[float, float]:
     """Bias-corrected (BC) percentile interval (Efron 1987; Efron & Tibshirani 1993, §14.3).
 
     ``z0 = Φ⁻¹(share of draws below the estimate)`` (ties count one half); the interval is the
-    pair of draw quantiles at ``Φ(2 z0 ± z_{(1+level)/2})``. The share is clipped to
+    pair of draw quantiles at ``Φ(2 z0 ± z_{1-alpha/2})``. The share is clipped to
     ``[1/(2B), 1 - 1/(2B)]`` so that ``z0`` stays finite. No acceleration constant (that would
     be BCa), as in the mediation literature (MacKinnon et al. 2004).
     """
@@ -176,26 +188,13 @@ def bias_corrected_ci(draws: np.ndarray, estimate: float, level: float) -> tuple
     share = (np.sum(d < estimate) + 0.5 * np.sum(d == estimate)) / n
     share = min(max(share, 0.5 / n), 1 - 0.5 / n)
     z0 = stats.norm.ppf(share)
-    zc = stats.norm.ppf((1 + level) / 2)
+    zc = stats.norm.ppf(1 - alpha / 2)
     qs = stats.norm.cdf([2 * z0 - zc, 2 * z0 + zc])
     lo, hi = np.quantile(d, qs)
     return float(lo), float(hi)
 
 
 # ---------------------------------------------------------------------- batched bootstrap
-@dataclass(frozen=True)
-class _Factor:
-    codes: np.ndarray
-    summer: sp.csr_matrix
-
-    @classmethod
-    def build(cls, codes: np.ndarray) -> _Factor:
-        c = np.unique(np.asarray(codes), return_inverse=True)[1].ravel()
-        n = c.size
-        summer = sp.csr_matrix((np.ones(n), (c, np.arange(n))), shape=(int(c.max()) + 1, n))
-        return cls(c, summer)
-
-
 def _weighted_demean(
     X3: np.ndarray, w: np.ndarray, factors: list[_Factor], tol: float, maxiter: int
 ) -> np.ndarray:
@@ -273,7 +272,7 @@ def bootstrap_gram(
     n, p = V.shape
     weights = np.asarray(weights, dtype=float)
     fe = list(fe) if len(fe) else [np.zeros(n, dtype=np.intp)]
-    factors = [_Factor.build(f) for f in fe]
+    factors = [_Factor.from_codes(f) for f in fe]
     n_draws = weights.shape[1]
     size = chunk_size or _default_chunk(n, p)
     out = np.empty((n_draws, p, p))
@@ -373,13 +372,14 @@ class MediationPath:
     a, se_a, b, se_b, c, se_c, c_prime, se_c_prime
         Path coefficients and their clustered standard errors.
     tests
-        Sobel / Aroian / Goodman statistics (see :func:`indirect_effect_tests`).
+        Sobel / Aroian / Goodman tests (:class:`TestSet`, see :func:`indirect_effect_tests`);
+        one of them by name: :meth:`test`.
     boot
         DataFrame of bootstrap draws: columns ``a``, ``b``, ``c_prime``, ``c``, ``ab``.
     boot_weights, boot_clusters
         ``(G, B)`` draw counts of each cluster and the cluster labels (rows of the weights).
     ci_percentile, ci_bc
-        Bootstrap intervals of ``a b`` at level ``ci``.
+        Bootstrap intervals of ``a b`` at level ``1 - alpha``.
     """
 
     mediator: str
@@ -388,14 +388,18 @@ class MediationPath:
     total: EstimationResult
     first: EstimationResult
     second: EstimationResult
-    tests: dict[str, dict[str, float]]
-    ci: float
+    tests: TestSet
+    alpha: float
     boot: pd.DataFrame
     boot_weights: np.ndarray = field(repr=False)
     boot_clusters: np.ndarray = field(repr=False)
     ci_percentile: tuple[float, float] = (float("nan"), float("nan"))
     ci_bc: tuple[float, float] = (float("nan"), float("nan"))
     notes: list[str] = field(default_factory=list)
+
+    def test(self, name: str) -> TestResult:
+        """The ``"sobel"``, ``"aroian"`` or ``"goodman"`` test of ``a b``."""
+        return _test(self.tests, name)
 
     # -------------------------------------------------------------- path coefficients
     @property
@@ -481,14 +485,14 @@ class MediationPath:
         lo, hi = self.ci_percentile
         if np.isfinite(lo) and np.isfinite(hi):
             return bool(lo > 0 or hi < 0)
-        return bool(self.tests["sobel"]["p_value"] < 1 - self.ci)
+        return bool(self.test("sobel").p_value < self.alpha)
 
     @property
     def kind(self) -> str:
         """Zhao, Lynch & Chen (2010) typology, with ``a b`` judged by the percentile bootstrap
-        interval and ``c'`` by its clustered p-value at level ``1 - ci``."""
+        interval and ``c'`` by its clustered p-value at level ``alpha``."""
         ind = self._indirect_significant()
-        direct = self.second.pvalue(self.treat) < 1 - self.ci
+        direct = self.second.pvalue(self.treat) < self.alpha
         if ind and direct:
             return (
                 "competitive (suppression)"
@@ -515,7 +519,7 @@ class MediationPath:
         )
 
     def summary(self) -> dict[str, float | str | bool]:
-        t = self.tests
+        t = {k: self.test(k) for k in ("sobel", "aroian", "goodman")}
         return {
             "mediator": self.mediator,
             "c": self.c,
@@ -527,12 +531,12 @@ class MediationPath:
             "c_prime": self.c_prime,
             "se_c_prime": self.se_c_prime,
             "ab": self.indirect,
-            "sobel_z": t["sobel"]["z"],
-            "sobel_p": t["sobel"]["p_value"],
-            "aroian_z": t["aroian"]["z"],
-            "aroian_p": t["aroian"]["p_value"],
-            "goodman_z": t["goodman"]["z"],
-            "goodman_p": t["goodman"]["p_value"],
+            "sobel_z": t["sobel"].statistic,
+            "sobel_p": t["sobel"].p_value,
+            "aroian_z": t["aroian"].statistic,
+            "aroian_p": t["aroian"].p_value,
+            "goodman_z": t["goodman"].statistic,
+            "goodman_p": t["goodman"].p_value,
             "boot_se": self.boot_se,
             "ci_low_percentile": self.ci_percentile[0],
             "ci_high_percentile": self.ci_percentile[1],
@@ -555,9 +559,9 @@ class MediationResult(Result):
     treat: str
     controls: list[str]
     paths: dict[str, MediationPath]
-    n_boot: int
+    n_draws: int
     seed: int
-    ci: float
+    alpha: float
     notes: list[str] = field(default_factory=list)
 
     def __getitem__(self, mediator: str) -> MediationPath:
@@ -569,11 +573,40 @@ class MediationResult(Result):
     def mediators(self) -> list[str]:
         return list(self.paths)
 
-    def summary(self) -> pd.DataFrame:
+    def by_mediator(self) -> pd.DataFrame:
         """One row per mediator: paths, tests, bootstrap intervals, proportions."""
         return pd.DataFrame([p.summary() for p in self.paths.values()])
 
-    def to_results(self) -> list[EstimationResult]:
+    def summary(self) -> dict[str, Any]:
+        """Outcome, treatment, bootstrap settings and one record per mediator (:meth:`by_mediator`)."""
+        return {
+            "y": self.y, "treat": self.treat, "n_draws": self.n_draws, "seed": self.seed,
+            "alpha": self.alpha,
+            "paths": [{k: jsonable(v) for k, v in p.summary().items()} for p in self.paths.values()],
+        }
+
+    def tidy(self) -> pd.DataFrame:
+        """Per mediator the paths ``c``, ``a``, ``b``, ``c_prime`` (from their regressions) and
+        ``ab`` (Sobel SE, z and p; percentile bootstrap interval), with columns ``mediator`` and
+        ``path``."""
+        rows = []
+        for p in self.paths.values():
+            for path, res, term in (("c", p.total, self.treat), ("a", p.first, self.treat),
+                                    ("b", p.second, p.mediator), ("c_prime", p.second, self.treat)):
+                r = res.tidy()
+                rows.append(r[r["term"] == term].assign(term=f"{p.mediator}: {path}", mediator=p.mediator,
+                                                        path=path))
+            sobel = p.test("sobel")
+            lo, hi = p.ci_percentile
+            rows.append(pd.DataFrame([{
+                "term": f"{p.mediator}: ab", "estimate": p.indirect, "std_error": sobel.details["se"],
+                "statistic": sobel.statistic, "p_value": sobel.p_value, "ci_low": lo, "ci_high": hi,
+                "mediator": p.mediator, "path": "ab",
+            }]))
+        return tidy_frame(pd.concat(rows, ignore_index=True))
+
+    @property
+    def results(self) -> list[EstimationResult]:
         """The regressions in table order: for each mediator (1) y, (2) M, (3) y with M."""
         out = []
         for p in self.paths.values():
@@ -594,16 +627,16 @@ class MediationResult(Result):
         Goodman z (in the third column of each block), the bootstrap interval of ``a b`` and
         the proportion mediated."""
         labels = dict(labels or {})
-        results = self.to_results()
+        results = self.results
         keep = list(keep) if keep is not None else [self.treat, *self.mediators]
         blank3 = ["", ""]
         rows: dict[str, list[str]] = {"Controls": ["Yes" if self.controls else "No"] * len(results)}
         sobel, aroian, goodman, boot, share = [], [], [], [], []
-        pct = f"{round(100 * self.ci)}%"
+        pct = f"{round(100 * (1 - self.alpha))}%"
         for p in self.paths.values():
-            t = p.tests
-            zc = lambda k, t=t: (  # noqa: E731
-                fmt(t[k]["z"], 3) + stars(t[k]["p_value"]) if np.isfinite(t[k]["z"]) else "n/a"
+            zc = lambda k, p=p: (  # noqa: E731
+                fmt(p.test(k).statistic, 3) + stars(p.test(k).p_value)
+                if np.isfinite(p.test(k).statistic) else "n/a"
             )
             sobel += [*blank3, zc("sobel")]
             aroian += [*blank3, zc("aroian")]
@@ -623,7 +656,7 @@ class MediationResult(Result):
             f"Columns per mediator: (1) {self.y} on {self.treat}; (2) mediator on {self.treat}; "
             f"(3) {self.y} on {self.treat} and the mediator. Sobel/Aroian/Goodman z use the "
             "clustered SEs of a and b (normal p-values). Bootstrap: percentile interval from "
-            f"{self.n_boot} cluster-bootstrap draws (seed {self.seed}). Under suppression (ab and "
+            f"{self.n_draws} cluster-bootstrap draws (seed {self.seed}). Under suppression (ab and "
             "c' of opposite signs) the last row shows |ab/c'|, the share of the direct effect "
             "offset by the mediator path.",
             *self.notes,
@@ -650,10 +683,10 @@ class MediationResult(Result):
     def reading(self) -> str:
         """Plain-language reading of the results: what the stepwise test shows, with the
         numbers, and what it does not identify."""
-        pct = f"{round(100 * self.ci)}%"
+        pct = f"{round(100 * (1 - self.alpha))}%"
         parts = []
         for p in self.paths.values():
-            t = p.tests
+            sobel = p.test("sobel")
             lo, hi = p.ci_percentile
             blo, bhi = p.ci_bc
             s = (
@@ -664,8 +697,8 @@ class MediationResult(Result):
                 f"p = {p.first.pvalue(self.treat):.3g}). "
                 f"Step 3: holding {p.mediator} fixed, b = {p.b:.4g} (SE {p.se_b:.3g}) and the direct "
                 f"effect is c' = {p.c_prime:.4g} (SE {p.se_c_prime:.3g}). "
-                f"Indirect effect ab = {p.indirect:.4g}: Sobel z = {t['sobel']['z']:.3f} "
-                f"(p = {t['sobel']['p_value']:.3g}); cluster-bootstrap {pct} interval "
+                f"Indirect effect ab = {p.indirect:.4g}: Sobel z = {sobel.statistic:.3f} "
+                f"(p = {sobel.p_value:.3g}); cluster-bootstrap {pct} interval "
                 f"[{lo:.4g}, {hi:.4g}] (percentile), [{blo:.4g}, {bhi:.4g}] (bias-corrected). "
             )
             if p.suppression:
@@ -738,9 +771,9 @@ def mediation(
     *,
     fe: str | Sequence[str] | None = None,
     cluster: str | None = "unit",
-    n_boot: int = 1000,
+    n_draws: int = 1000,
     seed: int = 0,
-    ci: float = 0.95,
+    alpha: float = 0.05,
     backend: Any = None,
     scheduler: str | None = None,
     n_workers: int | None = None,
@@ -766,16 +799,17 @@ def mediation(
     controls
         Control variables, used in all three regressions.
     fe, cluster
-        As in :func:`~climetrics.twfe` (default unit and time FE, clustered by unit). The
-        bootstrap resamples the clusters (units when ``cluster`` is None).
-    n_boot
+        As in :func:`~climetrics.twfe` (default unit and time FE, clustered by unit;
+        ``cluster=None``: heteroskedasticity-robust standard errors). The bootstrap resamples
+        the clusters (units when ``cluster`` is None, so each unit's time series stays intact).
+    n_draws
         Number of cluster-bootstrap draws of ``a b`` (0 to skip the bootstrap).
     seed
         Seed of the bootstrap draws (the same seed gives the same draws for every mediator
         that uses the same sample).
-    ci
-        Level of the bootstrap intervals and of the significance judgements in
-        :attr:`MediationPath.kind`.
+    alpha
+        The bootstrap intervals have level ``1 - alpha``; ``alpha`` is also the level of the
+        Sobel / Aroian / Goodman decisions and of the judgements in :attr:`MediationPath.kind`.
     backend, scheduler, n_workers, chunk_size
         Where the bootstrap draws run (:mod:`climetrics.core.replicate`): ``"serial"`` (default),
         ``"processes"`` or ``"dask"`` (``scheduler="tcp://host:port"``), ``chunk_size`` draws
@@ -801,10 +835,10 @@ def mediation(
     ctrl = _as_list(controls)
     if not meds:
         raise EstimationError("mediation needs at least one mediator")
-    if not 0 < ci < 1:
-        raise ValueError(f"ci must be between 0 and 1, got {ci}")
-    if n_boot < 0:
-        raise ValueError(f"n_boot must be >= 0, got {n_boot}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
+    if n_draws < 0:
+        raise ValueError(f"n_draws must be >= 0, got {n_draws}")
     for m in meds:
         if m == y:
             raise EstimationError(
@@ -832,7 +866,7 @@ def mediation(
             "n_workers": n_workers,
             "chunk_size": chunk_size,
         }
-        paths[m] = _one_mediator(panel, y, treat, m, ctrl, fe_l, clus, n_boot, seed, ci, where)
+        paths[m] = _one_mediator(panel, y, treat, m, ctrl, fe_l, clus, n_draws, seed, alpha, where)
         n_used[m] = paths[m].total.n_obs
     if len(set(n_used.values())) > 1:
         notes.append(
@@ -840,7 +874,7 @@ def mediation(
             "mediator only): " + ", ".join(f"{k}: N={v}" for k, v in n_used.items()) + "."
         )
     return MediationResult(
-        y=y, treat=treat, controls=ctrl, paths=paths, n_boot=n_boot, seed=seed, ci=ci, notes=notes
+        y=y, treat=treat, controls=ctrl, paths=paths, n_draws=n_draws, seed=seed, alpha=alpha, notes=notes
     )
 
 
@@ -852,9 +886,9 @@ def _one_mediator(
     ctrl: list[str],
     fe_l: list[str],
     clus: str | None,
-    n_boot: int,
+    n_draws: int,
     seed: int,
-    ci: float,
+    alpha: float,
     where: dict[str, Any],
 ) -> MediationPath:
     df = panel.df
@@ -890,8 +924,9 @@ def _one_mediator(
             f"the three mediation regressions for '{m}' used different samples "
             f"({total.n_obs}, {first.n_obs}, {second.n_obs} rows)"
         )
-    tests = indirect_effect_tests(first.coef(treat), first.se(treat), second.coef(m), second.se(m))
-    if not np.isfinite(tests["goodman"]["z"]):
+    tests = indirect_effect_tests(first.coef(treat), first.se(treat), second.coef(m), second.se(m),
+                                  alpha=alpha)
+    if not np.isfinite(_test(tests, "goodman").statistic):
         notes.append(
             f"Goodman test undefined for {m}: its variance b²s_a² + a²s_b² - s_a²s_b² is not "
             "positive (both a and b are estimated very imprecisely)."
@@ -901,10 +936,10 @@ def _one_mediator(
     boot_key = clus or panel.unit
     clusters, ccodes = np.unique(sdf[boot_key].to_numpy(), return_inverse=True)
     g = clusters.size
-    weights = cluster_bootstrap_weights(g, seed, np.arange(n_boot))
+    weights = cluster_bootstrap_weights(g, seed, np.arange(n_draws))
     boot = pd.DataFrame(columns=["a", "b", "c_prime", "c", "ab"], dtype=float)
     ci_p = ci_bc = (float("nan"), float("nan"))
-    if n_boot:
+    if n_draws:
         from ...core.replicate import map_replicates
 
         ctrl_a = list(first.meta["controls"])
@@ -928,7 +963,7 @@ def _one_mediator(
         )
         out = map_replicates(
             mediation_bootstrap_kernel,
-            n_boot,
+            n_draws,
             job,
             default_chunk=_default_chunk(*V.shape),
             label="mediation bootstrap draws",
@@ -941,12 +976,12 @@ def _one_mediator(
         n_void = int(boot["ab"].isna().sum())
         if n_void:
             notes.append(
-                f"{n_void} of {n_boot} bootstrap draws for {m} were degenerate (no treatment "
+                f"{n_void} of {n_draws} bootstrap draws for {m} were degenerate (no treatment "
                 "variation or singular design) and are excluded from the intervals."
             )
         ab_hat = first.coef(treat) * second.coef(m)
-        ci_p = percentile_ci(boot["ab"].to_numpy(), ci)
-        ci_bc = bias_corrected_ci(boot["ab"].to_numpy(), ab_hat, ci)
+        ci_p = percentile_ci(boot["ab"].to_numpy(), alpha)
+        ci_bc = bias_corrected_ci(boot["ab"].to_numpy(), ab_hat, alpha)
     return MediationPath(
         mediator=m,
         treat=treat,
@@ -955,7 +990,7 @@ def _one_mediator(
         first=first,
         second=second,
         tests=tests,
-        ci=ci,
+        alpha=alpha,
         boot=boot,
         boot_weights=weights,
         boot_clusters=clusters,
