@@ -66,10 +66,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from scipy import stats
 
-from ...core.covariance import SmallSampleCorrection
+from ...core.covariance import SmallSampleCorrection, cluster_sums
 from ...core.demean import FixedEffects, find_singletons
 from ...core.results import (
     EstimationResult,
@@ -292,7 +291,8 @@ class _BlockKernel:
     fes: FixedEffects
     q: np.ndarray  # Q of the demeaned common regressors (n, kz)
     y_star: np.ndarray  # outcome net of FE and Z (n,)
-    summer: sp.csr_matrix  # cluster indicator (G, n)
+    cluster: np.ndarray  # compact cluster code of every row (n,)
+    n_clusters: int
     factor: float  # CRV1 small-sample factor
 
     @classmethod
@@ -305,8 +305,7 @@ class _BlockKernel:
         n = len(y)
         ssc = SmallSampleCorrection(k_fixef="nonnested")
         df_k = ssc.df_k(Zt.shape[1] + n_varying, fes.n_levels, fes.nested_in(cluster))
-        summer = sp.csr_matrix((np.ones(n), (cluster, np.arange(n))), shape=(g, n))
-        return cls(fes, q, yt - q @ (q.T @ yt), summer, ssc.factor(n, df_k, g))
+        return cls(fes, q, yt - q @ (q.T @ yt), cluster, g, ssc.factor(n, df_k, g))
 
     def fit(self, W: np.ndarray, n_test: int) -> tuple[np.ndarray, np.ndarray]:
         """Coefficients ``(R, m)`` of the varying block and the Wald F of its first
@@ -324,7 +323,7 @@ class _BlockKernel:
         Ainv = np.linalg.inv(A)
         beta = np.einsum("rkl,rl->rk", Ainv, c)
         e = self.y_star[:, None] - np.einsum("irk,rk->ir", Ws, beta)
-        S = np.asarray(self.summer @ (Ws * e[:, :, None]).reshape(n, r * m)).reshape(-1, r, m)
+        S = cluster_sums((Ws * e[:, :, None]).reshape(n, r * m), self.cluster, self.n_clusters).reshape(-1, r, m)
         meat = np.einsum("grk,grl->rkl", S, S)
         V = self.factor * Ainv @ meat @ Ainv
         bt = beta[:, :n_test]
