@@ -118,20 +118,6 @@ def robustness_reading(base: EstimationResult, checks: list[EstimationResult], t
     return " ".join(parts) if parts else "No robustness check was configured."
 
 
-def balance_phrase(bal: Any) -> str:
-    """Covariate balance after matching, from a pstest-style :class:`Balance`."""
-    f = bal.frame
-    after = f[f["sample"].str.lower().str.startswith("matched")] if "sample" in f else None
-    if after is None or after.empty:
-        return ""
-    worst = after.loc[after["bias"].abs().idxmax()]
-    n_sig = int((after["p_value"] < 0.1).sum())
-    return (f"After matching the largest standardized bias is {worst['bias']:.1f}% ({worst['variable']}) and "
-            f"{n_sig} of {len(after)} covariates still differ at 10%"
-            + ("; balance is acceptable (|bias| < 10% is the usual rule of thumb)." if abs(worst["bias"]) < 10
-               else "; balance is imperfect, so read the matched estimates with care."))
-
-
 def iv_reading(res: Any, treat: str) -> str:
     """Instrument strength first, then the 2SLS estimate and the weak-IV-robust AR test."""
     d = res.diagnostics

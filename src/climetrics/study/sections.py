@@ -370,8 +370,8 @@ def psm_section(ctx: Context) -> Output:
     opts = {"kernel": c["kernel"], "bandwidth": c["bandwidth"]} if c["method"] == "kernel" else (
         {"caliper": c["caliper"]} if c["caliper"] is not None else {})
     covs = c["covariates"] or ctx.controls
-    res = psm_did(ctx.panel, ctx.y, ctx.d, covs, controls=ctx.controls, method=c["method"], model=c["model"],
-                  period_by_period=c["period_by_period"], cluster=ctx.cluster or "unit", weighted=True, **opts)
+    res = psm_did(ctx.panel, ctx.y, ctx.d, ctx.controls, covariates=covs, method=c["method"], model=c["model"],
+                  period_by_period=c["period_by_period"], cluster=ctx.cluster, weighted=True, **opts)
     n = res.counts
     paras = [f"Propensity scores ({c['model']}) on {', '.join(ctx.label(v) for v in covs)} "
              + ("matched year by year" if c["period_by_period"] else "using pre-adoption means of each unit")
@@ -379,25 +379,16 @@ def psm_section(ctx: Context) -> Output:
                                                 if c["method"] == "kernel" else "")
              + f". {n['treated']} treated and {n['control']} control entities; {n['off_support']} off common "
                f"support, {n['unmatched']} unmatched.", *res.notes]
-    did = [res.did, *([res.did_weighted] if res.did_weighted is not None else [])]
-    did[0].label = "Matched sample"
-    if len(did) > 1:
-        did[1].label = "Matching weights"
-    b = res.did.coef(ctx.d)
-    reading = (f"On the matched sample the DID estimate is {b:.4f} ({readings.p_phrase(res.did.pvalue(ctx.d))}); "
-               f"the matched ATT of the outcome change is {res.att:.4f} (SE {res.att_se:.4f}). "
-               + readings.balance_phrase(res.balance))
     if ctx.truth_applies():
         lo, hi = res.did.confint(ctx.d)
         paras.append(f"Truth (simulated data): {ctx.truth['att']:.4f}; the matched-sample 95% CI "
                      f"[{lo:.4f}, {hi:.4f}] " + ("covers" if lo <= ctx.truth["att"] <= hi else "does NOT cover")
                      + " it.")
-    out = Output(Section("psm", "PSM-DID", paragraphs=paras, reading=reading), results=did,
+    out = Output(Section("psm", "PSM-DID", paragraphs=paras, reading=res.reading()), results=res.results,
                  summary={"att": res.att, "att_se": res.att_se, "counts": n})
     out.add_table("psm_balance", res.balance.table())
-    out.add_table("psm_did", ResultSet(did).table(labels=ctx.labels, keep=[ctx.d, *ctx.controls],
-                                                  column_labels=[r.label for r in did], title="PSM-DID estimates"))
-    out.add_figure("psm_support", res.support_figure(),
+    out.add_table("psm_did", res.table(labels=ctx.labels, keep=[ctx.d, *ctx.controls]))
+    out.add_figure("psm_support", res.plot(),
                    "Propensity-score densities of treated and control units before and after matching.")
     return out
 

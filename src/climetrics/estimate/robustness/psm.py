@@ -69,7 +69,16 @@ import pandas as pd
 from scipy import stats
 
 from ...core.covariance import coef_table
-from ...core.results import EstimationResult, Result
+from ...core.results import (
+    EstimationResult,
+    Result,
+    ResultSet,
+    TestResult,
+    TestSet,
+    jsonable,
+    tidy_frame,
+)
+from ...core.wording import count, p_phrase, significance_phrase
 from ...errors import EstimationError, PanelError, did_you_mean, show
 from ...panel import Panel
 from ...report.tables import Table, fmt, stars
@@ -605,7 +614,7 @@ def match(score: Any, treat: Any, method: str = "nearest", **options: Any) -> Ma
 
 
 # ====================================================================== balance (pstest)
-@dataclass
+@dataclass(eq=False)
 class Balance(Result):
     """Covariate balance before and after matching, as Stata ``pstest``.
 
@@ -614,8 +623,8 @@ class Balance(Result):
     frame
         One row per covariate and sample (``Unmatched`` / ``Matched``): ``mean_treated``,
         ``mean_control``, ``bias`` (standardised % bias), ``reduction`` (% reduction of ``|bias|``,
-        matched rows), ``t`` and ``p_value`` of the mean-difference test.
-    summary
+        matched rows), ``t``, ``p_value`` and ``df`` of the mean-difference test.
+    samples
         Per sample: ``pseudo_r2``, ``lr_chi2``, ``lr_pvalue`` of the propensity model re-estimated on
         the sample (weighted by the matching weights after matching), ``mean_bias`` and
         ``median_bias`` of ``|bias|`` over the covariates.
@@ -624,8 +633,61 @@ class Balance(Result):
     """
 
     frame: pd.DataFrame
-    summary: pd.DataFrame
+    samples: pd.DataFrame
     model: str = "probit"
+
+    @property
+    def tests(self) -> TestSet:
+        """The mean-difference t-tests (per covariate and sample) and the LR tests that the
+        covariates jointly do not predict treatment (per sample), as :class:`TestResult`."""
+        out = [
+            TestResult(f"{r.variable} ({r.sample}): equal means", r.t, r.p_value, df=r.df, distribution="t",
+                       null=f"treated and controls have the same mean of {r.variable}", alpha=0.1)
+            for r in self.frame.itertuples()
+        ]
+        out += [
+            TestResult(f"LR test ({sample}): covariates do not predict treatment", s["lr_chi2"], s["lr_pvalue"],
+                       df=float(s["lr_df"]), distribution="chi2",
+                       null="the covariates jointly have no effect on the propensity score", alpha=0.1)
+            for sample, s in self.samples.iterrows()
+        ]
+        return TestSet(out, title="Covariate balance tests")
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per covariate and sample: the mean difference treated - control as estimate,
+        its t-test, and ``variable``, ``sample``, the means, ``bias`` and ``reduction``."""
+        f = self.frame
+        diff = f["mean_treated"] - f["mean_control"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            se = np.where(f["t"] != 0, diff / f["t"], np.nan)
+        return tidy_frame(f.assign(term=f["variable"] + " (" + f["sample"] + ")", estimate=diff,
+                                   std_error=se, statistic=f["t"]).drop(columns=["t"]))
+
+    def summary(self) -> dict[str, Any]:
+        """Per sample the propensity model's pseudo-R² and LR test and the mean / median |bias|;
+        the largest matched |bias| and the covariates still different at 10%."""
+        after = self.frame[self.frame["sample"] == "Matched"]
+        worst = after.loc[after["bias"].abs().idxmax()] if len(after) else None
+        return {
+            "model": self.model,
+            "samples": {k: {c: jsonable(v) for c, v in row.items()} for k, row in self.samples.iterrows()},
+            "max_abs_bias_matched": jsonable(abs(float(worst["bias"]))) if worst is not None else None,
+            "worst_covariate": str(worst["variable"]) if worst is not None else None,
+            "n_different_10pct": int((after["p_value"] < 0.1).sum()),
+        }
+
+    def reading(self) -> str:
+        """Covariate balance after matching: the worst standardised bias, how many covariates
+        still differ at 10%, and the |bias| < 10% rule of thumb (Rosenbaum & Rubin 1985)."""
+        after = self.frame[self.frame["sample"].str.lower().str.startswith("matched")]
+        if after.empty:
+            return "No matched sample: balance after matching cannot be assessed."
+        worst = after.loc[after["bias"].abs().idxmax()]
+        n_sig = int((after["p_value"] < 0.1).sum())
+        return (f"After matching the largest standardized bias is {worst['bias']:.1f}% ({worst['variable']}) and "
+                f"{n_sig} of {count(len(after), 'covariate')} still differ at 10%"
+                + ("; balance is acceptable (|bias| < 10% is the usual rule of thumb)." if abs(worst["bias"]) < 10
+                   else "; balance is imperfect, so read the matched estimates with care."))
 
     def table(self, *, labels: dict[str, str] | None = None, digits: int = 4,
               title: str | None = "Covariate balance test") -> Table:
@@ -651,7 +713,7 @@ class Balance(Result):
             ("Mean |bias|", 5, lambda s: fmt(s["mean_bias"], 1)),
             ("Median |bias|", 5, lambda s: fmt(s["median_bias"], 1)),
         ):
-            for first, (sample, s) in enumerate(self.summary.iterrows()):
+            for first, (sample, s) in enumerate(self.samples.iterrows()):
                 row = [name if first == 0 else "", str(sample), "", "", "", "", ""]
                 row[col] = cell(s)
                 rows.append(row)
@@ -670,8 +732,8 @@ class Balance(Result):
         return self.table().to_text()
 
 
-def _mean_difference_test(x: np.ndarray, t: np.ndarray, w: np.ndarray) -> tuple[float, float]:
-    """t statistic and p-value of the treatment coefficient in the weighted regression of ``x`` on
+def _mean_difference_test(x: np.ndarray, t: np.ndarray, w: np.ndarray) -> tuple[float, float, float]:
+    """t statistic, p-value and degrees of freedom of the treatment coefficient in the weighted regression of ``x`` on
     a constant and ``t`` with residual degrees of freedom ``sum(w) - 2`` (Stata ``regress`` with
     importance weights, as pstest)."""
     w1, w0 = w[t].sum(), w[~t].sum()
@@ -680,14 +742,14 @@ def _mean_difference_test(x: np.ndarray, t: np.ndarray, w: np.ndarray) -> tuple[
     df = w1 + w0 - 2
     se = np.sqrt(rss / df * (1 / w1 + 1 / w0))
     if not se > 0:
-        return np.nan, np.nan
+        return np.nan, np.nan, float(df)
     tstat = (m1 - m0) / se
-    return float(tstat), float(2 * stats.t.sf(abs(tstat), df))
+    return float(tstat), float(2 * stats.t.sf(abs(tstat), df)), float(df)
 
 
-def _weighted_pseudo_r2(t: np.ndarray, x: np.ndarray, w: np.ndarray, model: str) -> tuple[float, float, float]:
-    """McFadden pseudo-R², LR chi² and its p-value of a binary model fitted with frequency
-    (Stata importance) weights ``w``."""
+def _weighted_pseudo_r2(t: np.ndarray, x: np.ndarray, w: np.ndarray, model: str) -> tuple[float, float, float, int]:
+    """McFadden pseudo-R², LR chi², its p-value and degrees of freedom of a binary model fitted
+    with frequency (Stata importance) weights ``w``."""
     import statsmodels.api as sm
 
     link = sm.families.links.Logit() if model == "logit" else sm.families.links.Probit()
@@ -700,7 +762,7 @@ def _weighted_pseudo_r2(t: np.ndarray, x: np.ndarray, w: np.ndarray, model: str)
     llnull = np.sum(w * np.where(t, np.log(p0), np.log1p(-p0)))
     chi2 = 2 * (fit.llf - llnull)
     dof = np.linalg.matrix_rank(design) - 1
-    return float(1 - fit.llf / llnull), float(chi2), float(stats.chi2.sf(chi2, dof))
+    return float(1 - fit.llf / llnull), float(chi2), float(stats.chi2.sf(chi2, dof)), int(dof)
 
 
 def balance(
@@ -773,24 +835,24 @@ def _covariate_rows(name: str, x: np.ndarray, t: np.ndarray, w: np.ndarray) -> l
     rows = []
     for sample, xs, ts, ws in (("Unmatched", x, t, np.ones(len(x))), ("Matched", x[m], t[m], w[m])):
         m1, m0 = np.average(xs[ts], weights=ws[ts]), np.average(xs[~ts], weights=ws[~ts])
-        tstat, p = _mean_difference_test(xs, ts, ws)
+        tstat, p, df = _mean_difference_test(xs, ts, ws)
         bias = 100 * (m1 - m0) / scale if scale > 0 else np.nan
         rows.append({"variable": name, "sample": sample, "mean_treated": m1, "mean_control": m0,
-                     "bias": bias, "reduction": np.nan, "t": tstat, "p_value": p})
+                     "bias": bias, "reduction": np.nan, "t": tstat, "p_value": p, "df": df})
     unmatched, matched = rows[0]["bias"], rows[1]["bias"]
     rows[1]["reduction"] = 100 * (1 - abs(matched) / abs(unmatched)) if unmatched else np.nan
     return rows
 
 
 def _sample_summary(t: np.ndarray, x: np.ndarray, w: np.ndarray, bias: pd.Series, model: str) -> dict[str, float]:
-    r2, chi2, p = _weighted_pseudo_r2(t, x, w, model)
-    return {"pseudo_r2": r2, "lr_chi2": chi2, "lr_pvalue": p,
+    r2, chi2, p, dof = _weighted_pseudo_r2(t, x, w, model)
+    return {"pseudo_r2": r2, "lr_chi2": chi2, "lr_pvalue": p, "lr_df": dof,
             "mean_bias": float(bias.abs().mean()), "median_bias": float(bias.abs().median())}
 
 
 # ====================================================================== PSM-DID
-@dataclass
-class PSMDiD:
+@dataclass(eq=False)
+class PSMDiD(Result):
     """Result of :func:`psm_did`.
 
     Attributes
@@ -810,7 +872,7 @@ class PSMDiD:
         Heckman, Ichimura & Todd 1997). Period-by-period: ATT on the outcome level over treated
         observations with the treatment switched on.
     att_se_boot
-        Bootstrap standard error (cross-section design, when ``n_boot > 0``).
+        Bootstrap standard error (cross-section design, when ``n_draws > 0``).
     scores
         Per matched entity (unit, or unit-year): ``treated``, ``score``, ``weight``, ``support``.
     counts
@@ -839,6 +901,53 @@ class PSMDiD:
         """t statistic of the ATT with the analytic standard error."""
         return self.att / self.att_se
 
+    @property
+    def treat(self) -> str:
+        return self.did.key_term
+
+    @property
+    def results(self) -> list[EstimationResult]:
+        """The DID on the matched sample, then (if estimated) the matching-weighted DID."""
+        return [self.did, *([self.did_weighted] if self.did_weighted is not None else [])]
+
+    @property
+    def _att_outcome(self) -> str:
+        return "outcome change" if self.design == "cross-section" else "outcome level"
+
+    def tidy(self) -> pd.DataFrame:
+        """The treatment coefficient of each DID regression (``estimator`` = its label), then the
+        matched ATT with psmatch2's analytic SE and normal p-value / 95% CI."""
+        rows = []
+        for r in self.results:
+            t = r.tidy()
+            rows.append(t[t["term"] == self.treat].assign(estimator=r.label or r.model))
+        att = coef_table(["ATT"], np.array([self.att]), np.array([self.att_se]))
+        rows.append(att.assign(estimator=f"Matched {self._att_outcome} (psmatch2)"))
+        return tidy_frame(pd.concat(rows, ignore_index=True))
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "design": self.design,
+            "estimate": self.did.coef(self.treat), "se": self.did.se(self.treat), "p": self.did.pvalue(self.treat),
+            "att": jsonable(self.att), "att_se": jsonable(self.att_se),
+            "att_se_boot": jsonable(self.att_se_boot) if self.att_se_boot is not None else None,
+            "counts": dict(self.counts), "balance": self.balance.summary(),
+        }
+
+    def reading(self) -> str:
+        """The matched-sample DID, the matched ATT and the covariate balance after matching."""
+        b, p = self.did.coef(self.treat), self.did.pvalue(self.treat)
+        return (f"On the matched sample the DID estimate is {b:.4f} ({p_phrase(p)}, {significance_phrase(p)}); "
+                f"the matched ATT of the {self._att_outcome} is {self.att:.4f} (SE {self.att_se:.4f}). "
+                + self.balance.reading())
+
+    def table(self, *, labels: dict[str, str] | None = None, keep: Sequence[str] | None = None,
+              title: str | None = "PSM-DID estimates", **kwargs: Any) -> Table:
+        """The DID regressions side by side (matched sample, matching weights)."""
+        keep = list(keep) if keep is not None else [self.treat, *self.did.meta.get("controls", [])]
+        return ResultSet(self.results).table(labels=labels, keep=keep, title=title,
+                                             column_labels=[r.label or r.model for r in self.results], **kwargs)
+
     def att_table(self, *, digits: int = 4, title: str | None = "Average treatment effect on the treated") -> Table:
         """Seed 002 Table 4 layout: ATT with stars and t statistic, group sizes."""
         p = 2 * stats.norm.sf(abs(self.att_t))
@@ -852,7 +961,7 @@ class PSMDiD:
                      notes=["t statistic in parentheses (analytic psmatch2 standard error, ignoring "
                             "estimation of the propensity score). * p<0.1, ** p<0.05, *** p<0.01."])
 
-    def support_figure(self, *, bins: int = 30):
+    def plot(self, *, bins: int = 30):
         """Histogram densities of the score for treated and controls before matching (all units)
         and after matching (matched units, controls weighted by their matching weights).
 
@@ -981,19 +1090,19 @@ def psm_did(
     panel: Panel,
     y: str,
     treat: str,
-    covariates: Sequence[str],
+    controls: Sequence[str] | None = None,
     *,
+    covariates: Sequence[str] | None = None,
+    fe: Sequence[str] | None = None,
+    cluster: str | None = "unit",
+    n_draws: int = 0,
+    seed: int = 0,
     group: str | None = None,
     period_by_period: bool = False,
     method: str = "kernel",
     model: str = "probit",
     on: str = "score",
-    controls: Sequence[str] | None = None,
-    fe: Sequence[str] | None = None,
-    cluster: str | None = "unit",
     weighted: bool = False,
-    n_boot: int = 0,
-    seed: int = 0,
     **match_options: Any,
 ) -> PSMDiD:
     """Propensity-score-matching difference-in-differences (PSM-DID).
@@ -1019,8 +1128,13 @@ def psm_did(
         Outcome.
     treat
         0/1 DID treatment (switched on from adoption).
+    controls
+        Controls of the DID regression (as in :func:`climetrics.twfe`).
     covariates
-        Matching covariates.
+        Matching covariates: the variables of the propensity-score model. They are a different
+        thing from the regression ``controls`` (they predict treatment, measured before it in the
+        cross-section design), although applied work often uses the same list; default: the
+        controls. At least one of ``controls`` and ``covariates`` must be given.
     group
         Unit-level treated-group column (0/1, constant within units, 1 exactly for the units that
         are ever treated); default: derived from ``treat``.
@@ -1036,14 +1150,13 @@ def psm_did(
         re-estimates the same model.
     on
         Match on the ``"score"`` (probability) or on its linear ``"index"`` (log-odds for logit).
-    controls
-        Controls of the DID regression; default: the matching covariates.
     fe, cluster
-        As in :func:`climetrics.estimate.baseline.twfe.twfe` (default unit and time FE, clustered by unit).
+        As in :func:`climetrics.estimate.baseline.twfe.twfe` (default unit and time FE, clustered by
+        unit; ``cluster=None``: heteroskedasticity-robust standard errors).
     weighted
         Also estimate the DID by weighted least squares with the matching weights, every
         observation of a unit carrying the unit's weight (``did_weighted``).
-    n_boot, seed
+    n_draws, seed
         Bootstrap replications for the ATT standard error (cross-section design), resampling
         treated and control units separately and re-estimating the score and the matching each
         time. The bootstrap is not valid for nearest-neighbour matching (Abadie & Imbens 2008).
@@ -1060,7 +1173,9 @@ def psm_did(
     """
     if on not in ("score", "index"):
         raise ValueError(f"on must be 'score' or 'index', got {on!r}")
-    covariates = list(covariates)
+    if controls is None and covariates is None:
+        raise ValueError("psm_did needs matching covariates: give controls= or covariates=")
+    covariates = list(controls if covariates is None else covariates)
     controls = covariates if controls is None else list(controls)
     panel.require([y, treat, *covariates, *controls], context="psm_did")
     if group is not None:
@@ -1071,11 +1186,13 @@ def psm_did(
     ]
     clus = panel.unit if cluster == "unit" else cluster
     design = _Design(panel, y, treat, covariates, group, method, model, on, match_options)
-    parts, weights = design.by_period() if period_by_period else design.cross_section(n_boot, seed)
+    parts, weights = design.by_period() if period_by_period else design.cross_section(n_draws, seed)
     did = twfe(panel.subset(weights > 0, note="PSM matched sample"), y, treat, controls, fe=fe_l, cluster=clus)
     did.notes.append(f"Estimated on the PSM matched sample ({parts['design']} {method} matching).")
+    did.label = "Matched sample"
     if weighted:
         parts["did_weighted"] = _weighted_twfe(panel, y, treat, did.meta["controls"], weights, fe_l, clus)
+        parts["did_weighted"].label = "Matching weights"
     return PSMDiD(did=did, **parts)
 
 
@@ -1103,7 +1220,7 @@ class _Design:
                               self.covariates, model=self.model)
         return ps, match(ps.score if self.on == "score" else ps.index, t, self.method, **self.options)
 
-    def cross_section(self, n_boot: int, seed: int) -> tuple[dict[str, Any], np.ndarray]:
+    def cross_section(self, n_draws: int, seed: int) -> tuple[dict[str, Any], np.ndarray]:
         """Match units on pre-period covariate means; returns the PSMDiD fields and row weights."""
         df, unit, time = self.panel.df, self.panel.unit, self.panel.time
         ever, adoption = _unit_groups(df, unit, time, self.treat, self.group)
@@ -1127,10 +1244,10 @@ class _Design:
         cohort = np.searchsorted(cohorts, adoption.reindex(x.index).fillna(cohorts[0]).to_numpy())
         att, se = _change_att(m, delta, cohort)
         boot = None
-        if n_boot:
-            boot, failed = self.bootstrap(x, t, delta, cohort, n_boot, seed)
+        if n_draws:
+            boot, failed = self.bootstrap(x, t, delta, cohort, n_draws, seed)
             if failed:
-                notes.append(f"{failed} of {n_boot} bootstrap draws could not be matched and were skipped.")
+                notes.append(f"{failed} of {n_draws} bootstrap draws could not be matched and were skipped.")
         w = m.weights
         scores = pd.DataFrame({unit: x.index, "treated": t.astype(int), "score": ps.score,
                                "weight": w, "support": m.support})
@@ -1140,13 +1257,13 @@ class _Design:
         return parts, df[unit].map(pd.Series(w, index=x.index)).fillna(0.0).to_numpy()
 
     def bootstrap(self, x: pd.DataFrame, t: np.ndarray, delta: np.ndarray, cohort: np.ndarray,
-                  n_boot: int, seed: int) -> tuple[float, int]:
+                  n_draws: int, seed: int) -> tuple[float, int]:
         """SD of the ATT over bootstrap samples drawn within treated and within control units,
         re-estimating the score and the matching each time; returns it and the failed draws."""
         rng = np.random.default_rng(seed)
         t_idx, c_idx = np.flatnonzero(t), np.flatnonzero(~t)
         draws, failed = [], 0
-        for _ in range(n_boot):
+        for _ in range(n_draws):
             idx = np.concatenate([rng.choice(t_idx, len(t_idx)), rng.choice(c_idx, len(c_idx))])
             try:
                 _, m = self.fit(x.iloc[idx], t[idx])
