@@ -86,38 +86,6 @@ def truth_paragraph(res: EstimationResult, treat: str, truth: dict[str, Any]) ->
     )
 
 
-def robustness_reading(base: EstimationResult, checks: list[EstimationResult], treat: str) -> str:
-    """Does the treatment coefficient survive the checks? Timing placebos are read separately:
-    there a coefficient near zero is the expected, reassuring outcome."""
-    b = base.coef(treat)
-    timing = [r for r in checks if str(r.label).startswith("Timing")]
-    outcomes = [r for r in checks if str(r.label).startswith("Outcome:")]
-    others = [r for r in checks if r not in timing and r not in outcomes]
-    parts = []
-    if others:
-        same = sum(math.copysign(1, r.coef(treat)) == math.copysign(1, b) for r in others)
-        sig = sum(r.pvalue(treat) < 0.05 for r in others)
-        ests = [r.coef(treat) for r in others]
-        parts.append(f"Across {len(others)} alternative specifications the treatment coefficient keeps the baseline "
-                     f"sign in {same} and is significant at 5% in {sig} (estimates from {min(ests):.4f} to "
-                     f"{max(ests):.4f}; baseline {b:.4f})."
-                     + (" Columns that replace the treatment measure it on another scale, so compare their sign "
-                        "and significance rather than their size." if any("original_term" in r.meta and
-                                                                          not str(r.label).startswith("Timing")
-                                                                          for r in others) else ""))
-    for r in outcomes:
-        p = r.pvalue(treat)
-        parts.append(f"With {r.depvar} as the outcome the coefficient is {r.coef(treat):.4f} ({p_phrase(p)}, "
-                     f"{significance_phrase(p)}); check that its sign matches the direction of that measure "
-                     "(e.g. higher carbon performance is an improvement, higher intensity is not).")
-    for r in timing:
-        p = r.pvalue(treat)
-        parts.append(f"The timing placebo ({r.label}) gives {r.coef(treat):.4f} ({p_phrase(p)}): "
-                     + ("as expected, no effect before the real adoption." if p >= 0.1 else
-                        "an 'effect' before the real adoption, which points to anticipation or pre-existing trends."))
-    return " ".join(parts) if parts else "No robustness check was configured."
-
-
 def iv_reading(res: Any, treat: str) -> str:
     """Instrument strength first, then the 2SLS estimate and the weak-IV-robust AR test."""
     d = res.diagnostics

@@ -307,12 +307,11 @@ def robustness_section(ctx: Context) -> Output:
             checks.append(run())
         except Exception as err:  # one failed check is reported; the others still run
             failed.append(f"The {name} check could not be estimated: {err}")
-    out = Output(Section("robustness", "Robustness checks", paragraphs=failed,
-                         reading=readings.robustness_reading(base, checks, ctx.d)),
-                 results=[base, *checks])
+    res = rb.RobustnessChecks(base, checks, treat=ctx.d, controls=ctx.controls)
+    out = Output(Section("robustness", "Robustness checks", paragraphs=failed, reading=res.reading()),
+                 results=res.results)
     if checks:
-        out.add_table("robustness", rb.robustness_table(base, checks, treat=ctx.d, controls=ctx.controls,
-                                                        labels=ctx.labels))
+        out.add_table("robustness", res.table(labels=ctx.labels))
     return out
 
 
