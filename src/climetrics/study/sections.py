@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..core.results import EstimationResult, ResultSet
+from ..core.results import EstimationResult
 from ..panel import Panel
 from ..report.html import Figure, Section
 from ..report.tables import Table
@@ -161,14 +161,13 @@ def correlation_section(ctx: Context) -> Output:
 
 
 def baseline_section(ctx: Context) -> Output:
-    from ..estimate.baseline.twfe import twfe
+    from ..estimate.baseline.twfe import twfe_stepwise
     from ..report.figures import group_trends
 
     b = ctx.config["baseline"]
     p, y, d = ctx.panel, ctx.y, ctx.d
-    rs = twfe(p, y, d, ctx.controls, fe=b["fixed_effects"], cluster=ctx.cluster, stepwise=b["stepwise"],
-              pooled_first=b["pooled_first"], ssc=b["ssc"])
-    rs = rs if isinstance(rs, ResultSet) else ResultSet([rs])
+    rs = twfe_stepwise(p, y, d, ctx.controls, fe=b["fixed_effects"], cluster=ctx.cluster,
+                       one_at_a_time=b["stepwise"], pooled_first=b["pooled_first"], ssc=b["ssc"])
     keep = [d, *ctx.controls, *(["_cons"] if b["pooled_first"] else [])]
     t = rs.table(labels=ctx.labels, stat=b["stat"], keep=keep, title="Baseline regression: two-way fixed effects")
     paras = [f"Two-way fixed-effects (multi-period DID) estimates of {ctx.label(y)} on {ctx.label(d)}"

@@ -388,13 +388,14 @@ def twfe(
     fe: str | Sequence[str] | None = None,
     cluster: str | None = "unit",
     vcov: str = "hetero",
-    stepwise: bool = False,
-    pooled_first: bool = False,
     ssc: str = "nested",
     title: str | None = None,
     engine: str = "auto",
-) -> EstimationResult | ResultSet:
-    """Two-way fixed-effects (multi-period DID) regression.
+) -> EstimationResult:
+    """Two-way fixed-effects (multi-period DID) regression: one model, one
+    :class:`EstimationResult`. Several columns (controls added one at a time, a pooled OLS
+    column first) come from :func:`twfe_stepwise`, which always returns a :class:`ResultSet`:
+    one function, one return type.
 
     Parameters
     ----------
@@ -406,25 +407,64 @@ def twfe(
         Fixed effects to absorb; default unit and time. ``[]`` fits pooled OLS with a constant.
     cluster
         Cluster variable for CRV1 standard errors; ``"unit"`` (default) means the panel's unit
-        column. ``None`` uses ``vcov`` instead (``"hetero"`` or ``"iid"``).
-    stepwise
-        Return a :class:`ResultSet` adding the controls one at a time: (1) no controls,
-        (2) first control, ..., (k+1) all controls (seed 000 Table 2).
-    pooled_first
-        Prepend a pooled OLS column without fixed effects or controls (seed 003 Table 3 col. 1).
+        column. ``None`` means no clustering: ``vcov`` is used instead (``"hetero"`` or ``"iid"``).
     ssc
         ``"nested"`` (fixest / reghdfe default) or ``"full"`` (count every FE level).
+    title
+        Label of the result (its column header in tables).
     engine
         ``"pyfixest"``: pyfixest fits the model; ``"within"``: the large-panel path (one
         within transformation by :class:`climetrics.core.demean.FixedEffects` shared by the
         collinearity check and the fit; clustered SEs only); ``"auto"`` (default): ``"within"``
         for clustered fits with fixed effects on at least :data:`LARGE_PANEL_ROWS` rows, else
         pyfixest. Both give the same estimates (tested to 1e-8).
-
-    Returns
-    -------
-    EstimationResult, or ResultSet when ``stepwise`` or ``pooled_first``.
     """
+    res = _fitter(panel, y, treat, controls, fe, cluster, vcov, ssc, engine)(None, None)
+    res.label = title
+    return res
+
+
+def twfe_stepwise(
+    panel: Panel,
+    y: str,
+    treat: str | Sequence[str],
+    controls: str | Sequence[str] = (),
+    *,
+    fe: str | Sequence[str] | None = None,
+    cluster: str | None = "unit",
+    vcov: str = "hetero",
+    one_at_a_time: bool = True,
+    pooled_first: bool = False,
+    ssc: str = "nested",
+    title: str | None = None,
+    engine: str = "auto",
+) -> ResultSet:
+    """The baseline table's columns as a :class:`ResultSet` of :func:`twfe` fits.
+
+    Parameters
+    ----------
+    one_at_a_time
+        Add the controls one at a time: (1) no controls, (2) first control, ..., (k+1) all
+        controls (seed 000 Table 2). Otherwise one column with all controls.
+    pooled_first
+        Prepend a pooled OLS column without fixed effects or controls (seed 003 Table 3 col. 1).
+    title
+        Title of the table.
+
+    The other arguments are those of :func:`twfe`. Kept apart from :func:`twfe` so that every
+    function returns a single type: a model is an :class:`EstimationResult`, a table of
+    models a :class:`ResultSet`.
+    """
+    fit = _fitter(panel, y, treat, controls, fe, cluster, vcov, ssc, engine)
+    ctrl_l = _as_list(controls)
+    specs: list[tuple[list[str] | None, list[str] | None]] = [([], [])] if pooled_first else []
+    specs += [(ctrl_l[:k], None) for k in range(len(ctrl_l) + 1)] if one_at_a_time else [(None, None)]
+    return ResultSet([fit(c, f) for c, f in specs], title=title)
+
+
+def _fitter(panel, y, treat, controls, fe, cluster, vcov, ssc, engine):
+    """Validate the arguments of :func:`twfe` once; return ``fit(controls, fe)`` (None: the
+    given controls / fixed effects)."""
     treat_l, ctrl_l = _as_list(treat), _as_list(controls)
     if not treat_l:
         raise EstimationError("twfe needs at least one treatment variable")
@@ -441,18 +481,8 @@ def twfe(
     if vcov not in ("hetero", "iid"):
         raise ValueError(f"vcov must be 'hetero' or 'iid' (or give cluster=), got {vcov!r}")
 
-    def fit(ctrls: list[str], fes: list[str]) -> EstimationResult:
-        return _fit_one(panel, y, treat_l, ctrls, fes, clus, vcov, ssc, engine)
+    def fit(ctrls: list[str] | None, fes: list[str] | None) -> EstimationResult:
+        return _fit_one(panel, y, treat_l, ctrl_l if ctrls is None else ctrls,
+                        fe_l if fes is None else fes, clus, vcov, ssc, engine)
 
-    if not stepwise and not pooled_first:
-        res = fit(ctrl_l, fe_l)
-        res.label = title
-        return res
-    specs: list[tuple[list[str], list[str]]] = []
-    if pooled_first:
-        specs.append(([], []))
-    if stepwise:
-        specs += [(ctrl_l[:k], fe_l) for k in range(len(ctrl_l) + 1)]
-    else:
-        specs.append((ctrl_l, fe_l))
-    return ResultSet([fit(c, f) for c, f in specs], title=title)
+    return fit
