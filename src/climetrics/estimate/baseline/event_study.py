@@ -60,7 +60,7 @@ def _label(k: int, lo: int, hi: int, binned: bool) -> str:
     return str(k)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class EventStudyResult(Result):
     """Event-study estimates: per-period coefficients, the pre-trend test and the fit.
 

@@ -357,8 +357,8 @@ def _solve_blocks(gram: np.ndarray, lhs: int, rhs: Sequence[int]) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- results
-@dataclass(eq=False)
-class MediationPath:
+@dataclass(eq=False, repr=False)
+class MediationPath(Result):
     """The three Baron–Kenny regressions and the tests of one mediator.
 
     Attributes
@@ -380,6 +380,8 @@ class MediationPath:
         ``(G, B)`` draw counts of each cluster and the cluster labels (rows of the weights).
     ci_percentile, ci_bc
         Bootstrap intervals of ``a b`` at level ``1 - alpha``.
+    seed
+        Seed of the bootstrap draws.
     """
 
     mediator: str
@@ -396,6 +398,7 @@ class MediationPath:
     ci_percentile: tuple[float, float] = (float("nan"), float("nan"))
     ci_bc: tuple[float, float] = (float("nan"), float("nan"))
     notes: list[str] = field(default_factory=list)
+    seed: int = 0
 
     def test(self, name: str) -> TestResult:
         """The ``"sobel"``, ``"aroian"`` or ``"goodman"`` test of ``a b``."""
@@ -518,7 +521,47 @@ class MediationPath:
             "MacKinnon, Krull & Lockwood 2000)."
         )
 
-    def summary(self) -> dict[str, float | str | bool]:
+    @property
+    def results(self) -> list[EstimationResult]:
+        """(1) y on the treatment, (2) the mediator on the treatment, (3) y on both."""
+        return [self.total, self.first, self.second]
+
+    def tidy(self) -> pd.DataFrame:
+        """The paths ``c``, ``a``, ``b``, ``c_prime`` (from their regressions) and ``ab`` (Sobel SE,
+        z and p; percentile bootstrap interval), with columns ``mediator`` and ``path``."""
+        rows = []
+        for path, res, term in (("c", self.total, self.treat), ("a", self.first, self.treat),
+                                ("b", self.second, self.mediator), ("c_prime", self.second, self.treat)):
+            r = res.tidy()
+            rows.append(r[r["term"] == term].assign(term=f"{self.mediator}: {path}", mediator=self.mediator,
+                                                    path=path))
+        sobel = self.test("sobel")
+        lo, hi = self.ci_percentile
+        rows.append(pd.DataFrame([{
+            "term": f"{self.mediator}: ab", "estimate": self.indirect, "std_error": sobel.details["se"],
+            "statistic": sobel.statistic, "p_value": sobel.p_value, "ci_low": lo, "ci_high": hi,
+            "mediator": self.mediator, "path": "ab",
+        }]))
+        return tidy_frame(pd.concat(rows, ignore_index=True))
+
+    def _alone(self) -> MediationResult:
+        """This mediator as a one-mediator :class:`MediationResult` (for its table and reading)."""
+        controls = [c for c in self.second.meta.get("controls", []) if c != self.mediator]
+        return MediationResult(y=self.y, treat=self.treat, controls=controls, paths={self.mediator: self},
+                               n_draws=len(self.boot), seed=self.seed, alpha=self.alpha)
+
+    def table(self, **kwargs: Any) -> Table:
+        """The three-column block of :meth:`MediationResult.table` for this mediator."""
+        return self._alone().table(**kwargs)
+
+    def reading(self) -> str:
+        return self._alone().reading()
+
+    def summary(self) -> dict[str, Any]:
+        """Paths, tests, bootstrap intervals and proportions (JSON-friendly)."""
+        return {k: jsonable(v) for k, v in self._numbers().items()}
+
+    def _numbers(self) -> dict[str, Any]:
         t = {k: self.test(k) for k in ("sobel", "aroian", "goodman")}
         return {
             "mediator": self.mediator,
@@ -575,43 +618,26 @@ class MediationResult(Result):
 
     def by_mediator(self) -> pd.DataFrame:
         """One row per mediator: paths, tests, bootstrap intervals, proportions."""
-        return pd.DataFrame([p.summary() for p in self.paths.values()])
+        return pd.DataFrame([p._numbers() for p in self.paths.values()])
 
     def summary(self) -> dict[str, Any]:
         """Outcome, treatment, bootstrap settings and one record per mediator (:meth:`by_mediator`)."""
         return {
             "y": self.y, "treat": self.treat, "n_draws": self.n_draws, "seed": self.seed,
             "alpha": self.alpha,
-            "paths": [{k: jsonable(v) for k, v in p.summary().items()} for p in self.paths.values()],
+            "paths": [p.summary() for p in self.paths.values()],
         }
 
     def tidy(self) -> pd.DataFrame:
         """Per mediator the paths ``c``, ``a``, ``b``, ``c_prime`` (from their regressions) and
         ``ab`` (Sobel SE, z and p; percentile bootstrap interval), with columns ``mediator`` and
         ``path``."""
-        rows = []
-        for p in self.paths.values():
-            for path, res, term in (("c", p.total, self.treat), ("a", p.first, self.treat),
-                                    ("b", p.second, p.mediator), ("c_prime", p.second, self.treat)):
-                r = res.tidy()
-                rows.append(r[r["term"] == term].assign(term=f"{p.mediator}: {path}", mediator=p.mediator,
-                                                        path=path))
-            sobel = p.test("sobel")
-            lo, hi = p.ci_percentile
-            rows.append(pd.DataFrame([{
-                "term": f"{p.mediator}: ab", "estimate": p.indirect, "std_error": sobel.details["se"],
-                "statistic": sobel.statistic, "p_value": sobel.p_value, "ci_low": lo, "ci_high": hi,
-                "mediator": p.mediator, "path": "ab",
-            }]))
-        return tidy_frame(pd.concat(rows, ignore_index=True))
+        return pd.concat([p.tidy() for p in self.paths.values()], ignore_index=True)
 
     @property
     def results(self) -> list[EstimationResult]:
         """The regressions in table order: for each mediator (1) y, (2) M, (3) y with M."""
-        out = []
-        for p in self.paths.values():
-            out += [p.total, p.first, p.second]
-        return out
+        return [r for p in self.paths.values() for r in p.results]
 
     def table(
         self,
@@ -997,4 +1023,5 @@ def _one_mediator(
         ci_percentile=ci_p,
         ci_bc=ci_bc,
         notes=notes,
+        seed=seed,
     )

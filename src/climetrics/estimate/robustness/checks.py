@@ -134,7 +134,7 @@ def replace_treatment(panel: Panel, y: str, index: str, controls: str | Sequence
     return _label(res, "Index", f"Treatment replaced by the continuous variable '{index}'.")
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class RobustnessChecks(Result):
     """The baseline regression and its robustness checks, one table column each.
 

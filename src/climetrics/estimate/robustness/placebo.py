@@ -53,7 +53,7 @@ _WHAT = {
 MAX_SHARE_SIGNIFICANT = 0.10
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class PlaceboResult(Result):
     """Placebo distribution, the real estimate and randomization-inference p-values.
 
@@ -101,7 +101,7 @@ class PlaceboResult(Result):
         placebo draws, ``p = (1 + #{|b_r| >= |b|}) / (1 + R)`` (Phipson & Smyth 2010)."""
         return TestResult(
             f"Randomization inference ({self.kind} placebo)", self.estimate, self.p_two_sided,
-            df=float(self.draws["coef"].notna().sum()), distribution="randomization",
+            distribution="randomization", details={"n_draws": int(self.draws["coef"].notna().sum())},
             null="the estimate is no more extreme than under placebo assignment", alpha=self.alpha,
         )
 

@@ -851,7 +851,7 @@ def _sample_summary(t: np.ndarray, x: np.ndarray, w: np.ndarray, bias: pd.Series
 
 
 # ====================================================================== PSM-DID
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class PSMDiD(Result):
     """Result of :func:`psm_did`.
 
