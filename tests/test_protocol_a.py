@@ -15,7 +15,14 @@ import pandas as pd
 import pytest
 
 import climetrics as cm
-from climetrics.core.results import TIDY_COLUMNS, EstimationResult, Result, ResultSet, TestResult, TestSet
+from climetrics.core.results import (
+    TIDY_COLUMNS,
+    EstimationResult,
+    Result,
+    ResultSet,
+    TestResult,
+    TestSet,
+)
 from climetrics.estimate.baseline.event_study import event_study
 from climetrics.estimate.mechanisms.heterogeneity import heterogeneity
 from climetrics.estimate.mechanisms.mediation import mediation
