@@ -358,7 +358,7 @@ def test_cross_section_att_equals_psmatch2_on_changes_for_one_cohort(sim):
 
 def test_weighted_did_with_unit_weights_equals_twfe(sim):
     ones = np.ones(len(sim.panel))
-    w = psm._weighted_twfe(sim.panel, "lnci", "did", SIM_COVS, ones, ["city", "year"], "city")
+    w = psm.model._weighted_twfe(sim.panel, "lnci", "did", SIM_COVS, ones, ["city", "year"], "city")
     r = cm.twfe(sim.panel, "lnci", "did", SIM_COVS)
     assert w.coef("did") == pytest.approx(r.coef("did"), rel=1e-8)
     assert w.se("did") == pytest.approx(r.se("did"), rel=1e-8)
