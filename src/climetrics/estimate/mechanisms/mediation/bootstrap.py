@@ -16,6 +16,7 @@ from ....errors import EstimationError
 #: twice as fast as 32 MiB in bench/bench_bootstrap.py: blocks stay in cache).
 _CHUNK_BYTES = 2 * 2**20
 
+
 def percentile_ci(draws: np.ndarray, alpha: float = 0.05) -> tuple[float, float]:
     """Percentile bootstrap interval: the ``alpha/2`` and ``1 - alpha/2`` quantiles."""
     d = np.asarray(draws, dtype=float)
