@@ -218,10 +218,10 @@ class EventStudyResult(Result):
 def event_study(
     panel: Panel,
     y: str,
-    *,
     treat: str | None = None,
-    adoption: str | None = None,
     controls: str | Sequence[str] = (),
+    *,
+    adoption: str | None = None,
     window: tuple[int, int] = (-5, 5),
     bin_endpoints: bool = True,
     ref: int | Sequence[int] = -1,
@@ -238,6 +238,8 @@ def event_study(
     treat
         Staggered 0/1 treatment column; the adoption year is its first 1 (or give ``adoption``,
         a column with each unit's adoption year, NaN for never treated).
+    controls
+        Control variables, as in :func:`climetrics.twfe`.
     window
         ``(lo, hi)`` event-time window, e.g. ``(-8, 6)`` as in seed 002.
     bin_endpoints
@@ -251,8 +253,15 @@ def event_study(
         ``"all"``: never-treated and not-yet-treated units serve as comparisons (standard
         dynamic TWFE). ``"notyet"``: drop never-treated units, comparing only units adopting at
         different times (requires two reference periods).
+    cluster, ssc
+        As in :func:`climetrics.twfe`: clustered by unit by default, ``cluster=None`` for
+        heteroskedasticity-robust standard errors.
     engine
         ``"auto"``, ``"pyfixest"`` or ``"within"`` (large panels), as in :func:`climetrics.twfe`.
+
+    Returns
+    -------
+    EventStudyResult
     """
     if (treat is None) == (adoption is None):
         raise EstimationError(

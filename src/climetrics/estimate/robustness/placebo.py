@@ -6,7 +6,10 @@ the real distribution of adoption years -- re-estimate the baseline TWFE regress
 Three families (e.g. Cao & Dowd 2019; the in-space/in-time terminology of Abadie et al. 2015):
 
 * ``"space"``: random units receive the real adoption years (permuted among them);
-* ``"time"``: the real treated units receive random adoption years;
+* ``"time"``: the real treated units receive random adoption years -- by default on the
+  pre-adoption sample (their real post-adoption years dropped, random years drawn before the
+  real adoption), so that the pseudo-treatments cannot pick up the real effect; on the full
+  sample (``sample="full"``) they overlap the real post-adoption years and inherit part of it;
 * ``"mixed"``: random units receive random adoption years.
 
 All draws are estimated in one batched computation (:func:`.batched.batched_twfe`): the fixed-
@@ -16,6 +19,10 @@ to separate fits. Each draw has its own random stream spawned from one
 
 The randomization-inference p-value is ``(1 + #{draws at least as extreme}) / (1 + R)``
 (Phipson & Smyth 2010), two-sided on |beta| and one-sided to the left and right.
+The reading supports the baseline effect only when the actual estimate is extreme (two-sided
+RI p < 0.05) *and* the placebo regressions are significant about as often as chance implies
+(at most :data:`MAX_SHARE_SIGNIFICANT` of them at 5%): placebos that find "effects" are a
+failed placebo test, however the actual estimate compares with them.
 """
 
 from __future__ import annotations
