@@ -59,7 +59,7 @@ def loop(df: pd.DataFrame, weights: np.ndarray, clusters: np.ndarray, n: int) ->
 def run() -> dict:
     panel = cm.simulate(seed=1).panel
     df = panel.df
-    res = mediation(panel, "lnci", "did", "green_innov", X, n_boot=N_BOOT, seed=4)
+    res = mediation(panel, "lnci", "did", "green_innov", X, n_draws=N_BOOT, seed=4)
     path = res["green_innov"]
     ref = loop(df, path.boot_weights, path.boot_clusters, N_LOOP)
     diff = float(np.abs(path.boot[["a", "b", "c_prime", "c"]].to_numpy()[:N_LOOP] - ref).max())
@@ -67,7 +67,7 @@ def run() -> dict:
     times = []
     for _ in range(N_REPEATS):
         t0 = time.perf_counter()
-        mediation(panel, "lnci", "did", "green_innov", X, n_boot=N_BOOT, seed=4)
+        mediation(panel, "lnci", "did", "green_innov", X, n_draws=N_BOOT, seed=4)
         times.append(time.perf_counter() - t0)
     t0 = time.perf_counter()
     loop(df, path.boot_weights, path.boot_clusters, N_LOOP)

@@ -41,7 +41,7 @@ def run() -> dict:
     def boot(**kw):
         t0 = time.perf_counter()
         res = mediation(
-            panel, "lnci", "did", "green_innov", X, n_boot=N_BOOT, seed=4, chunk_size=CHUNK, **kw
+            panel, "lnci", "did", "green_innov", X, n_draws=N_BOOT, seed=4, chunk_size=CHUNK, **kw
         )
         return time.perf_counter() - t0, res["green_innov"].boot.to_numpy()
 

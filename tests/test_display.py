@@ -35,10 +35,10 @@ def test_placebo_event_mediation_heterogeneity_display(panel):
     _shows(pl, fmt(pl.estimate, 4), "Placebo test")
     ev = cm.event_study(panel, "lnci", treat="did", controls=CONTROLS, window=(-3, 3))
     _shows(ev, fmt(float(ev.coefs["estimate"].iloc[-1]), 4), "Event study: lnci")
-    me = cm.mediation(panel, "lnci", "did", ["green_innov"], CONTROLS, n_boot=50, seed=1)
+    me = cm.mediation(panel, "lnci", "did", ["green_innov"], CONTROLS, n_draws=50, seed=1)
     _shows(me, fmt(me["green_innov"].a, 4), "")
-    he = cm.heterogeneity(panel, "lnci", "did", CONTROLS, by="income", n_perm=50)
-    _shows(he, fmt(float(he.summary()["estimate"].iloc[0]), 4), "")
+    he = cm.heterogeneity(panel, "lnci", "did", CONTROLS, by="income", n_draws=50)
+    _shows(he, fmt(float(he.by_group()["estimate"].iloc[0]), 4), "")
 
 
 def test_moran_display_has_both_assumptions():

@@ -79,7 +79,7 @@ def test_hetero_matches_hc1_dummies(panel, grunfeld):
 
 
 def test_pooled_ols_column_with_constant(panel, grunfeld):
-    rs = cm.twfe(panel, "invest", "value", ["capital"], pooled_first=True)
+    rs = cm.twfe_stepwise(panel, "invest", "value", ["capital"], one_at_a_time=False, pooled_first=True)
     pooled = rs[0]
     ref = smf.ols("invest ~ value", grunfeld).fit(
         cov_type="cluster", cov_kwds={"groups": pd.factorize(grunfeld["firm"])[0]})
@@ -91,7 +91,7 @@ def test_pooled_ols_column_with_constant(panel, grunfeld):
 
 def test_stepwise_adds_controls_one_at_a_time(grunfeld):
     df = grunfeld.assign(z=np.random.default_rng(1).normal(size=len(grunfeld)))
-    rs = cm.twfe(cm.Panel(df, "firm", "year"), "invest", "value", ["capital", "z"], stepwise=True)
+    rs = cm.twfe_stepwise(cm.Panel(df, "firm", "year"), "invest", "value", ["capital", "z"])
     assert [r.terms for r in rs] == [["value"], ["value", "capital"], ["value", "capital", "z"]]
     tab = rs.table()
     assert tab.columns == ["(1)", "(2)", "(3)"]

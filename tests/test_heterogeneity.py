@@ -24,7 +24,7 @@ def sim():
 
 @pytest.fixture(scope="module")
 def res(sim):
-    return heterogeneity(sim.panel, "lnci", "did", X, by="income", split="mean", n_perm=199, seed=1)
+    return heterogeneity(sim.panel, "lnci", "did", X, by="income", split="mean", n_draws=199, seed=1)
 
 
 def test_subsamples_equal_separate_twfe_fits(sim, res):
@@ -47,8 +47,8 @@ def test_wald_statistic_closed_form(res):
     V = m.cov[np.ix_(idx, idx)]
     d = b[1] - b[0]
     F = d**2 / (V[0, 0] + V[1, 1] - 2 * V[0, 1])
-    assert abs(res.wald["F"] - F) < 1e-10 * F
-    assert abs(res.wald["p_value"] - stats.f.sf(F, 1, m.n_clusters - 1)) < 1e-12
+    assert abs(res.wald.statistic - F) < 1e-10 * F
+    assert abs(res.wald.p_value - stats.f.sf(F, 1, m.n_clusters - 1)) < 1e-12
     # the seed-000 parametrisation is the same model: its difference term is b_high - b_low
     inter = res.interaction
     term = res.diff_terms["high"]
@@ -60,8 +60,8 @@ def test_wald_statistic_closed_form(res):
 def test_batched_permutation_kernel_equals_twfe(sim, res):
     """The observed statistic from the batched kernel, and one permuted draw, equal twfe fits."""
     perm = res.permutation
-    assert abs(perm["F"] - res.wald["F"]) < 1e-8 * res.wald["F"]
-    assert abs(perm["diff"] - res.interaction.coef(res.diff_terms["high"])) < 1e-10
+    assert abs(perm.statistic - res.wald.statistic) < 1e-8 * res.wald.statistic
+    assert abs(perm.details["diff"] - res.interaction.coef(res.diff_terms["high"])) < 1e-10
     p = sim.panel
     units = pd.Series(np.arange(len(res.perm_units)), index=res.perm_units)
     worst = 0.0
@@ -78,10 +78,10 @@ def test_batched_permutation_kernel_equals_twfe(sim, res):
 def test_permutation_p_value_formula(res):
     perm = res.permutation
     F = res.perm_draws["F"].to_numpy()
-    assert perm["n_valid"] == perm["n_perm"] == 199 == F.size
-    assert perm["p_value"] == (1 + np.sum(F >= perm["F"] * (1 - 1e-12))) / (1 + 199)
+    assert perm.details["n_valid"] == perm.details["n_draws"] == 199 == F.size
+    assert perm.p_value == (1 + np.sum(F >= perm.statistic * (1 - 1e-12))) / (1 + 199)
     d = res.perm_draws[res.diff_terms["high"]].abs().to_numpy()
-    assert perm["p_value_diff"] == (1 + np.sum(d >= abs(perm["diff"]) * (1 - 1e-12))) / 200
+    assert perm.details["p_value_diff"] == (1 + np.sum(d >= abs(perm.details["diff"]) * (1 - 1e-12))) / 200
     # permutations keep the group sizes
     sizes = np.bincount(res.perm_assignments[:, 0], minlength=2)
     assert list(sizes) == [int((res.groups.units["group"] == g).sum()) for g in res.labels]
@@ -97,7 +97,7 @@ def test_high_income_effect_is_larger_and_close_to_truth(sim, res):
     first = sim.panel.df.query("year == 2006").set_index("city")["income"]
     expect = np.where(first > first.mean(), "high", "low")
     assert (res.groups.units.set_index("city").loc[first.index, "group"].to_numpy() == expect).all()
-    assert res.wald["p_value"] < 0.01 and res.permutation["p_value"] == 1 / 200
+    assert res.wald.p_value < 0.01 and res.permutation.p_value == 1 / 200
 
 
 @pytest.fixture()
@@ -152,7 +152,7 @@ def test_group_definition_errors(tiny):
 
 def test_group_without_treated_units_raises(sim):
     with pytest.raises(EstimationError, match="group '0' of 'treat' has no treated units"):
-        heterogeneity(sim.panel, "lnci", "did", X, by="treat", split="category", n_perm=0)
+        heterogeneity(sim.panel, "lnci", "did", X, by="treat", split="category", n_draws=0)
 
 
 def test_degenerate_permutations_are_discarded(sim):
@@ -161,24 +161,24 @@ def test_degenerate_permutations_are_discarded(sim):
     rare = set(df.loc[df["treat"] == 1, "city"].unique()[:1]) | set(
         df.loc[df["treat"] == 0, "city"].unique()[:4])
     p = sim.panel.assign(kind=np.where(df["city"].isin(rare), "rare", "common"))
-    r = heterogeneity(p, "lnci", "did", ["lnpgdp"], by="kind", split="category", n_perm=99,
+    r = heterogeneity(p, "lnci", "did", ["lnpgdp"], by="kind", split="category", n_draws=99,
                       subsamples=False)
     perm = r.permutation
     F = r.perm_draws["F"].to_numpy()
     valid = np.isfinite(F)
-    assert 0 < perm["n_valid"] == valid.sum() < 99
-    assert perm["p_value"] == (1 + np.sum(F[valid] >= perm["F"] * (1 - 1e-12))) / (1 + valid.sum())
+    assert 0 < perm.details["n_valid"] == valid.sum() < 99
+    assert perm.p_value == (1 + np.sum(F[valid] >= perm.statistic * (1 - 1e-12))) / (1 + valid.sum())
     assert any("permutations left a group without treatment" in n for n in r.notes)
-    assert abs(perm["F"] - r.wald["F"]) < 1e-8 * r.wald["F"]
+    assert abs(perm.statistic - r.wald.statistic) < 1e-8 * r.wald.statistic
 
 
 def test_category_split_interacted_controls(sim):
     """With controls x group interactions, the batched permutation kernel still equals twfe."""
     r = heterogeneity(sim.panel, "lnci", "did", ["lnpgdp", "gov"], by="coastal", split="category",
-                      interact_controls=True, n_perm=49, subsamples=False)
+                      interact_controls=True, n_draws=49, subsamples=False)
     assert r.labels == ["0", "1"]
     assert "gov x 1" in r.interaction.terms
-    assert abs(r.permutation["F"] - r.wald["F"]) < 1e-8 * r.wald["F"]
+    assert abs(r.permutation.statistic - r.wald.statistic) < 1e-8 * r.wald.statistic
     assert r.subsamples == {}
     assert r.table().columns == ["Interaction"]
 
@@ -188,8 +188,8 @@ def test_table_and_forest_plot(res):
     assert tab.columns == ["income: low", "income: high", "Interaction"]
     assert any(row[0] == "did x high" for row in tab.rows)
     wald = next(row for row in tab.rows if row[0].startswith("Equal effects"))
-    assert wald[3].startswith(f"{res.wald['F']:.3f}")
-    fig = res.forest_plot()
+    assert wald[3].startswith(f"{res.wald.statistic:.3f}")
+    fig = res.plot()
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["income: low", "income: high"]
     import matplotlib.pyplot as plt

@@ -171,10 +171,10 @@ def test_mediation_bootstrap_same_in_any_chunking_and_on_dask(sim, cluster):
     """Cluster-bootstrap draws of a, b, c', c: chunks of 1, 7 and 40 draws and two Dask workers
     give the same draws (to 1e-12; each draw demeans and solves on its own)."""
     args = (sim, "lnci", "did", "green_innov", CONTROLS)
-    ref = mediation(*args, n_boot=40, seed=5, chunk_size=40)["green_innov"].boot.to_numpy()
+    ref = mediation(*args, n_draws=40, seed=5, chunk_size=40)["green_innov"].boot.to_numpy()
     assert np.isfinite(ref).all()
     for kw in ({"chunk_size": 1}, {"chunk_size": 7}, {"scheduler": cluster.scheduler_address}):
-        got = mediation(*args, n_boot=40, seed=5, **kw)["green_innov"].boot.to_numpy()
+        got = mediation(*args, n_draws=40, seed=5, **kw)["green_innov"].boot.to_numpy()
         np.testing.assert_allclose(got, ref, rtol=1e-12, atol=0)
 
 

@@ -30,7 +30,7 @@ def sim():
 
 @pytest.fixture(scope="module")
 def res(sim):
-    return mediation(sim.panel, "lnci", "did", ["green_innov", "urban"], X, n_boot=300, seed=4)
+    return mediation(sim.panel, "lnci", "did", ["green_innov", "urban"], X, n_draws=300, seed=4)
 
 
 def _resampled(panel: cm.Panel, weights: np.ndarray, clusters: np.ndarray, b: int) -> cm.Panel:
@@ -76,17 +76,19 @@ def test_sobel_aroian_goodman_closed_form(res):
     aroian = a * b / np.sqrt(b**2 * sa**2 + a**2 * sb**2 + sa**2 * sb**2)
     goodman = a * b / np.sqrt(b**2 * sa**2 + a**2 * sb**2 - sa**2 * sb**2)
     for name, z in (("sobel", sobel), ("aroian", aroian), ("goodman", goodman)):
-        assert abs(p.tests[name]["z"] - z) < 1e-12
-        assert abs(p.tests[name]["p_value"] - 2 * stats.norm.sf(abs(z))) < 1e-12
-    assert abs(res.summary().set_index("mediator").loc["green_innov", "sobel_z"] - sobel) < 1e-12
+        assert abs(p.test(name).statistic - z) < 1e-12
+        assert abs(p.test(name).p_value - 2 * stats.norm.sf(abs(z))) < 1e-12
+        assert p.test(name).distribution == "normal"
+    assert abs(res.by_mediator().set_index("mediator").loc["green_innov", "sobel_z"] - sobel) < 1e-12
 
 
 def test_goodman_undefined_when_its_variance_is_negative():
     # t_a = t_b = 0.5: t_a^2 + t_b^2 = 0.5 < 1, so b²sa² + a²sb² - sa²sb² < 0
     t = indirect_effect_tests(0.5, 1.0, 0.5, 1.0)
-    assert np.isnan(t["goodman"]["z"])
-    assert abs(t["sobel"]["z"] - 0.25 / np.sqrt(0.5)) < 1e-12
-    assert abs(t["aroian"]["z"] - 0.25 / np.sqrt(1.5)) < 1e-12
+    sobel, aroian, goodman = t
+    assert np.isnan(goodman.statistic) and np.isnan(goodman.p_value)
+    assert abs(sobel.statistic - 0.25 / np.sqrt(0.5)) < 1e-12
+    assert abs(aroian.statistic - 0.25 / np.sqrt(1.5)) < 1e-12
 
 
 def test_batched_bootstrap_draws_equal_explicit_refits(sim, res):
@@ -116,7 +118,7 @@ def test_batched_bootstrap_unbalanced_panel_equals_refits(sim):
     rng = np.random.default_rng(0)
     df = df[rng.random(len(df)) > 0.15]
     panel = cm.Panel(df, "city", "year")
-    r = mediation(panel, "lnci", "did", "green_innov", X, n_boot=4, seed=2)
+    r = mediation(panel, "lnci", "did", "green_innov", X, n_draws=4, seed=2)
     p = r["green_innov"]
     worst = 0.0
     for b in range(2):
@@ -146,10 +148,10 @@ def test_bias_corrected_interval_by_hand():
     est = 80.5  # 80 draws below -> z0 = Phi^-1(0.4)
     z0 = stats.norm.ppf(0.4)
     q = stats.norm.cdf([2 * z0 - 1.959963984540054, 2 * z0 + 1.959963984540054])
-    lo, hi = bias_corrected_ci(draws, est, 0.95)
+    lo, hi = bias_corrected_ci(draws, est, 0.05)
     np.testing.assert_allclose([lo, hi], np.quantile(draws, q), rtol=1e-12)
     # estimate at the median: BC reduces to the percentile interval
-    lo2, hi2 = bias_corrected_ci(draws, 100.5, 0.95)
+    lo2, hi2 = bias_corrected_ci(draws, 100.5, 0.05)
     np.testing.assert_allclose([lo2, hi2], np.quantile(draws, [0.025, 0.975]), rtol=1e-12)
 
 
@@ -157,7 +159,7 @@ def test_bootstrap_covers_true_indirect_effect_across_seeds():
     covered, shares = 0, []
     for s in range(10):
         sim = cm.simulate(lag=0, heterogeneity=0, seed=100 + s)
-        r = mediation(sim.panel, "lnci", "did", "green_innov", X, n_boot=199, seed=s)
+        r = mediation(sim.panel, "lnci", "did", "green_innov", X, n_draws=199, seed=s)
         p = r["green_innov"]
         lo, hi = p.ci_percentile
         covered += lo <= sim.truth["indirect"] <= hi
@@ -170,7 +172,7 @@ def test_bootstrap_covers_true_indirect_effect_across_seeds():
 def test_suppression_detected_and_worded():
     # b > 0 with a > 0: ab = +0.02 opposes the direct effect theta = -0.07
     sim = cm.simulate(lag=0, heterogeneity=0, mediator_b=0.1, seed=5)
-    r = mediation(sim.panel, "lnci", "did", "green_innov", X, n_boot=99)
+    r = mediation(sim.panel, "lnci", "did", "green_innov", X, n_draws=99)
     p = r["green_innov"]
     assert p.indirect > 0 > p.c_prime
     assert p.suppression
@@ -192,9 +194,9 @@ def test_table_reading_and_results(res):
     tab = res.table()
     assert len(tab.columns) == 6
     sobel = next(r for r in tab.rows if r[0] == "Sobel-Z")
-    assert sobel[1] == sobel[2] == "" and sobel[3].startswith(f"{res['green_innov'].tests['sobel']['z']:.3f}")
+    assert sobel[1] == sobel[2] == "" and sobel[3].startswith(f"{res['green_innov'].test('sobel').statistic:.3f}")
     assert tab.header_rows[0][0] == "green_innov" and tab.header_rows[0][3] == "urban"
-    out = res.to_results()
+    out = res.results
     assert len(out) == 6 and all(isinstance(r, cm.EstimationResult) for r in out)
     assert out[1].depvar == "green_innov" and out[4].depvar == "urban"
     text = res.reading()
@@ -205,13 +207,13 @@ def test_table_reading_and_results(res):
 def test_degenerate_mediators_raise(sim):
     p = sim.panel
     with pytest.raises(EstimationError, match="outcome"):
-        mediation(p, "lnci", "did", "lnci", X, n_boot=0)
+        mediation(p, "lnci", "did", "lnci", X, n_draws=0)
     copy = p.assign(lnci_copy=p.df["lnci"])
     with pytest.raises(EstimationError, match="identical to the outcome"):
-        mediation(copy, "lnci", "did", "lnci_copy", X, n_boot=0)
+        mediation(copy, "lnci", "did", "lnci_copy", X, n_draws=0)
     const = p.assign(flat=1.0)
     with pytest.raises(EstimationError, match="no variation: it equals 1"):
-        mediation(const, "lnci", "did", "flat", X, n_boot=0)
+        mediation(const, "lnci", "did", "flat", X, n_draws=0)
     fixed = p.assign(area=p.df["city"].astype(float) % 7)
     with pytest.raises(EstimationError, match="after the fixed effects"):
-        mediation(fixed, "lnci", "did", "area", X, n_boot=0)
+        mediation(fixed, "lnci", "did", "area", X, n_draws=0)

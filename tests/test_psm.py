@@ -282,7 +282,7 @@ def test_balance_summary_pseudo_r2_and_bias_summary(small):
     un = sm.Probit(df["t"], sm.add_constant(df[["x", "z"]])).fit(disp=0)
     rep = df.loc[np.repeat(np.arange(len(df)), w.astype(int))]
     mt = sm.Probit(rep["t"], sm.add_constant(rep[["x", "z"]])).fit(disp=0)
-    s = bal.summary
+    s = bal.samples
     assert s.loc["Unmatched", "pseudo_r2"] == pytest.approx(un.prsquared, abs=1e-10)
     assert s.loc["Unmatched", "lr_chi2"] == pytest.approx(un.llr, abs=1e-8)
     assert s.loc["Unmatched", "lr_pvalue"] == pytest.approx(un.llr_pvalue, abs=1e-10)
@@ -314,13 +314,13 @@ def sim():
 
 @pytest.fixture(scope="module")
 def cross(sim):
-    return psm.psm_did(sim.panel, "lnci", "did", SIM_COVS, bandwidth=0.2, weighted=True, n_boot=30)
+    return psm.psm_did(sim.panel, "lnci", "did", SIM_COVS, bandwidth=0.2, weighted=True, n_draws=30)
 
 
 def _bias_shrinks(bal: psm.Balance) -> None:
     b = bal.frame.pivot(index="variable", columns="sample", values="bias").abs()
     assert (b["Matched"] < b["Unmatched"]).all()
-    s = bal.summary
+    s = bal.samples
     assert s.loc["Matched", "mean_bias"] < s.loc["Unmatched", "mean_bias"]
     assert s.loc["Matched", "pseudo_r2"] < s.loc["Unmatched", "pseudo_r2"]
 
@@ -358,7 +358,7 @@ def test_cross_section_att_equals_psmatch2_on_changes_for_one_cohort(sim):
 
 def test_weighted_did_with_unit_weights_equals_twfe(sim):
     ones = np.ones(len(sim.panel))
-    w = psm._weighted_twfe(sim.panel, "lnci", "did", SIM_COVS, ones, ["city", "year"], "city")
+    w = psm.model._weighted_twfe(sim.panel, "lnci", "did", SIM_COVS, ones, ["city", "year"], "city")
     r = cm.twfe(sim.panel, "lnci", "did", SIM_COVS)
     assert w.coef("did") == pytest.approx(r.coef("did"), rel=1e-8)
     assert w.se("did") == pytest.approx(r.se("did"), rel=1e-8)
@@ -375,7 +375,7 @@ def test_period_by_period_psm_did(sim):
 
 
 def test_support_figure_and_att_table(cross):
-    fig = cross.support_figure()
+    fig = cross.plot()
     assert len(fig.axes) == 2 and fig.axes[1].get_title() == "After matching"
     tab = cross.att_table()
     assert tab.rows[0][0] == "ATT" and tab.rows[-1][1] == f"{cross.counts['matched_treated'] + cross.counts['matched_control']:,}"

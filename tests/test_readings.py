@@ -41,13 +41,3 @@ def test_truth_paragraph_says_whether_ci_covers():
     r = _res(-0.04, 0.001)  # CI [-0.05, -0.03]
     assert "which covers the truth" in readings.truth_paragraph(r, "did", {"att": -0.045, "lag": 2})
     assert "does NOT cover" in readings.truth_paragraph(r, "did", {"att": -0.02, "lag": 2})
-
-
-def test_balance_phrase_names_worst_covariate():
-    class Bal:
-        frame = pd.DataFrame({"variable": ["a", "a", "b", "b"], "sample": ["Unmatched", "Matched"] * 2,
-                              "bias": [40.0, -3.0, 50.0, 12.5], "p_value": [0.0, 0.6, 0.0, 0.04]})
-
-    text = readings.balance_phrase(Bal())
-    assert "largest standardized bias is 12.5% (b)" in text and "1 of 2 covariates still differ at 10%" in text
-    assert "balance is imperfect" in text

@@ -68,7 +68,7 @@ def test_trim_winsorize_and_index(panel):
 def test_table_aligns_checks(panel):
     base = cm.twfe(panel, "lnci", "did", C)
     checks = [rb.shift_timing(panel, "lnci", "did", C), rb.trim_outcome(panel, "lnci", "did", C)]
-    tab = rb.robustness_table(base, checks, treat="did", controls=C)
+    tab = rb.RobustnessChecks(base, checks, treat="did", controls=C).table()
     assert tab.header_rows[0] == ["Baseline", "Timing -2y", "Trimmed"]
     assert tab.rows[0][0] == "did" and all(cell for cell in tab.rows[0][1:])
     assert any(n.startswith("(2) Timing -2y: Timing placebo") and "'did_shift2'" in n for n in tab.notes)

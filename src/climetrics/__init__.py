@@ -20,6 +20,7 @@ _LAZY = {
     "Panel": ("climetrics.panel", "Panel"),
     "BalanceReport": ("climetrics.panel", "BalanceReport"),
     "twfe": ("climetrics.estimate.baseline.twfe", "twfe"),
+    "twfe_stepwise": ("climetrics.estimate.baseline.twfe", "twfe_stepwise"),
     "event_study": ("climetrics.estimate.baseline.event_study", "event_study"),
     "wild_cluster_bootstrap": ("climetrics.estimate.baseline.wild", "wild_cluster_bootstrap"),
     "placebo_test": ("climetrics.estimate.robustness.placebo", "placebo_test"),

@@ -432,6 +432,10 @@ SCHEMA: dict[str, Any] = {
         "enabled": _f(bool, True),
         "kinds": _f(list, ["space"], item=str, help="any of 'space', 'time', 'mixed'"),
         "n_draws": _f(int, 500),
+        "time_sample": _f(
+            str, "pre", choices=("pre", "full"),
+            help="in-time draws on the pre-adoption sample (default) or on every year",
+        ),
         "seed": _f(int, None, help="default: study.seed"),
     },
     "spatial": {

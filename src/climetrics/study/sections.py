@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..core.results import EstimationResult, ResultSet
+from ..core.results import EstimationResult
 from ..panel import Panel
 from ..report.html import Figure, Section
 from ..report.tables import Table
@@ -195,16 +195,21 @@ def _inference(ctx: Context) -> tuple[Any, str]:
 
 def baseline_section(ctx: Context) -> Output:
     from ..core.wild_bootstrap import wild_reading
-    from ..estimate.baseline.twfe import twfe
+    from ..estimate.baseline.twfe import twfe_stepwise
     from ..report.figures import group_trends
 
     b = ctx.config["baseline"]
     p, y, d = ctx.panel, ctx.y, ctx.d
     inference, why = _inference(ctx)
-    rs = twfe(p, y, d, ctx.controls, fe=b["fixed_effects"], cluster=ctx.cluster, stepwise=b["stepwise"],
-              pooled_first=b["pooled_first"], ssc=b["ssc"], inference=inference)
-    rs = rs if isinstance(rs, ResultSet) else ResultSet([rs])
-    reading = readings.baseline_reading(rs, d, y, ctx.labels)
+    rs = twfe_stepwise(p, y, d, ctx.controls, fe=b["fixed_effects"], cluster=ctx.cluster,
+                       one_at_a_time=b["stepwise"], pooled_first=b["pooled_first"], ssc=b["ssc"],
+                       inference=inference)
+    reading = rs.reading(d, label=ctx.label(d), outcome_label=ctx.label(y)) + (
+        " This is a causal effect only if treated and control units would have followed parallel "
+        "trends without the policy, adoption was not anticipated, and effects do not vary across "
+        "adoption cohorts in ways that bias two-way fixed effects; the event-study and robustness "
+        "sections test these."
+    )
     if why:
         reading += f" {why} " + wild_reading(rs.last.meta["wild"][0])
     keep = [d, *ctx.controls, *(["_cons"] if b["pooled_first"] else [])]
@@ -273,7 +278,7 @@ def event_study_section(ctx: Context) -> Output:
     es = event_study(ctx.panel, ctx.y, treat=ctx.d, controls=ctx.controls, window=tuple(e["window"]),
                      bin_endpoints=e["bin_endpoints"], ref=ref, control=e["control"], cluster=ctx.cluster,
                      inference=inference)
-    reading = readings.event_study_reading(es)
+    reading = es.reading()
     if why:
         reading += (f" {why} It is the {es.fit.meta['wild'][0].describe()}, with the same draws for every "
                     "period; the joint test of the leads stays the analytic Wald test.")
@@ -288,7 +293,7 @@ def event_study_section(ctx: Context) -> Output:
     out = Output(Section("event_study", "Parallel trends: event study", paragraphs=paras, reading=reading),
                  results=[es.fit], summary={"pretrend": es.pretrend.summary() if es.pretrend else None})
     out.add_table("event_study", t)
-    out.add_figure("event_study", es.figure(ylabel=f"Effect on {ctx.label(ctx.y)}"),
+    out.add_figure("event_study", es.plot(ylabel=f"Effect on {ctx.label(ctx.y)}"),
                    "Event-study coefficients with 95% confidence intervals; period -1 is the reference.")
     return out
 
@@ -304,13 +309,13 @@ def placebo_section(ctx: Context) -> Output:
     texts = []
     for kind in c["kinds"]:
         res = placebo_test(ctx.panel, ctx.y, ctx.d, ctx.controls, kind=kind, n_draws=c["n_draws"], seed=seed,
-                           cluster=ctx.cluster or "unit")
+                           cluster=ctx.cluster, sample=c["time_sample"] if kind == "time" else "full")
         out.add_table(f"placebo_{kind}", res.table())
-        out.add_figure(f"placebo_{kind}", res.figure(),
+        out.add_figure(f"placebo_{kind}", res.plot(),
                        f"Placebo ({kind}): kernel density of {c['n_draws']} placebo estimates (line), their p-values "
                        "(dots, right axis), and the actual estimate (dashed).")
         out.summary[kind] = res.summary()
-        texts.append(readings.placebo_reading(res))
+        texts.append(res.reading())
     out.section.reading = " ".join(texts)
     return out
 
@@ -350,12 +355,11 @@ def robustness_section(ctx: Context) -> Output:
             checks.append(run())
         except Exception as err:  # one failed check is reported; the others still run
             failed.append(f"The {name} check could not be estimated: {err}")
-    out = Output(Section("robustness", "Robustness checks", paragraphs=failed,
-                         reading=readings.robustness_reading(base, checks, ctx.d)),
-                 results=[base, *checks])
+    res = rb.RobustnessChecks(base, checks, treat=ctx.d, controls=ctx.controls)
+    out = Output(Section("robustness", "Robustness checks", paragraphs=failed, reading=res.reading()),
+                 results=res.results)
     if checks:
-        out.add_table("robustness", rb.robustness_table(base, checks, treat=ctx.d, controls=ctx.controls,
-                                                        labels=ctx.labels))
+        out.add_table("robustness", res.table(labels=ctx.labels))
     return out
 
 
@@ -413,8 +417,8 @@ def psm_section(ctx: Context) -> Output:
     opts = {"kernel": c["kernel"], "bandwidth": c["bandwidth"]} if c["method"] == "kernel" else (
         {"caliper": c["caliper"]} if c["caliper"] is not None else {})
     covs = c["covariates"] or ctx.controls
-    res = psm_did(ctx.panel, ctx.y, ctx.d, covs, controls=ctx.controls, method=c["method"], model=c["model"],
-                  period_by_period=c["period_by_period"], cluster=ctx.cluster or "unit", weighted=True, **opts)
+    res = psm_did(ctx.panel, ctx.y, ctx.d, ctx.controls, covariates=covs, method=c["method"], model=c["model"],
+                  period_by_period=c["period_by_period"], cluster=ctx.cluster, weighted=True, **opts)
     n = res.counts
     paras = [f"Propensity scores ({c['model']}) on {', '.join(ctx.label(v) for v in covs)} "
              + ("matched year by year" if c["period_by_period"] else "using pre-adoption means of each unit")
@@ -422,25 +426,16 @@ def psm_section(ctx: Context) -> Output:
                                                 if c["method"] == "kernel" else "")
              + f". {n['treated']} treated and {n['control']} control entities; {n['off_support']} off common "
                f"support, {n['unmatched']} unmatched.", *res.notes]
-    did = [res.did, *([res.did_weighted] if res.did_weighted is not None else [])]
-    did[0].label = "Matched sample"
-    if len(did) > 1:
-        did[1].label = "Matching weights"
-    b = res.did.coef(ctx.d)
-    reading = (f"On the matched sample the DID estimate is {b:.4f} ({readings.p_phrase(res.did.pvalue(ctx.d))}); "
-               f"the matched ATT of the outcome change is {res.att:.4f} (SE {res.att_se:.4f}). "
-               + readings.balance_phrase(res.balance))
     if ctx.truth_applies():
         lo, hi = res.did.confint(ctx.d)
         paras.append(f"Truth (simulated data): {ctx.truth['att']:.4f}; the matched-sample 95% CI "
                      f"[{lo:.4f}, {hi:.4f}] " + ("covers" if lo <= ctx.truth["att"] <= hi else "does NOT cover")
                      + " it.")
-    out = Output(Section("psm", "PSM-DID", paragraphs=paras, reading=reading), results=did,
+    out = Output(Section("psm", "PSM-DID", paragraphs=paras, reading=res.reading()), results=res.results,
                  summary={"att": res.att, "att_se": res.att_se, "counts": n})
     out.add_table("psm_balance", res.balance.table())
-    out.add_table("psm_did", ResultSet(did).table(labels=ctx.labels, keep=[ctx.d, *ctx.controls],
-                                                  column_labels=[r.label for r in did], title="PSM-DID estimates"))
-    out.add_figure("psm_support", res.support_figure(),
+    out.add_table("psm_did", res.table(labels=ctx.labels, keep=[ctx.d, *ctx.controls]))
+    out.add_figure("psm_support", res.plot(),
                    "Propensity-score densities of treated and control units before and after matching.")
     return out
 
@@ -513,7 +508,7 @@ def mediation_section(ctx: Context) -> Output:
 
     m = ctx.config["mediation"]
     res = mediation(ctx.panel, ctx.y, ctx.d, m["mediators"], ctx.controls, cluster=ctx.cluster,
-                    n_boot=m["n_boot"], seed=ctx.config["study"]["seed"])
+                    n_draws=m["n_boot"], seed=ctx.config["study"]["seed"])
     paras = ["Three-step (Baron-Kenny) mediation with unit and year fixed effects: (1) outcome on the "
              "treatment, (2) mediator on the treatment, (3) outcome on both; the indirect effect ab is tested "
              "with Sobel, Aroian and Goodman z and a cluster bootstrap. The policy -> mediator effect (column 2) "
@@ -525,7 +520,7 @@ def mediation_section(ctx: Context) -> Output:
                      f"exposure, mediated share {t['mediated_share']:.3f} (effects start {t['lag']} years after "
                      "adoption, so DID-dummy estimates are diluted).")
     out = Output(Section("mediation", "Mechanism analysis", paragraphs=paras, reading=res.reading()),
-                 results=res.to_results(), summary={"paths": res.summary().to_dict("records")})
+                 results=res.results, summary={"paths": res.summary()["paths"]})
     out.add_table("mediation", res.table(labels=ctx.labels))
     return out
 
@@ -544,12 +539,12 @@ def heterogeneity_section(ctx: Context) -> Output:
         split = ("threshold", spec["threshold"]) if spec["split"] == "threshold" else spec["split"]
         res = heterogeneity(ctx.panel, ctx.y, ctx.d, ctx.controls, by=col, split=split, q=spec["q"],
                             population=spec["population"], population_unit=spec["population_unit"],
-                            n_perm=h["n_perm"], seed=ctx.config["study"]["seed"], cluster=ctx.cluster)
+                            n_draws=h["n_perm"], seed=ctx.config["study"]["seed"], cluster=ctx.cluster)
         out.add_table(f"heterogeneity_{col}", res.table(labels=ctx.labels))
-        out.add_figure(f"heterogeneity_{col}", res.forest_plot(),
+        out.add_figure(f"heterogeneity_{col}", res.plot(),
                        f"Effect of {ctx.label(ctx.d)} by {ctx.label(col)} group with 95% confidence intervals.")
-        out.summary[col] = res.summary().to_dict("records")
-        texts.append(readings.heterogeneity_reading(res, ctx.label(col)))
+        out.summary[col] = res.summary()["groups"]
+        texts.append(res.reading(ctx.label(col)))
         if ctx.truth_applies() and col == "income":
             out.section.paragraphs.append(
                 f"Truth (simulated data): effect {ctx.truth['att_high_income']:.4f} in high-income and "

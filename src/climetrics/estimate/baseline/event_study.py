@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ...core.results import EstimationResult, Result
+from ...core.results import EstimationResult, Result, TestResult, jsonable, tidy_frame
 from ...core.wild_bootstrap import WildOptions
+from ...core.wording import count, p_phrase
 from ...errors import EstimationError, PanelError
 from ...panel import Panel
 from ...report.tables import Table, fmt, stars
@@ -59,17 +61,93 @@ def _label(k: int, lo: int, hi: int, binned: bool) -> str:
     return str(k)
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class EventStudyResult(Result):
-    """Event-study estimates: per-period coefficients, the pre-trend test and the fit."""
+    """Event-study estimates: per-period coefficients, the pre-trend test and the fit.
 
-    coefs: (
-        pd.DataFrame
-    )  # k, label, estimate, std_error, statistic, p_value, ci_low, ci_high, n_treated_obs
+    Attributes
+    ----------
+    coefs
+        One row per event period ``k`` (reference rows included, estimate 0): ``k``, ``label``,
+        estimate, std_error, statistic, p_value, ci_low, ci_high, ``n_treated_obs``.
+    fit
+        The dynamic TWFE regression (:class:`EstimationResult`; event terms named ``k=<label>``).
+    ref
+        Omitted (reference) period(s).
+    pretrend
+        Joint Wald test that every lead is zero (:class:`TestResult`), None without leads.
+    """
+
+    coefs: pd.DataFrame
     fit: EstimationResult
     ref: tuple[int, ...]
-    pretrend: dict[str, float] | None
+    pretrend: TestResult | None
     outcome: str
+
+    @property
+    def results(self) -> list[EstimationResult]:
+        return [self.fit]
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per event period (term ``k=<label>``), then ``k``, ``label``,
+        ``n_treated_obs`` and ``reference`` (True for the omitted periods)."""
+        c = self.coefs.copy()
+        c["term"] = "k=" + c["label"].astype(str)
+        c["reference"] = c["k"].isin(self.ref)
+        return tidy_frame(c)
+
+    def summary(self) -> dict[str, Any]:
+        """Pre-trend test, post-period significance and the range of post-period estimates."""
+        c = self.coefs[~self.coefs["k"].isin(self.ref)]
+        pre, post = c[c["k"] < 0], c[c["k"] >= 0]
+        return {
+            "outcome": self.outcome,
+            "n_obs": self.fit.n_obs,
+            "reference": list(self.ref),
+            "n_leads": int(len(pre)),
+            "n_leads_significant_5pct": int((pre["p_value"] < 0.05).sum()),
+            "n_post": int(len(post)),
+            "post_significant_5pct": [int(k) for k in post.loc[post["p_value"] < 0.05, "k"]],
+            "post_estimate_min": jsonable(float(post["estimate"].min())) if len(post) else None,
+            "post_estimate_max": jsonable(float(post["estimate"].max())) if len(post) else None,
+            "pretrend": self.pretrend.summary() if self.pretrend is not None else None,
+        }
+
+    def reading(self) -> str:
+        """Pre-trends (individual and joint), then which post-adoption coefficients are
+        significant -- without dating an "onset" from them: one significant coefficient among
+        several is what chance alone produces at the 5% level now and then."""
+        c = self.coefs[~self.coefs["k"].isin(self.ref)]
+        pre, post = c[c["k"] < 0], c[c["k"] >= 0]
+        parts = []
+        if len(pre) and self.pretrend is not None:
+            n_sig = int((pre["p_value"] < 0.05).sum())
+            pt = self.pretrend
+            verdict = ("no evidence against parallel pre-trends" if pt.p_value >= 0.1
+                       else "evidence of diverging pre-trends, which undermines the DID design")
+            parts.append(
+                f"{n_sig} of {count(len(pre), 'lead coefficient')} are significant at 5%; the joint test "
+                f"that all leads are zero gives {pt.distribution_label} = {pt.statistic:.2f} "
+                f"({p_phrase(pt.p_value)}): {verdict}. A pre-trend test can fail to detect violations "
+                "that are small or that only start at adoption (Roth 2022)."
+            )
+        if not len(post):
+            return " ".join(parts)
+        sig = post[post["p_value"] < 0.05]
+        span = (f" Post-adoption estimates range from {post['estimate'].min():.4f} to "
+                f"{post['estimate'].max():.4f}.")
+        if not len(sig):
+            parts.append(f"None of the {count(len(post), 'post-adoption coefficient')} is significant at 5%."
+                         + span)
+            return " ".join(parts)
+        ks = ", ".join(str(lab) for lab in sig["label"])
+        text = (f"{len(sig)} of {count(len(post), 'post-adoption coefficient')} "
+                f"{'is' if len(sig) == 1 else 'are'} significant at 5% (event time{'s' if len(sig) > 1 else ''} {ks}).")
+        if len(sig) == 1 and len(post) > 1:
+            text += (" A single significant coefficient among several can arise by chance, so it does "
+                     "not date when an effect starts.")
+        parts.append(text + span)
+        return " ".join(parts)
 
     def table(self, *, digits: int = 4) -> Table:
         """One row per event period: coefficient with stars, SE, 95% CI."""
@@ -108,7 +186,7 @@ class EventStudyResult(Result):
             stub="Event time",
         )
 
-    def figure(self, *, ylabel: str | None = None, title: str | None = None):
+    def plot(self, *, ylabel: str | None = None, title: str | None = None):
         """Coefficients with 95% CIs against event time; the reference period plotted at 0."""
         from ...report.figures import _pyplot
 
@@ -141,10 +219,10 @@ class EventStudyResult(Result):
 def event_study(
     panel: Panel,
     y: str,
-    *,
     treat: str | None = None,
-    adoption: str | None = None,
     controls: str | Sequence[str] = (),
+    *,
+    adoption: str | None = None,
     window: tuple[int, int] = (-5, 5),
     bin_endpoints: bool = True,
     ref: int | Sequence[int] = -1,
@@ -165,6 +243,8 @@ def event_study(
     treat
         Staggered 0/1 treatment column; the adoption year is its first 1 (or give ``adoption``,
         a column with each unit's adoption year, NaN for never treated).
+    controls
+        Control variables, as in :func:`climetrics.twfe`.
     window
         ``(lo, hi)`` event-time window, e.g. ``(-8, 6)`` as in seed 002.
     bin_endpoints
@@ -178,6 +258,9 @@ def event_study(
         ``"all"``: never-treated and not-yet-treated units serve as comparisons (standard
         dynamic TWFE). ``"notyet"``: drop never-treated units, comparing only units adopting at
         different times (requires two reference periods).
+    cluster, ssc
+        As in :func:`climetrics.twfe`: clustered by unit by default, ``cluster=None`` for
+        heteroskedasticity-robust standard errors.
     engine
         ``"auto"`` (climetrics' own fit) or ``"pyfixest"``, as in :func:`climetrics.twfe`.
     weights
@@ -186,6 +269,10 @@ def event_study(
         ``"wild"``: p-values and intervals of every event-time coefficient from the wild cluster
         bootstrap (same draws for all), as in :func:`climetrics.twfe`; the joint pre-trend
         test stays the analytic Wald test.
+
+    Returns
+    -------
+    EventStudyResult
     """
     if (treat is None) == (adoption is None):
         raise EstimationError(

@@ -483,18 +483,19 @@ def twfe(
     *,
     fe: str | Sequence[str] | None = None,
     cluster: str | None = "unit",
-    vcov: str = "hetero",
-    stepwise: bool = False,
-    pooled_first: bool = False,
-    ssc: str = "nested",
-    title: str | None = None,
-    engine: str = "auto",
     weights: str | None = None,
-    inference: str | WildOptions = "analytic",
     n_draws: int = 9999,
     seed: int = 0,
-) -> EstimationResult | ResultSet:
-    """Two-way fixed-effects (multi-period DID) regression.
+    vcov: str = "hetero",
+    ssc: str = "nested",
+    inference: str | WildOptions = "analytic",
+    title: str | None = None,
+    engine: str = "auto",
+) -> EstimationResult:
+    """Two-way fixed-effects (multi-period DID) regression: one model, one
+    :class:`EstimationResult`. Several columns (controls added one at a time, a pooled OLS
+    column first) come from :func:`twfe_stepwise`, which always returns a :class:`ResultSet`:
+    one function, one return type.
 
     Parameters
     ----------
@@ -506,17 +507,22 @@ def twfe(
         Fixed effects to absorb; default unit and time. ``[]`` fits pooled OLS with a constant.
     cluster
         Cluster variable for CRV1 standard errors; ``"unit"`` (default) means the panel's unit
-        column. ``None`` uses ``vcov`` instead (``"hetero"`` or ``"iid"``).
-    stepwise
-        Return a :class:`ResultSet` adding the controls one at a time: (1) no controls,
-        (2) first control, ..., (k+1) all controls (seed 000 Table 2).
-    pooled_first
-        Prepend a pooled OLS column without fixed effects or controls (seed 003 Table 3 col. 1).
-    ssc
-        ``"nested"`` (fixest / reghdfe default) or ``"full"`` (count every FE level).
+        column. ``None`` means no clustering: ``vcov`` is used instead (``"hetero"`` or ``"iid"``).
     weights
         Column of positive regression (analytic) weights, e.g. population; ``None`` for OLS.
         Weighted estimates equal pyfixest ``feols(..., weights=)`` / Stata ``[aw=]``.
+    n_draws, seed
+        Draws and seed of the wild cluster bootstrap (``inference="wild"`` only).
+    ssc
+        ``"nested"`` (fixest / reghdfe default) or ``"full"`` (count every FE level).
+    inference
+        ``"analytic"`` (CRV1 t-test, default) or ``"wild"``: p-values and confidence intervals
+        of the treatment(s) from the WCR wild cluster bootstrap with Rademacher weights,
+        ``n_draws`` draws and ``seed`` (see :mod:`climetrics.core.wild_bootstrap`; the result's
+        ``vcov`` becomes ``"WCR"`` and a note says so). A
+        :class:`~climetrics.core.wild_bootstrap.WildOptions` sets every bootstrap option.
+    title
+        Label of the result (its column header in tables).
     engine
         ``"auto"`` or ``"within"`` (the same; default): climetrics' own fit, one within
         transformation by :class:`climetrics.core.demean.FixedEffects` shared by the
@@ -524,17 +530,60 @@ def twfe(
         milliseconds); ``"pyfixest"``: pyfixest fits the model (the reference). Both give the
         same estimates and standard errors for every ``cluster`` / ``vcov`` / ``ssc`` (tests
         compare them to 1e-8).
-    inference
-        ``"analytic"`` (CRV1 t-test, default) or ``"wild"``: p-values and confidence intervals
-        of the treatment(s) from the WCR wild cluster bootstrap with Rademacher weights,
-        ``n_draws`` draws and ``seed`` (see :mod:`climetrics.core.wild_bootstrap`; the result's
-        ``vcov`` becomes ``"WCR"`` and a note says so). A
-        :class:`~climetrics.core.wild_bootstrap.WildOptions` sets every bootstrap option.
-
-    Returns
-    -------
-    EstimationResult, or ResultSet when ``stepwise`` or ``pooled_first``.
     """
+    fit = _fitter(panel, y, treat, controls, fe, cluster, vcov, ssc, engine, weights,
+                  _wild_options(inference, n_draws, seed))
+    res = fit(None, None)
+    res.label = title
+    return res
+
+
+def twfe_stepwise(
+    panel: Panel,
+    y: str,
+    treat: str | Sequence[str],
+    controls: str | Sequence[str] = (),
+    *,
+    fe: str | Sequence[str] | None = None,
+    cluster: str | None = "unit",
+    weights: str | None = None,
+    n_draws: int = 9999,
+    seed: int = 0,
+    vcov: str = "hetero",
+    one_at_a_time: bool = True,
+    pooled_first: bool = False,
+    ssc: str = "nested",
+    inference: str | WildOptions = "analytic",
+    title: str | None = None,
+    engine: str = "auto",
+) -> ResultSet:
+    """The baseline table's columns as a :class:`ResultSet` of :func:`twfe` fits.
+
+    Parameters
+    ----------
+    one_at_a_time
+        Add the controls one at a time: (1) no controls, (2) first control, ..., (k+1) all
+        controls (seed 000 Table 2). Otherwise one column with all controls.
+    pooled_first
+        Prepend a pooled OLS column without fixed effects or controls (seed 003 Table 3 col. 1).
+    title
+        Title of the table.
+
+    The other arguments are those of :func:`twfe`. Kept apart from :func:`twfe` so that every
+    function returns a single type: a model is an :class:`EstimationResult`, a table of
+    models a :class:`ResultSet`.
+    """
+    fit = _fitter(panel, y, treat, controls, fe, cluster, vcov, ssc, engine, weights,
+                  _wild_options(inference, n_draws, seed))
+    ctrl_l = _as_list(controls)
+    specs: list[tuple[list[str] | None, list[str] | None]] = [([], [])] if pooled_first else []
+    specs += [(ctrl_l[:k], None) for k in range(len(ctrl_l) + 1)] if one_at_a_time else [(None, None)]
+    return ResultSet([fit(c, f) for c, f in specs], title=title)
+
+
+def _fitter(panel, y, treat, controls, fe, cluster, vcov, ssc, engine, weights=None, wild=None):
+    """Validate the arguments of :func:`twfe` once; return ``fit(controls, fe)`` (None: the
+    given controls / fixed effects)."""
     treat_l, ctrl_l = _as_list(treat), _as_list(controls)
     if not treat_l:
         raise EstimationError("twfe needs at least one treatment variable")
@@ -551,22 +600,9 @@ def twfe(
     if vcov not in ("hetero", "iid"):
         raise ValueError(f"vcov must be 'hetero' or 'iid' (or give cluster=), got {vcov!r}")
 
-    wild = _wild_options(inference, n_draws, seed)
+    def fit(ctrls: list[str] | None, fes: list[str] | None) -> EstimationResult:
+        return _fit_one(panel, y, treat_l, ctrl_l if ctrls is None else ctrls,
+                        fe_l if fes is None else fes, clus, vcov, ssc, engine,
+                        weights=weights, wild=wild)
 
-    def fit(ctrls: list[str], fes: list[str]) -> EstimationResult:
-        return _fit_one(
-            panel, y, treat_l, ctrls, fes, clus, vcov, ssc, engine, weights=weights, wild=wild
-        )
-
-    if not stepwise and not pooled_first:
-        res = fit(ctrl_l, fe_l)
-        res.label = title
-        return res
-    specs: list[tuple[list[str], list[str]]] = []
-    if pooled_first:
-        specs.append(([], []))
-    if stepwise:
-        specs += [(ctrl_l[:k], fe_l) for k in range(len(ctrl_l) + 1)]
-    else:
-        specs.append((ctrl_l, fe_l))
-    return ResultSet([fit(c, f) for c, f in specs], title=title)
+    return fit

@@ -11,17 +11,22 @@
 * :func:`replace_treatment` -- a continuous treatment (e.g. an entropy-weight digital
   infrastructure index, seed 000 sec. 5.4.5) instead of the dummy.
 
-:func:`robustness_table` puts the baseline and the checks side by side, with the treatment
-coefficient on one row whatever the variable is called in each check.
+:class:`RobustnessChecks` holds the baseline and the checks; its table puts them side by side,
+with the treatment coefficient on one row whatever the variable is called in each check, and its
+reading says whether the coefficient survives them.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
-from ...core.results import EstimationResult
+from ...core.results import EstimationResult, Result, jsonable, tidy_frame
+from ...core.wording import count, p_phrase, significance_phrase
 from ...errors import EstimationError
 from ...panel import Panel
 from ...report.tables import Table, regression_table
@@ -129,22 +134,99 @@ def replace_treatment(panel: Panel, y: str, index: str, controls: str | Sequence
     return _label(res, "Index", f"Treatment replaced by the continuous variable '{index}'.")
 
 
-def robustness_table(baseline: EstimationResult, checks: Sequence[EstimationResult], *, treat: str,
-                     controls: Sequence[str] = (), labels: dict[str, str] | None = None,
-                     stat: str = "t", title: str | None = "Robustness checks") -> Table:
-    """Baseline and checks side by side; the header row names each check."""
-    baseline.label = baseline.label or "Baseline"
-    results = [baseline, *checks]
-    keep = [treat, *controls]
-    for r in checks:
-        keep += [t for t in r.terms if t.startswith("Policy: ") and t not in keep]
-    tab = regression_table(results, keep=keep, labels=labels, stat=stat, title=title)
-    tab.header_rows.insert(0, [r.label or "" for r in results])
-    column_notes = []
-    for i, r in enumerate(checks):
-        note = r.meta.get("check_note", "")
-        if "original_term" in r.meta:
-            note += f" The treatment row shows the coefficient on '{r.meta['original_term']}'."
-        column_notes.append(f"({i + 2}) {r.label}: {note}")
-    tab.notes[1:1] = column_notes
-    return tab
+@dataclass(eq=False, repr=False)
+class RobustnessChecks(Result):
+    """The baseline regression and its robustness checks, one table column each.
+
+    Attributes
+    ----------
+    baseline
+        The baseline TWFE fit.
+    checks
+        One :class:`EstimationResult` per check (from the functions of this module; each
+        carries its label and ``meta["check_note"]``).
+    treat, controls
+        The treatment row shown for every column (renamed in checks that replace the treatment)
+        and the controls kept in the table.
+    """
+
+    baseline: EstimationResult
+    checks: list[EstimationResult]
+    treat: str
+    controls: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.baseline.label = self.baseline.label or "Baseline"
+        self.checks = list(self.checks)
+        self.controls = list(self.controls)
+
+    @property
+    def results(self) -> list[EstimationResult]:
+        return [self.baseline, *self.checks]
+
+    def tidy(self) -> pd.DataFrame:
+        """The treatment coefficient of every column, with ``check`` (the column label),
+        ``depvar`` and ``n_obs``."""
+        rows = []
+        for r in self.results:
+            t = r.tidy()
+            rows.append(t[t["term"] == self.treat].assign(check=r.label, depvar=r.depvar, n_obs=r.n_obs))
+        return tidy_frame(pd.concat(rows, ignore_index=True))
+
+    def summary(self) -> dict[str, Any]:
+        """Baseline estimate and, per check, its estimate, SE and p-value."""
+        return {
+            "baseline": self.baseline.coef(self.treat),
+            "checks": {str(r.label): {"estimate": jsonable(r.coef(self.treat)), "se": jsonable(r.se(self.treat)),
+                                      "p": jsonable(r.pvalue(self.treat))} for r in self.checks},
+        }
+
+    def reading(self) -> str:
+        """Does the treatment coefficient survive the checks? Timing placebos are read
+        separately: there a coefficient near zero is the expected, reassuring outcome."""
+        treat = self.treat
+        b = self.baseline.coef(treat)
+        timing = [r for r in self.checks if str(r.label).startswith("Timing")]
+        outcomes = [r for r in self.checks if str(r.label).startswith("Outcome:")]
+        others = [r for r in self.checks if r not in timing and r not in outcomes]
+        parts = []
+        if others:
+            same = sum(math.copysign(1, r.coef(treat)) == math.copysign(1, b) for r in others)
+            sig = sum(r.pvalue(treat) < 0.05 for r in others)
+            ests = [r.coef(treat) for r in others]
+            rescaled = any("original_term" in r.meta for r in others)
+            parts.append(f"Across {count(len(others), 'alternative specification')} the treatment coefficient keeps "
+                         f"the baseline sign in {same} and is significant at 5% in {sig} (estimates from "
+                         f"{min(ests):.4f} to {max(ests):.4f}; baseline {b:.4f})."
+                         + (" Columns that replace the treatment measure it on another scale, so compare their "
+                            "sign and significance rather than their size." if rescaled else ""))
+        for r in outcomes:
+            p = r.pvalue(treat)
+            parts.append(f"With {r.depvar} as the outcome the coefficient is {r.coef(treat):.4f} ({p_phrase(p)}, "
+                         f"{significance_phrase(p)}); check that its sign matches the direction of that measure "
+                         "(e.g. higher carbon performance is an improvement, higher intensity is not).")
+        for r in timing:
+            p = r.pvalue(treat)
+            parts.append(f"The timing placebo ({r.label}) gives {r.coef(treat):.4f} ({p_phrase(p)}): "
+                         + ("as expected, no effect before the real adoption." if p >= 0.1 else
+                            "an 'effect' before the real adoption, which points to anticipation or pre-existing "
+                            "trends."))
+        return " ".join(parts) if parts else "No robustness check was configured."
+
+    def table(self, *, labels: dict[str, str] | None = None, stat: str = "t",
+              title: str | None = "Robustness checks") -> Table:
+        """Baseline and checks side by side; the header row names each check."""
+        results = self.results
+        keep = [self.treat, *self.controls]
+        for r in self.checks:
+            keep += [t for t in r.terms if t.startswith("Policy: ") and t not in keep]
+        tab = regression_table(results, keep=keep, labels=labels, stat=stat, title=title)
+        tab.header_rows.insert(0, [r.label or "" for r in results])
+        column_notes = []
+        for i, r in enumerate(self.checks):
+            note = r.meta.get("check_note", "")
+            if "original_term" in r.meta:
+                note += f" The treatment row shows the coefficient on '{r.meta['original_term']}'."
+            column_notes.append(f"({i + 2}) {r.label}: {note}")
+        tab.notes[1:1] = column_notes
+        return tab
