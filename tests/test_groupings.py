@@ -170,7 +170,7 @@ def panel():
 
 
 def test_heterogeneity_by_city_cluster(panel):
-    res = heterogeneity(panel, "lnci", "did", ["lnpgdp"], by="city_cluster", n_perm=0)
+    res = heterogeneity(panel, "lnci", "did", ["lnpgdp"], by="city_cluster", n_draws=0)
     assert res.groups.labels == ["BTH", "PRD", "YRD", "other"]
     counts = res.groups.units["group"].value_counts().to_dict()
     in_panel = data.grouping("city_cluster")[panel.df["city"].unique()].value_counts().to_dict()
@@ -178,7 +178,7 @@ def test_heterogeneity_by_city_cluster(panel):
     assert any("bundled grouping 'city_cluster'" in n for n in res.notes)
     # the same analysis on a column built by hand
     hand = panel.assign(cluster=data.city_groups(panel.df["city"], "city_cluster").to_numpy())
-    ref = heterogeneity(hand, "lnci", "did", ["lnpgdp"], by="cluster", split="category", n_perm=0)
+    ref = heterogeneity(hand, "lnci", "did", ["lnpgdp"], by="cluster", split="category", n_draws=0)
     for g in res.groups.labels:
         assert res.estimate(g) == pytest.approx(ref.estimate(g), rel=1e-12)
         assert res.estimate(g, source="interacted") == pytest.approx(ref.estimate(g, source="interacted"), rel=1e-12)
@@ -188,10 +188,10 @@ def test_heterogeneity_by_city_cluster(panel):
 
 
 def test_heterogeneity_panel_column_wins_and_unverified_units_left_out(panel):
-    res = heterogeneity(panel, "lnci", "did", by="coastal", split="category", n_perm=0, interaction=False)
+    res = heterogeneity(panel, "lnci", "did", by="coastal", split="category", n_draws=0, interaction=False)
     assert res.groups.labels == ["0", "1"]  # the panel's own coastal column (0/1), not the bundled labels
     with pytest.warns(UserWarning, match="only by unverified entries"):
-        rb = heterogeneity(panel, "lnci", "did", by="resource_based", n_perm=0, interaction=False)
+        rb = heterogeneity(panel, "lnci", "did", by="resource_based", n_draws=0, interaction=False)
     units = rb.groups.units
     assert units["group"].isna().sum() == data.grouping("resource_based", include_unverified=True)[
         panel.df["city"].unique()].eq("resource_based").sum() - (units["group"] == "resource_based").sum()
@@ -200,16 +200,16 @@ def test_heterogeneity_panel_column_wins_and_unverified_units_left_out(panel):
 
 def test_heterogeneity_by_size_class(panel):
     res = heterogeneity(panel, "lnci", "did", by="size_class", population="pop",
-                        population_unit="10k persons", n_perm=0, interaction=False)
+                        population_unit="10k persons", n_draws=0, interaction=False)
     pre = panel.df[panel.df["year"] < 2014].groupby("city")["pop"].mean()  # first adoption 2014
     expected = data.city_size_class(pre, unit="10k persons", detailed=False).astype(str)
     got = res.groups.units.set_index("city")["group"]
     assert (got[expected.index] == expected).all()
     assert set(res.groups.labels) == {"small", "medium", "large", "mega", "super_large"}
     with pytest.raises(ValueError, match="population_unit="):
-        heterogeneity(panel, "lnci", "did", by="size_class", population="pop", n_perm=0)
+        heterogeneity(panel, "lnci", "did", by="size_class", population="pop", n_draws=0)
     with pytest.raises(ValueError, match="only used with"):
-        heterogeneity(panel, "lnci", "did", by="income", population="pop", n_perm=0)
+        heterogeneity(panel, "lnci", "did", by="income", population="pop", n_draws=0)
 
 
 def test_threshold_split(panel):
@@ -223,7 +223,7 @@ def test_threshold_split(panel):
     exact = v[v["value"] == v["value"].iloc[0]]  # a value exactly at a threshold goes low
     at = define_groups(panel, "pop", split=("threshold", float(exact["value"].iloc[0])), treat="did")
     assert at.units.set_index("city").loc[exact.index[0], "group"] == "low"
-    res = heterogeneity(panel, "lnci", "did", by="pop", split=("threshold", 500), n_perm=0, interaction=False)
+    res = heterogeneity(panel, "lnci", "did", by="pop", split=("threshold", 500), n_draws=0, interaction=False)
     assert res.groups.units["group"].value_counts().to_dict() == (v["value"] > 500).map({True: "high", False: "low"}).value_counts().to_dict()
     for bad in (("threshold",), ("cut", 1.0), ("threshold", [1.0, 1.0]), ("threshold", np.nan)):
         with pytest.raises(ValueError, match="threshold"):
