@@ -191,12 +191,13 @@ def baseline_section(ctx: Context) -> Output:
 def model_selection_section(ctx: Context) -> Output:
     from ..estimate.selection.panel_tests import model_selection_tests
 
-    res = model_selection_tests(ctx.panel, ctx.y, [ctx.d, *ctx.controls],
-                                robust_hausman=ctx.config["model_selection"]["robust_hausman"])
+    robust = ctx.config["model_selection"]["robust_hausman"]
+    res = model_selection_tests(ctx.panel, ctx.y, ctx.d, ctx.controls,
+                                cluster=(ctx.cluster or "unit") if robust else None)
     out = Output(Section("model_selection", "Model selection", paragraphs=[
         "Is a fixed-effects model needed (F test against pooled OLS), are there unit effects at all "
         "(Breusch-Pagan LM), and may they be treated as random (Hausman)?"],
-        reading=" ".join(t.verdict[:1].upper() + t.verdict[1:] + "." for t in res)))
+        reading=res.reading()))
     out.add_table("model_selection", res.table())
     return out
 
@@ -205,18 +206,9 @@ def gmm_section(ctx: Context) -> Output:
     from ..estimate.endogeneity.gmm import dynamic_gmm
 
     g = ctx.config["gmm"]
-    res = dynamic_gmm(ctx.panel, ctx.y, [ctx.d, *ctx.controls], lags=g["lags"], method=g["method"],
+    res = dynamic_gmm(ctx.panel, ctx.y, ctx.d, ctx.controls, lags=g["lags"], method=g["method"],
                       steps=g["steps"], collapse=g["collapse"])
-    st = res.stats
-    ok_ar2 = st["ar2_p"] >= 0.1
-    ok_hansen = st["hansen_p"] >= 0.1
-    reading = (f"With the lagged outcome on the right-hand side, {ctx.label(ctx.d)} is {res.coef(ctx.d):.4f} "
-               f"({readings.p_phrase(res.pvalue(ctx.d))}). AR(2) test p = {st['ar2_p']:.3f}: "
-               + ("no second-order serial correlation, so lagged levels are valid instruments. " if ok_ar2 else
-                  "second-order serial correlation, so the lag-2 instruments are invalid; use deeper lags. ")
-               + f"Hansen test p = {st['hansen_p']:.3f} with {int(st['n_instruments'])} instruments: "
-               + ("the over-identifying restrictions are not rejected." if ok_hansen else
-                  "the over-identifying restrictions are rejected, so the GMM estimate is not reliable."))
+    reading = res.reading(ctx.d, label=ctx.label(ctx.d))
     out = Output(Section("gmm", "Dynamic panel GMM", paragraphs=[
         f"{'System' if g['method'] == 'system' else 'Difference'} GMM ({g['steps']}-step"
         + (", Windmeijer-corrected SEs" if g["steps"] == 2 else "") + (", collapsed instruments" if g["collapse"] else "")
@@ -432,7 +424,7 @@ def nonlinear_section(ctx: Context) -> Output:
                         cluster=ctx.cluster)
     out = Output(Section("nonlinear", "Nonlinearity", paragraphs=[
         f"Fixed-effects regression of {ctx.label(ctx.y)} on {ctx.label(c['x'])} and its powers up to "
-        f"{c['degree']}; turning points with delta-method confidence intervals."], reading=res.verdict()),
+        f"{c['degree']}; turning points with delta-method confidence intervals."], reading=res.reading()),
         results=[res.result])
     out.add_table("nonlinear", res.table())
     out.add_figure("nonlinear", res.plot(), f"Fitted relation of {ctx.label(ctx.y)} to {ctx.label(c['x'])} "

@@ -24,7 +24,7 @@ against it to machine precision:
   ``collapse``). Missing instrument values are set to zero.
 * Exogenous regressors and extra ``iv`` variables are standard instruments: differenced in the
   differenced equation and in levels in the level equation.
-* Time effects (``time_effects=True``): difference GMM includes the differenced dummies of the
+* Time effects (``fe=("unit", "time")``, the default): difference GMM includes the differenced dummies of the
   periods of the differenced equation, as regressors and as instruments; system GMM includes a
   constant and dummies of all level periods but the first, in levels, instrumenting the level
   equation (their differences enter the differenced equation as regressors).
@@ -83,9 +83,10 @@ import pandas as pd
 from scipy import stats
 
 from ...core.covariance import coef_table
-from ...core.results import EstimationResult
 from ...errors import EstimationError, PanelError
 from ...panel import Panel
+from ..baseline.twfe import collinear_columns
+from .gmm_results import GMMResult, gmm_table
 
 __all__ = ["GMMResult", "dynamic_gmm", "gmm_table"]
 
@@ -249,31 +250,6 @@ def _gmm_level_block(dv: np.ndarray, rows: np.ndarray, a: int, collapse: bool, n
     return block, [f"D.{name} L{a - 1} ({periods[rows[r]]})" for r in idx]
 
 
-def _collinear(x: np.ndarray, names: Sequence[str], tol: float = 1e-10) -> list[str]:
-    """Columns that are zero or linear combinations of earlier ones (greedy, in order).
-
-    Works on the Gram matrix: the squared residual of column j on the kept columns is
-    ``G_jj - G_jk G_kk^-1 G_kj``; a column is collinear when that is at most ``tol * G_jj``.
-    """
-    g = x.T @ x
-    kept: list[int] = []
-    out: list[str] = []
-    for j in range(g.shape[0]):
-        if g[j, j] <= 0:
-            out.append(names[j])
-            continue
-        res = g[j, j]
-        if kept:
-            gk = g[np.ix_(kept, kept)]
-            c = g[kept, j]
-            res = g[j, j] - c @ np.linalg.solve(gk, c)
-        if res <= tol * g[j, j]:
-            out.append(names[j])
-        else:
-            kept.append(j)
-    return out
-
-
 def _one_step_h(n_diff: int, n_level: int) -> np.ndarray:
     g = 2 * np.eye(n_diff) - np.eye(n_diff, k=1) - np.eye(n_diff, k=-1)
     if n_level == 0:
@@ -378,7 +354,7 @@ def _build(
 
     # regressors collinear in the rows used: an error for the model's variables; time effects
     # without observations or made redundant by absent periods are dropped
-    coll = _collinear(X.reshape(-1, X.shape[2]), names)
+    coll = collinear_columns(X.reshape(-1, X.shape[2]), names, tol=1e-5)
     bad_main = [nm for nm in coll if nm not in time_terms]
     if bad_main:
         raise EstimationError(
@@ -514,16 +490,17 @@ def _wald(beta: np.ndarray, V: np.ndarray, idx: Sequence[int]) -> tuple[float, i
 def dynamic_gmm(
     panel: Panel,
     y: str,
-    x: str | Sequence[str] | Mapping[str, LagSpec] = (),
+    treat: str | Sequence[str] | Mapping[str, LagSpec] | None = None,
+    controls: str | Sequence[str] | Mapping[str, LagSpec] = (),
     *,
+    fe: str | Sequence[str] = ("unit", "time"),
+    cluster: str | None = "unit",
     lags: LagSpec = 1,
-    method: str = "difference",
+    method: str = "system",
     steps: int = 2,
     gmm_lags: LagLimits | Mapping[str, LagLimits] = (2, None),
     iv: str | Sequence[str] | Mapping[str, LagSpec] = (),
-    collapse: bool = False,
-    time_effects: bool = True,
-    robust: bool = True,
+    collapse: bool = True,
 ) -> GMMResult:
     """Arellano–Bond difference GMM or Blundell–Bond system GMM for a dynamic panel model.
 
@@ -535,14 +512,24 @@ def dynamic_gmm(
         (so biennial data lag by two years).
     y
         Outcome; its lags are the dynamic regressors ``L.y``, ``L2.y``, ...
-    x
-        Further regressors: column names (entering at lag 0) or a mapping ``{name: lags}``,
-        e.g. ``{"w": [0, 1], "k": 0}`` for ``w``, ``L.w`` and ``k``. Regressors not listed in
-        ``gmm_lags`` are strictly exogenous and serve as their own standard instruments.
+    treat, controls
+        The regressor(s) of interest and further regressors: column names (entering at lag 0)
+        or a mapping ``{name: lags}``, e.g. ``{"w": [0, 1], "k": 0}`` for ``w``, ``L.w`` and
+        ``k``; ``treat`` comes first in the table and is what :meth:`GMMResult.reading` reads.
+        Regressors not listed in ``gmm_lags`` are strictly exogenous and serve as their own
+        standard instruments.
+    fe
+        ``("unit", "time")`` (default): unit effects (removed by differencing) and time dummies
+        (two-way model); ``"unit"``: unit effects only. Unit effects are always removed.
+    cluster
+        ``"unit"`` (default): cluster-robust standard errors by unit (one-step) or Windmeijer
+        (2005) corrected (two-step). ``None``: no clustering, the conventional ones (one-step:
+        ``s2 (X'Z W Z'X)^-1`` with ``s2`` as in the Sargan statistic; two-step:
+        ``(X'Z W2 Z'X)^-1``).
     lags
         Lags of ``y`` on the right-hand side: ``p`` for lags ``1..p`` or an explicit list.
     method
-        ``"difference"`` (Arellano & Bond 1991) or ``"system"`` (Blundell & Bond 1998).
+        ``"system"`` (Blundell & Bond 1998; default) or ``"difference"`` (Arellano & Bond 1991).
     steps
         ``1`` (one-step) or ``2`` (two-step efficient GMM).
     gmm_lags
@@ -554,19 +541,15 @@ def dynamic_gmm(
         Additional standard instruments (names or ``{name: lags}``), differenced in the
         differenced equation and in levels in the level equation.
     collapse
-        Collapse the GMM-style instruments to one column per lag (Roodman 2009), which keeps the
-        instrument count linear rather than quadratic in the number of periods.
-    time_effects
-        Include time dummies (two-way model). System GMM always has a constant.
-    robust
-        Cluster-robust standard errors by unit (one-step) or Windmeijer (2005) corrected
-        (two-step). ``False`` gives the conventional ones (one-step: ``s2 (X'Z W Z'X)^-1``
-        with ``s2`` as in the Sargan statistic; two-step: ``(X'Z W2 Z'X)^-1``).
+        Collapse the GMM-style instruments to one column per lag (Roodman 2009; default), which
+        keeps the instrument count linear rather than quadratic in the number of periods.
+        System GMM always has a constant.
 
     Returns
     -------
     GMMResult
         Coefficients with z-statistics (time dummies included; ``.table()`` hides them) and
+        ``tests`` (:class:`~climetrics.core.results.TestSet`: AR(1), AR(2), Sargan, Hansen) and
         ``stats``: ``hansen``, ``hansen_df``, ``hansen_p``, ``sargan``, ``sargan_df``,
         ``sargan_p``, ``ar1``, ``ar1_p``, ``ar2``, ``ar2_p``, ``wald``, ``wald_df``, ``wald_p``
         (regressors other than time effects), ``n_instruments``, ``n_groups``, ``n_obs_diff``
@@ -600,10 +583,25 @@ def dynamic_gmm(
     y_lags = _lag_list(range(1, int(lags) + 1) if isinstance(lags, (int, np.integer)) else lags, "lags")
     if not y_lags or min(y_lags) < 1:
         raise ValueError(f"lags of '{y}' must be at least 1 for a dynamic model, got {lags!r}")
-    x_l = _var_lags(x, "x")
+    treat_l = _var_lags(treat, "treat")
+    ctrl_l = _var_lags(controls, "controls")
+    both = sorted(set(treat_l) & set(ctrl_l))
+    if both:
+        raise PanelError(f"variable(s) {both} appear both in treat and in controls")
+    x_l = {**treat_l, **ctrl_l}
     iv_l = _var_lags(iv, "iv")
     if y in x_l:
-        raise PanelError(f"outcome '{y}' also appears in x; its lags are set with lags=")
+        raise PanelError(f"outcome '{y}' also appears among the regressors; its lags are set with lags=")
+    fe_l = [panel.unit if f == "unit" else panel.time if f == "time" else f
+            for f in ([fe] if isinstance(fe, str) else list(fe))]
+    if panel.unit not in fe_l or not set(fe_l) <= {panel.unit, panel.time}:
+        raise ValueError(f"fe must be 'unit' or ('unit', 'time'): dynamic GMM always removes the unit "
+                         f"effects by differencing and can add time dummies; got {fe!r}")
+    time_effects = panel.time in fe_l
+    if cluster not in (None, "unit", panel.unit):
+        raise ValueError(f"cluster must be 'unit' (robust, by {panel.unit}) or None (conventional "
+                         f"standard errors); dynamic GMM does not cluster on '{cluster}'")
+    robust = cluster is not None
     if isinstance(gmm_lags, Mapping):
         gmm = {str(k): _limits(v, str(k)) for k, v in gmm_lags.items()}
         gmm = {y: gmm.pop(y, (2, None)), **gmm}
@@ -611,8 +609,8 @@ def dynamic_gmm(
         gmm = {y: _limits(gmm_lags, y)}
     unknown = [v for v in gmm if v != y and v not in x_l]
     if unknown:
-        raise PanelError(f"gmm_lags names {unknown}, which are not regressors (x); GMM-style "
-                         "instruments are for y and endogenous or predetermined x")
+        raise PanelError(f"gmm_lags names {unknown}, which are not regressors (treat or controls); "
+                         "GMM-style instruments are for y and endogenous or predetermined regressors")
     if gmm[y][0] < 2:
         raise ValueError(
             f"GMM instruments of '{y}' must start at lag 2 or later: y_(t-1) is correlated with "
@@ -737,6 +735,8 @@ def dynamic_gmm(
         "collapse": collapse,
         "time_effects": time_effects,
         "lags": y_lags,
+        "treat": [_term_name(v, k) for v, ks in treat_l.items() for k in ks],
+        "controls": list(ctrl_l),
         "x": x_l,
         "gmm_lags": gmm,
         "iv": std,
@@ -762,62 +762,3 @@ def dynamic_gmm(
         meta=meta,
         cov=V,
     )
-
-
-# ---------------------------------------------------------------------------- reporting
-@dataclass(eq=False, repr=False)
-class GMMResult(EstimationResult):
-    """An :class:`EstimationResult` of :func:`dynamic_gmm` with a GMM-style table."""
-
-    def table(self, **kwargs: Any):
-        """One-column table: coefficients (time dummies hidden), then instrument count, groups,
-        AR(1)/AR(2) and Hansen/Sargan p-values (see :func:`gmm_table`)."""
-        return gmm_table([self], **kwargs)
-
-
-def gmm_table(results: Sequence[EstimationResult], *, show_time_effects: bool = False, **kwargs: Any):
-    """Regression table for GMM results (may be mixed with other results, e.g. FE columns).
-
-    Adds rows "Time effects", "Instruments", "Groups", "AR(1) p", "AR(2) p", "Hansen p" and
-    "Sargan p" (blank for non-GMM columns), as dynamic-panel robustness tables report them.
-    Keyword arguments go to :func:`climetrics.report.tables.regression_table`.
-    """
-    from ...report.tables import fmt, regression_table
-
-    results = list(results)
-    if "keep" not in kwargs and not show_time_effects:
-        keep: list[str] = []
-        for r in results:
-            hidden = set(r.meta.get("time_terms", ())) - {"_cons"}
-            keep += [t for t in r.terms if t not in keep and t not in hidden]
-        kwargs["keep"] = keep
-
-    def row(key: str, digits: int = 3, integer: bool = False) -> list[str]:
-        out = []
-        for r in results:
-            v = r.stats.get(key)
-            if v is None or (isinstance(v, float) and not np.isfinite(v)):
-                out.append("")
-            else:
-                out.append(fmt(int(v)) if integer else fmt(float(v), digits))
-        return out
-
-    is_gmm = [isinstance(r, GMMResult) or "n_instruments" in r.stats for r in results]
-    extra = dict(kwargs.pop("extra_rows", None) or {})
-    extra["Time effects"] = [
-        ("Yes" if r.meta.get("time_effects") else "No") if g else "" for r, g in zip(results, is_gmm, strict=True)
-    ]
-    extra["Instruments"] = row("n_instruments", integer=True)
-    extra["Groups"] = row("n_groups", integer=True)
-    extra["AR(1) p"] = row("ar1_p")
-    extra["AR(2) p"] = row("ar2_p")
-    extra["Hansen p"] = row("hansen_p")
-    extra["Sargan p"] = row("sargan_p")
-    kwargs.setdefault("stat", "se")
-    notes = list(kwargs.pop("notes", None) or [])
-    if any(is_gmm):
-        notes.append(
-            "GMM: AR(1)/AR(2) are Arellano-Bond tests of the differenced residuals; Hansen and "
-            "Sargan test the over-identifying restrictions (p-values shown)."
-        )
-    return regression_table(results, extra_rows=extra, notes=notes, **kwargs)
