@@ -198,22 +198,6 @@ def balance_phrase(bal: Any) -> str:
                else "; balance is imperfect, so read the matched estimates with care."))
 
 
-def iv_reading(res: Any, treat: str) -> str:
-    """Instrument strength first, then the 2SLS estimate and the weak-IV-robust AR test."""
-    d = res.diagnostics
-    f = d.first_stage_F[treat]
-    weak = f < 10
-    parts = [f"The first-stage F on the excluded instruments is {f:.2f} (Kleibergen-Paap rk Wald F "
-             f"{d.kp_rk_wald_F:.2f}): " + ("the instrument is weak (below the rule-of-thumb 10), so 2SLS is biased "
-                                           "toward OLS and its t-test is unreliable." if weak else
-                                           "the instrument is not weak by the rule-of-thumb F > 10.")]
-    b, p = res.coef(treat), res.pvalue(treat)
-    parts.append(f"2SLS gives {b:.4f} ({p_phrase(p)}). The Anderson-Rubin test, valid however weak the instrument, "
-                 f"gives p = {res.anderson_rubin['p_value']:.3f} for a zero effect"
-                 + (": rely on it rather than the 2SLS t-test." if weak else "."))
-    return " ".join(parts)
-
-
 def _signed(b: float, p: float, what: str) -> str:
     """'lowers <what> (-0.2400; p = 0.003, significant at the 1% level)'."""
     return f"{'lowers' if b < 0 else 'raises'} {what} ({b:.4f}; {p_phrase(p)}, {significance_phrase(p)})"

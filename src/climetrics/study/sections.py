@@ -408,10 +408,10 @@ def iv_section(ctx: Context) -> Output:
                      "only through the policy, which the data cannot test with one instrument.")
     res = iv_2sls(panel, ctx.y, ctx.d, instruments, ctx.controls, cluster=ctx.cluster)
     out = Output(Section("iv", "Endogeneity: instrumental variables", paragraphs=paras,
-                         reading=readings.iv_reading(res, ctx.d)),
-                 results=[*res.first_stages.values(), res.second],
+                         reading=res.reading(ctx.d)),
+                 results=res.results,
                  summary={"estimate": res.coef(ctx.d), "first_stage_F": res.diagnostics.first_stage_F[ctx.d],
-                          "ar_p": res.anderson_rubin["p_value"]})
+                          "ar_p": res.anderson_rubin.p_value})
     out.add_table("iv", res.table(labels=ctx.labels))
     return out
 
