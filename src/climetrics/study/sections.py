@@ -309,47 +309,30 @@ def robustness_section(ctx: Context) -> Output:
 
 
 def robust_did_section(ctx: Context) -> Output:
-    import numpy as np
-
-    from ..estimate.baseline.event_study import adoption_year
     from ..estimate.did.bacon import bacon_decomposition, twfe_weights
     from ..estimate.did.staggered import compare_estimators
-    from ..report.tables import fmt
 
     p = ctx.panel
-    group = adoption_year(p, ctx.d).fillna(0).to_numpy()
-    work = p.assign(_group=group)
-    cmp = compare_estimators(work, ctx.y, "_group", treat=ctx.d, covariates=ctx.controls,
-                             cluster=ctx.cluster or "unit")
+    cmp = compare_estimators(p, ctx.y, treat=ctx.d, controls=ctx.controls, cluster=ctx.cluster or "unit")
     paras = ["Two-way fixed effects with staggered adoption compares later adopters with earlier ones "
              "and can be biased when effects change over time or differ across cohorts (Goodman-Bacon 2021; "
              "de Chaisemartin & D'Haultfoeuille 2020). The columns below estimate the same average effect on "
              "the treated with estimators that avoid those comparisons."]
     if ctx.truth_applies():
         paras.append(f"True average effect on the treated (simulated data): {ctx.truth['att']:.4f}.")
-    w = twfe_weights(work, ctx.d)
-    paras.append(w.summary())
+    w = twfe_weights(p, ctx.d)
+    paras.append(w.reading())
     out = Output(Section("robust_did", "TWFE versus heterogeneity-robust DID estimators", paragraphs=paras,
-                         reading=cmp.note or "The robust estimators agree with TWFE: its estimate is not driven "
-                                             "by forbidden comparisons or heterogeneous effects."),
-                 results=list(cmp.results),
+                         reading=cmp.reading()),
+                 results=cmp.results,
                  summary={"estimates": cmp.frame().to_dict("records"), "negative_weights": int(w.n_negative)})
     out.add_table("robust_did", cmp.table(labels={**ctx.labels, "ATT": ctx.label(ctx.d)},
                                           title="TWFE versus heterogeneity-robust estimators"))
     if p.balance().balanced:
         bd = bacon_decomposition(p, ctx.y, ctx.d)
-        bt = bd.by_type()
-        from ..report.tables import Table
-
-        out.add_table("bacon", Table(
-            columns=["2x2 comparisons", "Total weight", "Weighted estimate"],
-            rows=[[str(r.type), fmt(int(r.n)), fmt(r.weight, 3), fmt(r.estimate, 4)] for r in bt.itertuples()],
-            title="Goodman-Bacon decomposition of the TWFE estimate (no controls)", stub="Comparison",
-            notes=[f"The weighted sum of the 2x2 estimates equals the TWFE coefficient without controls, "
-                   f"{bd.twfe:.4f} (difference {abs(bd.weighted_sum - bd.twfe):.1e})."]))
+        out.add_table("bacon", bd.table())
         out.add_figure("bacon", bd.plot(), "Goodman-Bacon decomposition: each 2x2 DID estimate against its weight.")
-        out.summary["bacon_forbidden_weight"] = float(np.sum(bt.loc[bt["type"].str.contains("later vs", case=False,
-                                                                                         regex=False), "weight"]))
+        out.summary["bacon_forbidden_weight"] = bd.forbidden_weight
     else:
         out.section.paragraphs.append("The Goodman-Bacon decomposition needs a balanced panel; skipped.")
     return out
