@@ -118,6 +118,8 @@ def test_every_result_follows_the_protocol(results):
         md, html, tex = res.to_markdown(), res.to_html(), res.to_latex()
         assert md.strip() and "<table" in html and "\\begin{tabular" in tex, name
         assert res._repr_html_() == html, name
+        if name != "BaconDecomposition":  # its repr names the decomposition, then the table by type
+            assert not repr(res).startswith(type(res).__name__ + "("), name  # not the dataclass dump
         summary = res.summary()
         assert isinstance(summary, dict) and summary, name
         json.dumps(summary, allow_nan=False)

@@ -149,7 +149,7 @@ class _Inference:
 
 
 # ---------------------------------------------------------------------- results
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class CSAggregate(Result):
     """An aggregation of ATT(g,t): overall effect and effects by event time, cohort or period.
 
@@ -280,7 +280,7 @@ class CSAggregate(Result):
         return fig
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class CallawaySantAnna(Result):
     """ATT(g,t) estimates of :func:`callaway_santanna` and their influence functions.
 

@@ -164,7 +164,7 @@ def event_term(e: float) -> str:
 
 
 # ---------------------------------------------------------------------- comparison
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class EstimatorComparison(Result):
     """Overall effect from TWFE and the heterogeneity-robust estimators, side by side.
 
@@ -325,7 +325,9 @@ def compare_estimators(
     if adoption is None and treat is None:
         raise PanelError("give adoption= (each unit's adoption-year column) and/or treat= (a 0/1 treatment)")
     if adoption is None:
-        cohort = cohorts_from_treatment(panel, treat)
+        panel.require([treat], context="compare_estimators")
+        known = panel.df[treat].notna().to_numpy()
+        cohort = cohorts_from_treatment(panel if known.all() else panel.subset(known, note=f"rows with {treat}"), treat)
         adoption = "_adoption"
         if adoption in panel:
             raise PanelError(f"column '{adoption}' exists; pass adoption= explicitly")

@@ -21,7 +21,7 @@ from ...errors import EstimationError
 __all__ = ["ARConfidenceSet", "IVResult", "WeakIVDiagnostics"]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class WeakIVDiagnostics(Result):
     """Instrument-strength statistics of a 2SLS fit.
 
@@ -113,7 +113,7 @@ class WeakIVDiagnostics(Result):
         return self._strength("The Kleibergen-Paap rk Wald F", self.kp_rk_wald_F)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class ARConfidenceSet(Result):
     """Anderson-Rubin ``1 - alpha`` confidence set for one endogenous coefficient, by test
     inversion.

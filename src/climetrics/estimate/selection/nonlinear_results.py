@@ -36,7 +36,7 @@ def _one_row_table(tidy: pd.DataFrame, title: str, notes: list[str] | None = Non
 
 
 # ------------------------------------------------------------------------------------ results
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class TurningPoint(Result):
     """A root of the fitted slope: where the fitted curve turns.
 
@@ -81,7 +81,7 @@ class TurningPoint(Result):
                 f"[{self.ci_low:.4g}, {self.ci_high:.4g}]), {where}.")
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class FiellerInterval(Result):
     """Fieller confidence set of the extreme point of a quadratic.
 
@@ -123,7 +123,7 @@ class FiellerInterval(Result):
                 "squared term is not precise enough to locate the turning point.")
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class UTest(TestResult):
     """Lind & Mehlum (2010) test of an inverted U (or U) on [x_low, x_high], a
     :class:`~climetrics.core.results.TestResult` (``statistic``, ``p_value``, ``df``) with:
