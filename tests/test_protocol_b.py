@@ -155,6 +155,8 @@ def test_tests_are_test_results(results):
     st = results["GMMResult"].stats
     assert gmm_tests[1].statistic == st["ar2"] and gmm_tests[1].p_value == st["ar2_p"]
     assert gmm_tests[3].statistic == st["hansen"] and gmm_tests[3].df == st["hansen_df"]
+    assert all(t.alpha == 0.1 for t in gmm_tests)  # read at 10%, as the reading says
+    assert gmm_tests[1].reject == (st["ar2_p"] < 0.1)
     assert all(isinstance(t, TestResult) for t in results["WeakIVDiagnostics"].tests)
     assert all(isinstance(t, TestResult) for t in results["TestSet (model selection)"])
     ar = results["IVResult"].ar_test(0.5)
@@ -232,5 +234,5 @@ def test_vocabulary():
     for func in (iv_2sls, polynomial_fe, dynamic_gmm, pt.hausman, pt.model_selection_tests,
                  pt.f_test_individual_effects, pt.breusch_pagan_lm, pt.random_effects):
         params = list(inspect.signature(func).parameters)
-        assert params[:3] == ["panel", "y", "treat"], func.__name__
+        assert params[:3] == ["panel", "y", "treat"] and "alpha" in params, func.__name__
         assert not {"x", "endog", "robust", "time_effects", "robust_hausman"} & set(params), func.__name__

@@ -218,6 +218,7 @@ def dynamic_gmm(
     *,
     fe: str | Sequence[str] = ("unit", "time"),
     cluster: str | None = "unit",
+    alpha: float = 0.05,
     lags: LagSpec = 1,
     method: str = "system",
     steps: int = 2,
@@ -249,6 +250,9 @@ def dynamic_gmm(
         (2005) corrected (two-step). ``None``: no clustering, the conventional ones (one-step:
         ``s2 (X'Z W Z'X)^-1`` with ``s2`` as in the Sargan statistic; two-step:
         ``(X'Z W2 Z'X)^-1``).
+    alpha
+        Level of the confidence intervals (the specification tests are read at 10%, see
+        :attr:`GMMResult.tests`).
     lags
         Lags of ``y`` on the right-hand side: ``p`` for lags ``1..p`` or an explicit list.
     method
@@ -472,7 +476,7 @@ def dynamic_gmm(
         "df_t": None,
     }
     return GMMResult(
-        coefs=coef_table(d.names, fit.beta, se),
+        coefs=coef_table(d.names, fit.beta, se, alpha=alpha),
         depvar=y,
         model=f"{kind} GMM ({'one' if steps == 1 else 'two'}-step)",
         n_obs=n_level if system else n_diff,

@@ -11,7 +11,10 @@ import numpy as np
 
 from ...core.results import EstimationResult, TestResult, TestSet
 
-__all__ = ["GMMResult", "gmm_table"]
+__all__ = ["SPEC_TEST_LEVEL", "GMMResult", "gmm_table"]
+
+#: Level at which the AR(2), Sargan and Hansen tests are read (and AR(1) is expected to reject).
+SPEC_TEST_LEVEL = 0.1
 
 
 @dataclass(eq=False, repr=False)
@@ -23,16 +26,19 @@ class GMMResult(EstimationResult):
     @property
     def tests(self) -> TestSet:
         """Arellano-Bond AR(1) and AR(2) (N(0,1)), Sargan and Hansen (chi², instruments minus
-        coefficients); the numbers are those of :attr:`stats`."""
+        coefficients); the numbers are those of :attr:`stats`. Decisions at the 10% level
+        (:data:`SPEC_TEST_LEVEL`): a specification test that guards the validity of the
+        instruments is read cautiously, as applied dynamic-panel work does."""
         st = self.stats
+        alpha = SPEC_TEST_LEVEL
         ar = [
-            TestResult(f"Arellano-Bond AR({k})", st[f"ar{k}"], st[f"ar{k}_p"], distribution="normal",
+            TestResult(f"Arellano-Bond AR({k})", st[f"ar{k}"], st[f"ar{k}_p"], distribution="normal", alpha=alpha,
                        null=f"no order-{k} serial correlation in the differenced residuals",
                        verdict=_ar_verdict(k, st[f"ar{k}_p"]))
             for k in (1, 2)
         ]
         over = [
-            TestResult(name, st[key], st[f"{key}_p"], df=float(st[f"{key}_df"]), distribution="chi2",
+            TestResult(name, st[key], st[f"{key}_p"], df=float(st[f"{key}_df"]), distribution="chi2", alpha=alpha,
                        null="the over-identifying restrictions are valid",
                        verdict=_overid_verdict(name, st[f"{key}_p"], int(st["n_instruments"])))
             for name, key in (("Sargan", "sargan"), ("Hansen", "hansen"))
@@ -113,10 +119,10 @@ def _ar_verdict(order: int, p: float) -> str:
         return f"The AR({order}) test is not available (too few differenced periods)."
     if order == 1:
         return (f"AR(1) test {p_phrase(p)}: " + ("first-order correlation of the differenced residuals, "
-                "as expected when the errors in levels are not serially correlated." if p < 0.1 else
+                "as expected when the errors in levels are not serially correlated." if p < SPEC_TEST_LEVEL else
                 "no first-order correlation of the differenced residuals, which is unusual and worth a look."))
     return (f"AR(2) test {p_phrase(p)}: " + ("no second-order serial correlation, so lagged levels are "
-            "valid instruments." if p >= 0.1 else "second-order serial correlation, so the lag-2 "
+            "valid instruments." if p >= SPEC_TEST_LEVEL else "second-order serial correlation, so the lag-2 "
             "instruments are invalid; use deeper lags."))
 
 
@@ -126,5 +132,5 @@ def _overid_verdict(name: str, p: float, n_instruments: int) -> str:
     if not np.isfinite(p):
         return f"The {name} test is not available (the model is exactly identified)."
     return (f"{name} test {p_phrase(p)} with {n_instruments} instruments: "
-            + ("the over-identifying restrictions are not rejected." if p >= 0.1 else
+            + ("the over-identifying restrictions are not rejected." if p >= SPEC_TEST_LEVEL else
                "the over-identifying restrictions are rejected, so the GMM estimate is not reliable."))

@@ -215,7 +215,7 @@ def _swamy_arora(d: _Data) -> _RE:
 
 
 def random_effects(panel: Panel, y: str, treat: str | Sequence[str],
-                   controls: str | Sequence[str] = ()) -> EstimationResult:
+                   controls: str | Sequence[str] = (), *, alpha: float = 0.05) -> EstimationResult:
     """Random-effects (Swamy & Arora 1972) feasible GLS estimator.
 
     The variance components come from the within regression (idiosyncratic variance,
@@ -231,6 +231,8 @@ def random_effects(panel: Panel, y: str, treat: str | Sequence[str],
         The data.
     y, treat, controls
         Outcome and regressors (a constant is added).
+    alpha
+        Level of the confidence intervals.
 
     Returns
     -------
@@ -250,7 +252,7 @@ def random_effects(panel: Panel, y: str, treat: str | Sequence[str],
     se = np.sqrt(np.diag(re.vcov))
     total = re.sigma2_id + re.sigma2_idios
     return EstimationResult(
-        coefs=coef_table(names, re.beta, se, df=re.df_resid),
+        coefs=coef_table(names, re.beta, se, df=re.df_resid, alpha=alpha),
         depvar=y,
         model="RE",
         n_obs=len(d.y),
