@@ -41,11 +41,13 @@ COEF_RTOL = 1e-6
 SE_RTOL = 1e-4
 STAT_RTOL = 1e-4
 
-AB = {"x": {"lwage": [0, 1], "lcapital": 0, "loutput": [0, 1]}, "lags": 2}
-A1 = {"x": {"lwage": [0, 1], "lcapital": [0, 1, 2], "loutput": [0, 1, 2]}, "lags": 2}
+DIFF = {"method": "difference", "collapse": False}  # plm's defaults (ours: system, collapsed)
+AB = {"treat": {"lwage": [0, 1], "lcapital": 0, "loutput": [0, 1]}, "lags": 2, **DIFF}
+A1 = {"treat": {"lwage": [0, 1], "lcapital": [0, 1, 2], "loutput": [0, 1, 2]}, "lags": 2, **DIFF}
 BB = {
-    "x": {"lwage": [0, 1], "lcapital": [0, 1]},
+    "treat": {"lwage": [0, 1], "lcapital": [0, 1]},
     "lags": 1,
+    **DIFF,
     "gmm_lags": {"lemp": (2, None), "lwage": (2, None), "lcapital": (2, None)},
 }
 KWARGS = {
@@ -53,7 +55,7 @@ KWARGS = {
     "ab_d_onestep": dict(AB, steps=1),
     "ab_d_twosteps": dict(AB, steps=2),
     "ab_d_twosteps_collapse": dict(AB, steps=2, collapse=True),
-    "ab_d_twosteps_individual": dict(AB, steps=2, time_effects=False),
+    "ab_d_twosteps_individual": dict(AB, steps=2, fe="unit"),
     "ab_d_onestep_lags24": dict(AB, steps=1, gmm_lags=(2, 4)),
     "ab_ld_twosteps": dict(AB, steps=2, method="system"),
     "bb_ld_onestep": dict(BB, steps=1, method="system"),
@@ -160,7 +162,7 @@ def test_nonrobust_two_step_covariance_matches_plm(name, panel):
     spec = SPECS[name]
     if spec["dropped_rows"]:
         p = cm.Panel(_frame(spec["dropped_rows"]), "firm", "year")
-    res = dynamic_gmm(p, "lemp", robust=False, **KWARGS[name])
+    res = dynamic_gmm(p, "lemp", cluster=None, **KWARGS[name])
     np.testing.assert_allclose(res.cov, np.array(spec["vcov"]), rtol=SE_RTOL, atol=1e-12)
     assert res.vcov == "iid" and res.cluster is None
 
@@ -235,7 +237,7 @@ def test_singular_weight_matrix_raises():
 def test_underidentified_raises(panel):
     with pytest.raises(EstimationError, match="under-identified"):
         dynamic_gmm(
-            panel, "lemp", x={"lwage": [0, 1, 2]}, lags=1, time_effects=False, collapse=True,
+            panel, "lemp", treat={"lwage": [0, 1, 2]}, lags=1, fe="unit", method="difference",
             gmm_lags={"lemp": (2, 2), "lwage": (2, 2)},
         )
 
@@ -250,9 +252,9 @@ def test_bad_arguments(panel):
     with pytest.raises(PanelError, match="not regressors"):
         dynamic_gmm(panel, "lemp", gmm_lags={"lwage": (2, None)})
     with pytest.raises(PanelError):
-        dynamic_gmm(panel, "lemp", x="no_such_column")
+        dynamic_gmm(panel, "lemp", treat="no_such_column")
     with pytest.raises(EstimationError, match="time-invariant"):
-        dynamic_gmm(panel.assign(const=1.0), "lemp", x="const")
+        dynamic_gmm(panel.assign(const=1.0), "lemp", treat="const", **DIFF)
 
 
 def test_lags_are_calendar_based(panel):
@@ -269,4 +271,4 @@ def test_lags_are_calendar_based(panel):
     seed_like = _frame()
     seed_like = seed_like[seed_like["year"].isin([1977, 1980, 1982, 1983])]
     with pytest.raises(EstimationError, match="renumber"):
-        dynamic_gmm(cm.Panel(seed_like, "firm", "year"), "lemp")
+        dynamic_gmm(cm.Panel(seed_like, "firm", "year"), "lemp", **DIFF)

@@ -184,12 +184,12 @@ def test_cs_multiplier_bootstrap_same_on_dask(cluster):
     import pandas as pd
 
     panel = cm.Panel(pd.read_csv(DATA / "mpdta.csv"), "countyreal", "year")
-    serial = callaway_santanna(panel, "lemp", "first.treat", n_boot=199, seed=3)
+    serial = callaway_santanna(panel, "lemp", adoption="first.treat", n_draws=199, seed=3)
     dask = callaway_santanna(
         panel,
         "lemp",
-        "first.treat",
-        n_boot=199,
+        adoption="first.treat",
+        n_draws=199,
         seed=3,
         backend=Backend("dask", scheduler=cluster.scheduler_address, chunk_size=37),
     )

@@ -25,12 +25,12 @@ import pytest
 from scipy import stats
 
 import climetrics as cm
+from climetrics.core.results import TestResult
+from climetrics.data.geography import EARTH_RADIUS_KM, haversine_km
 from climetrics.errors import EstimationError, PanelError
 from climetrics.estimate.endogeneity.iv import (
-    EARTH_RADIUS_KM,
     _kp_rk,
     distance_trend_instrument,
-    haversine_km,
     iv_2sls,
 )
 
@@ -208,10 +208,11 @@ def test_anderson_rubin_matches_r_reduced_form(case, request, fits):
     res = fits[case]
     for rf in ref["reduced_form"].values():
         ar = res.ar_test(rf["beta0"])
-        assert ar["F"] == pytest.approx(rf["F_cluster"], rel=SE_TOL)
-        assert ar["df1"] == len(_l(ref["instruments"]))
-        assert ar["p_value"] == pytest.approx(stats.f.sf(ar["F"], ar["df1"], ref["n_clusters"] - 1), rel=1e-12)
-    assert res.anderson_rubin["F"] == pytest.approx(ref["reduced_form"]["zero"]["F_cluster"], rel=SE_TOL)
+        assert isinstance(ar, TestResult) and ar.distribution == "F"
+        assert ar.statistic == pytest.approx(rf["F_cluster"], rel=SE_TOL)
+        assert ar.df == len(_l(ref["instruments"])) and ar.df_denom == ref["n_clusters"] - 1
+        assert ar.p_value == pytest.approx(stats.f.sf(ar.statistic, ar.df, ref["n_clusters"] - 1), rel=1e-12)
+    assert res.anderson_rubin.statistic == pytest.approx(ref["reduced_form"]["zero"]["F_cluster"], rel=SE_TOL)
 
 
 def test_anderson_rubin_at_zero_is_twfe_reduced_form_wald(crime, fits):
@@ -220,26 +221,26 @@ def test_anderson_rubin_at_zero_is_twfe_reduced_form_wald(crime, fits):
     res = fits[("crime", "one_endog")]
     rf = cm.twfe(crime, "lcrmrte", ["ltaxpc", "lmix"], ["lprbconv", "lprbpris", "lavgsen", "ldensity"], ssc="full")
     w = rf.wald_test(["ltaxpc", "lmix"])
-    assert res.anderson_rubin["F"] == pytest.approx(w.statistic, rel=1e-8)
-    assert res.anderson_rubin["p_value"] == pytest.approx(w.p_value, rel=1e-6)
+    assert res.anderson_rubin.statistic == pytest.approx(w.statistic, rel=1e-8)
+    assert res.anderson_rubin.p_value == pytest.approx(w.p_value, rel=1e-6)
 
 
 def test_ar_confidence_set_by_inversion(fits):
     res = fits[("cig", "just")]
-    cs = res.ar_confidence_set(0.95)
+    cs = res.ar_confidence_set(0.05)
     assert cs.bounded and len(cs.intervals) == 1
     lo, hi = cs.intervals[0]
     b = res.coef("lrprice")
     assert lo < b < hi
     # just identified: the AR statistic is exactly zero at the 2SLS estimate
-    assert res.ar_test(b)["F"] == pytest.approx(0.0, abs=1e-12)
+    assert res.ar_test(b).statistic == pytest.approx(0.0, abs=1e-12)
     # the ends are where the AR test has p = 0.05; inside accepted, outside rejected
     for end in (lo, hi):
-        assert res.ar_test(end)["p_value"] == pytest.approx(0.05, abs=1e-9)
-    assert res.ar_test(lo + 0.01)["p_value"] > 0.05 and res.ar_test(lo - 0.01)["p_value"] < 0.05
-    assert res.ar_test(hi - 0.01)["p_value"] > 0.05 and res.ar_test(hi + 0.01)["p_value"] < 0.05
+        assert res.ar_test(end).p_value == pytest.approx(0.05, abs=1e-9)
+    assert res.ar_test(lo + 0.01).p_value > 0.05 and res.ar_test(lo - 0.01).p_value < 0.05
+    assert res.ar_test(hi - 0.01).p_value > 0.05 and res.ar_test(hi + 0.01).p_value < 0.05
     # a narrow grid inside the set: the set runs off both ends
-    open_cs = res.ar_confidence_set(0.95, grid=(lo + 0.1, hi - 0.1, 50))
+    open_cs = res.ar_confidence_set(0.05, grid=(lo + 0.1, hi - 0.1, 50))
     assert open_cs.intervals == [(-np.inf, np.inf)] and not open_cs.bounded
 
 
@@ -258,7 +259,11 @@ def test_table_has_first_and_second_stage_and_diagnostics(fits):
         assert row in text
     assert f"{res.diagnostics.kp_rk_wald_F:.2f}" in text
     assert "lrprice" in text and "tdiff" in text and "rtax" in text
-    assert "Anderson-Rubin" in res.summary()
+    assert "Anderson-Rubin" in res.reading() and res.summary()["ar_p_value"] == res.anderson_rubin.p_value
+    tests = res.diagnostics.tests
+    assert [t.name for t in tests][-2:] == ["Kleibergen-Paap rk Wald (underidentification)", "Cragg-Donald Wald F"]
+    assert tests[0].statistic == res.diagnostics.first_stage_F["lrprice"]
+    assert tests[-1].statistic == res.diagnostics.cragg_donald_F
 
 
 def test_missing_rows_and_singletons_are_dropped_with_notes(cig):

@@ -79,9 +79,9 @@ def test_u_test_is_lind_mehlum_formula_by_hand(quad):
     assert ut.statistic == pytest.approx(stat, rel=TOL)
     assert ut.p_value == pytest.approx(stats.t.sf(stat, df), rel=TOL)
     assert ut.df == df and ut.p_value < 1e-6
-    verdict = quad.verdict()
-    assert verdict.startswith("inverted U with turning point at x = ")
-    assert "inside the observed range" in verdict and "percentile" in verdict and "U-test p =" in verdict
+    verdict = quad.reading()
+    assert verdict.startswith("Inverted U with turning point at x = ")
+    assert "inside the observed range" in verdict and "percentile" in verdict and "U-test p < 0.001" in verdict
 
 
 def test_fieller_interval_is_where_the_slope_is_insignificant(quad):
@@ -120,7 +120,7 @@ def test_turning_point_outside_range_says_so():
     (tp,) = res.turning_points
     assert tp.x > res.x_max and not tp.inside
     assert tp.percentile == 100.0
-    v = res.verdict()
+    v = res.reading()
     assert "above the observed range" in v and "monotonically increasing" in v
     assert res.utest.p_value > 0.5  # slope at x_max is still positive: trivial non-rejection
     assert "Turning point" in res.table().to_text()
@@ -145,7 +145,7 @@ def test_cubic_roots_equal_numpy_roots_and_delta_se():
         grad = np.array([(root(b + h * e) - root(b - h * e)) / (2 * h) for e in np.eye(3)])
         assert tp.se == pytest.approx(np.sqrt(grad @ cov @ grad), rel=1e-6)
     assert res.utest is None
-    assert "rising, falling, then rising again" in res.verdict()
+    assert "rising, falling, then rising again" in res.reading()
 
 
 def test_turning_points_helper_closed_form():

@@ -76,9 +76,9 @@ def _cs_fit(panel, spec):
     if spec["treated_only"]:
         p = p.subset(p.df["first.treat"].to_numpy() > 0)
     return callaway_santanna(
-        p, "lemp", "first.treat", control=CONTROL[spec["control"]], method=spec["method"],
-        covariates=[spec["covariates"]] if spec["covariates"] else (), base_period=spec["base_period"],
-        anticipation=spec["anticipation"], cluster=spec["cluster"], n_boot=0,
+        p, "lemp", adoption="first.treat", control=CONTROL[spec["control"]], method=spec["method"],
+        controls=[spec["covariates"]] if spec["covariates"] else (), base_period=spec["base_period"],
+        anticipation=spec["anticipation"], cluster=spec["cluster"], n_draws=0,
     )
 
 
@@ -130,7 +130,7 @@ def test_cs_mpdta_headline_numbers(cs_fits):
 
 def test_cs_methods_coincide_without_covariates(panel):
     """Without covariates reg, ipw and dr are the same unconditional DID (to 1e-12)."""
-    fits = [callaway_santanna(panel, "lemp", "first.treat", method=m, n_boot=0).attgt for m in ("dr", "ipw", "reg")]
+    fits = [callaway_santanna(panel, "lemp", adoption="first.treat", method=m, n_draws=0).attgt for m in ("dr", "ipw", "reg")]
     for f in fits[1:]:
         np.testing.assert_allclose(f["att"], fits[0]["att"], atol=1e-12)
         np.testing.assert_allclose(f["se"], fits[0]["se"], rtol=1e-10)
@@ -172,9 +172,9 @@ def test_cs_improved_dr_balances_covariates(mpdta, panel):
     np.testing.assert_allclose(w_c @ x / w_c.sum(), d @ x / d.sum(), atol=1e-10)
     att, _ = cs.did_dr_imp(dy, d, x)
     np.testing.assert_allclose(att, d @ dy / d.sum() - w_c @ dy / w_c.sum(), atol=1e-12)
-    plain = [callaway_santanna(panel, "lemp", "first.treat", method=m, n_boot=0).attgt for m in ("dr", "dr_imp")]
+    plain = [callaway_santanna(panel, "lemp", adoption="first.treat", method=m, n_draws=0).attgt for m in ("dr", "dr_imp")]
     np.testing.assert_allclose(plain[1]["att"], plain[0]["att"], atol=1e-12)
-    imp = callaway_santanna(panel, "lemp", "first.treat", method="dr_imp", covariates="lpop", n_boot=0).attgt
+    imp = callaway_santanna(panel, "lemp", adoption="first.treat", method="dr_imp", controls="lpop", n_draws=0).attgt
     dr = np.array(CS_REF["never_dr_lpop"]["attgt"]["att"])
     assert (np.abs(imp["att"] - dr) < 0.01 * imp["se"]).all()
 
@@ -190,19 +190,19 @@ def test_cs_bootstrap_bands(panel):
     uniform critical value lies above the pointwise 1.96 and below 4, so bands contain the
     pointwise intervals; the same seed gives the same draws, Mammen weights work, and
     clustering by state (fewer, larger clusters) changes the SEs."""
-    fit = callaway_santanna(panel, "lemp", "first.treat", n_boot=999, seed=1)
+    fit = callaway_santanna(panel, "lemp", adoption="first.treat", n_draws=999, seed=1)
     tab = fit.attgt
     np.testing.assert_allclose(tab["se_boot"] / tab["se"], 1, atol=0.15)
     assert 1.96 < fit.crit_val < 4
     assert (tab["band_low"] <= tab["ci_low"]).all() and (tab["band_high"] >= tab["ci_high"]).all()
-    again = callaway_santanna(panel, "lemp", "first.treat", n_boot=999, seed=1)
+    again = callaway_santanna(panel, "lemp", adoption="first.treat", n_draws=999, seed=1)
     np.testing.assert_array_equal(again.attgt["se_boot"], tab["se_boot"])
     dyn = fit.aggregate("dynamic")
     np.testing.assert_allclose(dyn.by["se_boot"] / dyn.by["se"], 1, atol=0.15)
     assert 1.96 < dyn.crit_val < 4
-    mammen = callaway_santanna(panel, "lemp", "first.treat", n_boot=999, bootstrap_weights="mammen")
+    mammen = callaway_santanna(panel, "lemp", adoption="first.treat", n_draws=999, bootstrap_weights="mammen")
     np.testing.assert_allclose(mammen.attgt["se_boot"] / tab["se"], 1, atol=0.15)
-    state = callaway_santanna(panel, "lemp", "first.treat", n_boot=499, cluster="state")
+    state = callaway_santanna(panel, "lemp", adoption="first.treat", n_draws=499, cluster="state")
     assert state.n_clusters == panel.df["state"].nunique() < 500
     assert not np.allclose(state.attgt["se"], tab["se"], rtol=0.01)
 
@@ -220,7 +220,7 @@ def test_cs_results_render(cs_fits):
 
 # ---------------------------------------------------------------------- Sun-Abraham
 SA_REF = _ref("sunab_mpdta.json")
-SA_CASES = {"never": {}, "never_lpop_trend": {"covariates": ["lpop_trend"]},
+SA_CASES = {"never": {}, "never_lpop_trend": {"controls": ["lpop_trend"]},
             "lastcohort": {"control": "lastcohort"}}
 
 
@@ -232,7 +232,7 @@ def test_sun_abraham_matches_dummy_regression(panel, name):
     county clusters once (fixest/reghdfe); after that closed-form rescaling,
     ``sqrt((N - K_nested) / (N - K_full))`` with K_nested = K_full - G + 1, SEs agree to 1e-8."""
     ref = SA_REF["results"][name]
-    res = sun_abraham(panel, "lemp", "first.treat", **SA_CASES[name])
+    res = sun_abraham(panel, "lemp", adoption="first.treat", **SA_CASES[name])
     n, k_full, g = ref["n_obs"], ref["n_params"], ref["n_clusters"]
     scale = np.sqrt((n - (k_full - g + 1)) / (n - k_full))
     cells = res.meta["cohort_effects"]
@@ -252,7 +252,7 @@ def test_sun_abraham_matches_dummy_regression(panel, name):
 def test_sun_abraham_cells_match_pyfixest_saturated(panel):
     """Second, independent code path: pyfixest's SaturatedEventStudy cell estimates (1e-9)."""
     ref = pd.DataFrame(SA_REF["pyfixest_never"])
-    cells = sun_abraham(panel, "lemp", "first.treat").meta["cohort_effects"]
+    cells = sun_abraham(panel, "lemp", adoption="first.treat").meta["cohort_effects"]
     m = cells.merge(ref, on=["g", "e"], suffixes=("", "_pf"))
     assert len(m) == len(cells) == len(ref)
     np.testing.assert_allclose(m["estimate"], m["estimate_pf"], rtol=0, atol=1e-9)
@@ -264,8 +264,8 @@ BJS_CASES = {
     "att": {"horizons": []},
     "horizons": {"horizons": [0, 1, 2, 3]},
     "horizons_pretrends": {"horizons": [0, 1, 2, 3], "pretrends": 3},
-    "att_lpop_trend": {"horizons": [], "covariates": ["lpop_trend"]},
-    "horizons_lpop_trend": {"horizons": [0, 1, 2, 3], "covariates": ["lpop_trend"]},
+    "att_lpop_trend": {"horizons": [], "controls": ["lpop_trend"]},
+    "horizons_lpop_trend": {"horizons": [0, 1, 2, 3], "controls": ["lpop_trend"]},
 }
 
 
@@ -279,7 +279,7 @@ def test_imputation_matches_did_imputation(panel, name):
     tolerance 1e-6; observed gaps ~3e-8) and BJS conservative SEs to 1e-5 relative (observed
     ~2e-7)."""
     ref = BJS_REF[name]
-    res = did_imputation(panel, "lemp", "first.treat", **BJS_CASES[name])
+    res = did_imputation(panel, "lemp", adoption="first.treat", **BJS_CASES[name])
     for key, est in ref["estimates"].items():
         np.testing.assert_allclose(res.coef(_bjs_term(key)), est, rtol=0, atol=1e-6)
         np.testing.assert_allclose(res.se(_bjs_term(key)), ref["std_errors"][key], rtol=1e-5)
@@ -292,7 +292,7 @@ def test_imputation_pretrend_test_matches(panel):
     (N = 2209, G = 500, K = 3 leads + 5 periods = 8). After rescaling by
     sqrt(f_ref / f_ours), f = (N-1)/(N-K) * G/(G-1), SEs agree to 1e-8."""
     ref = BJS_REF["horizons_pretrends"]
-    res = did_imputation(panel, "lemp", "first.treat", horizons=[0, 1, 2, 3], pretrends=3)
+    res = did_imputation(panel, "lemp", adoption="first.treat", horizons=[0, 1, 2, 3], pretrends=3)
     ours = (2208 / 2201) * (500 / 499)
     theirs = (2188 / 2182) * (480 / 479)
     for h in (1, 2, 3):
@@ -319,7 +319,7 @@ def test_imputation_equals_dense_formula(leave_out):
     weights ``v = -Z0 (Z0'Z0)^+ Z1' w``, variance ``sum_i (sum_t v e~)^2`` with cohort x period
     means weighted by v^2 (leave-one-unit-out when ``leave_out``). Agreement to 1e-10."""
     df = _small_staggered()
-    res = did_imputation(cm.Panel(df, "id", "t"), "y", "g", covariates="x", horizons=[0, 1], leave_out=leave_out)
+    res = did_imputation(cm.Panel(df, "id", "t"), "y", adoption="g", controls="x", horizons=[0, 1], leave_out=leave_out)
     z = np.column_stack([pd.get_dummies(df["id"], dtype=float), pd.get_dummies(df["t"], dtype=float), df["x"]])
     tr = ((df["g"] > 0) & (df["t"] >= df["g"])).to_numpy()
     y = df["y"].to_numpy()
@@ -367,10 +367,10 @@ def test_twfe_biased_robust_estimators_recover_truth(biased_design):
     p, truth = sim.panel, sim.truth
     tw = cm.twfe(p, "lnci", "did")
     assert abs(tw.coef("did") - truth["att"]) > 5 * tw.se("did")
-    fit = callaway_santanna(p, "lnci", "adoption_year", n_boot=0)
+    fit = callaway_santanna(p, "lnci", adoption="adoption_year", n_draws=0)
     simple = fit.aggregate("simple")
-    sa = sun_abraham(p, "lnci", "adoption_year")
-    bjs = did_imputation(p, "lnci", "adoption_year")
+    sa = sun_abraham(p, "lnci", adoption="adoption_year")
+    bjs = did_imputation(p, "lnci", adoption="adoption_year")
     for est, se in ((simple.att, simple.se), (sa.coef("ATT"), sa.se("ATT")), (bjs.coef("ATT"), bjs.se("ATT"))):
         assert abs(est - truth["att"]) < 2 * se
         assert abs(est - truth["att"]) < abs(tw.coef("did") - truth["att"]) / 3
@@ -388,7 +388,7 @@ def test_default_simulation_event_studies_recover_truth():
     event-time estimates within 3 SEs of the true path at every horizon."""
     sim = cm.simulate(effect=-0.2, lag=2, seed=2)
     true_e = pd.Series(sim.truth["effect_by_event_time"])
-    for res in (sun_abraham(sim.panel, "lnci", "adoption_year"), did_imputation(sim.panel, "lnci", "adoption_year")):
+    for res in (sun_abraham(sim.panel, "lnci", adoption="adoption_year"), did_imputation(sim.panel, "lnci", adoption="adoption_year")):
         post = [t for t in res.terms if t.startswith("e=") and int(t[2:]) >= 0]
         assert len(post) == len(true_e)
         for t in post:
@@ -396,17 +396,20 @@ def test_default_simulation_event_studies_recover_truth():
 
 
 def test_compare_estimators_flags_twfe(biased_design, panel):
-    """On the biased design the note names the gap; on mpdta the four overall effects (TWFE
-    -0.0365, CS -0.0400, SA -0.0400, BJS -0.0477) all lie within one TWFE SE: no note."""
-    cmp = compare_estimators(biased_design.panel, "lnci", "adoption_year", treat="did")
-    assert "more than one TWFE standard error" in cmp.note
+    """On the biased design the note names the gap and advises the robust estimates; on mpdta
+    the four overall effects (TWFE -0.0365, CS -0.0400, SA -0.0400, BJS -0.0477) differ by
+    less than their uncertainty: no advice."""
+    cmp = compare_estimators(biased_design.panel, "lnci", adoption="adoption_year", treat="did")
+    assert "standard errors of the difference" in cmp.note and "prefer the robust estimates" in cmp.note
+    assert set(cmp.differs) == {"Callaway-Sant'Anna", "Sun-Abraham", "Imputation (BJS)"}
     frame = cmp.frame().set_index("estimator")
     np.testing.assert_allclose(frame.loc["TWFE", "estimate"], cm.twfe(biased_design.panel, "lnci", "did").coef("did"))
     assert "TWFE" in cmp.table().to_text() and cmp.note in cmp.table().notes
-    quiet = compare_estimators(panel, "lemp", "first.treat")
+    quiet = compare_estimators(panel, "lemp", adoption="first.treat")
     est = quiet.frame()["estimate"].to_numpy()
     np.testing.assert_allclose(est, [-0.0365, -0.0400, -0.0400, -0.0477], atol=5e-5)
-    assert quiet.note == ""
+    assert "within their sampling uncertainty" in quiet.note and "prefer" not in quiet.note
+    assert quiet.differs == []
     np.testing.assert_allclose(est[1], CS_REF["never_dr"]["simple"]["att"], atol=1e-12)
 
 
@@ -417,11 +420,11 @@ def test_bacon_reproduces_twfe(panel, biased_design):
     and on the simulated panel."""
     for p, y, d in ((panel, "lemp", "D"), (biased_design.panel, "lnci", "did")):
         b = bacon_decomposition(p, y, d)
-        assert abs(b.table["weight"].sum() - 1) < 1e-12
+        assert abs(b.comparisons["weight"].sum() - 1) < 1e-12
         assert abs(b.weighted_sum - cm.twfe(p, y, d).coef(d)) < 1e-10
     b = bacon_decomposition(panel, "lemp", "D")
-    assert len(b.table) == 9
-    assert set(b.table["type"]) == {"Treated vs Never Treated", "Earlier vs Later Treated", "Later vs Earlier Treated"}
+    assert len(b.comparisons) == 9
+    assert set(b.comparisons["type"]) == {"Treated vs Never Treated", "Earlier vs Later Treated", "Later vs Earlier Treated"}
 
 
 def test_bacon_pools_always_treated_with_never_treated(mpdta):
@@ -479,7 +482,7 @@ def test_dcdh_weights_reproduce_twfe_from_cell_effects():
     neg = w.cells[w.cells["weight"] < 0]
     assert set(neg["g"]) == {2} and neg["t"].min() >= 7
     assert w.n_negative / w.n_cells == w.share_negative
-    assert "negative" in w.summary()
+    assert "negative" in w.reading() and w.summary()["n_negative"] == w.n_negative
 
 
 def test_dcdh_weights_with_never_treated_and_unbalanced_panel():
@@ -497,8 +500,8 @@ def test_dcdh_weights_with_never_treated_and_unbalanced_panel():
 # ---------------------------------------------------------------------- degenerate inputs
 def test_no_never_treated_is_an_error(panel):
     treated = panel.subset(panel.df["first.treat"].to_numpy() > 0)
-    for call in (lambda: callaway_santanna(treated, "lemp", "first.treat", n_boot=0),
-                 lambda: sun_abraham(treated, "lemp", "first.treat")):
+    for call in (lambda: callaway_santanna(treated, "lemp", adoption="first.treat", n_draws=0),
+                 lambda: sun_abraham(treated, "lemp", adoption="first.treat")):
         with pytest.raises(EstimationError, match="control='never' needs never-treated units"):
             call()
 
@@ -507,9 +510,9 @@ def test_cohort_treated_in_first_period_is_an_error(mpdta):
     df = mpdta.copy()
     df.loc[df["countyreal"] == 8001, "first.treat"] = 2003
     p = cm.Panel(df, "countyreal", "year")
-    for call in (lambda: callaway_santanna(p, "lemp", "first.treat", n_boot=0),
-                 lambda: sun_abraham(p, "lemp", "first.treat"),
-                 lambda: did_imputation(p, "lemp", "first.treat")):
+    for call in (lambda: callaway_santanna(p, "lemp", adoption="first.treat", n_draws=0),
+                 lambda: sun_abraham(p, "lemp", adoption="first.treat"),
+                 lambda: did_imputation(p, "lemp", adoption="first.treat")):
         with pytest.raises(EstimationError, match=r"cohort 2003 \(1 units, e.g. countyreal 8001\).*no pre-treatment period"):
             call()
 
@@ -518,9 +521,9 @@ def test_group_varying_within_unit_is_an_error(mpdta):
     df = mpdta.copy()
     df.loc[(df["countyreal"] == 8019) & (df["year"] == 2005), "first.treat"] = 2006
     p = cm.Panel(df, "countyreal", "year")
-    for call in (lambda: callaway_santanna(p, "lemp", "first.treat", n_boot=0),
-                 lambda: sun_abraham(p, "lemp", "first.treat"),
-                 lambda: did_imputation(p, "lemp", "first.treat")):
+    for call in (lambda: callaway_santanna(p, "lemp", adoption="first.treat", n_draws=0),
+                 lambda: sun_abraham(p, "lemp", adoption="first.treat"),
+                 lambda: did_imputation(p, "lemp", adoption="first.treat")):
         with pytest.raises(EstimationError, match="constant within each unit.*countyreal 8019 has values"):
             call()
 
@@ -537,14 +540,57 @@ def test_bacon_rejects_reversals_and_gaps(mpdta):
 
 
 def test_compare_estimators_reports_an_estimator_that_cannot_be_computed():
-    """Three treated units and four covariates: the CS propensity logit separates. The other
-    estimators are still shown and the table says why CS is missing."""
+    """Every city treated (no never-treated units): CS and SA (never-treated controls) cannot be
+    computed; TWFE and BJS are still shown and the table says why the others are missing."""
+    from climetrics.estimate.did.staggered import compare_estimators
+
+    p = cm.simulate(seed=11).panel
+    g = np.where(p.df["city"].to_numpy() // 100 % 2 == 0, 2012, 2015)
+    p = p.assign(g=g)
+    cmp = compare_estimators(p, "lnci", adoption="g")
+    assert cmp.labels == ["TWFE", "Imputation (BJS)"]
+    assert cmp.skipped[0].startswith("Callaway-Sant'Anna could not be estimated on these data:")
+    assert "never-treated" in cmp.skipped[0] and cmp.skipped[0] in cmp.table().notes
+
+
+def test_single_unit_cohort_is_dropped_with_a_note():
+    """Issue 15: a cohort of one unit (330100, 2013) has no valid standard error (the treated
+    part of its influence function is zero) and no propensity score: CS drops it as a treated
+    group with a note naming it, instead of an SE near 0 with stars or a failed section. With
+    four covariates and the two-unit cohort 2012, CS is estimated; the ATT equals the one
+    computed without the single-unit cohort's unit treated as a cohort (here: as a control)."""
     from climetrics.estimate.did.staggered import compare_estimators
 
     p = cm.simulate(seed=11).panel
     g = p.df["city"].map({320500: 2012, 330100: 2013, 110100: 2012}).fillna(0).to_numpy()
     p = p.assign(g=g, d=(p.df["year"].to_numpy() >= np.where(g > 0, g, np.inf)).astype(float))
-    cmp = compare_estimators(p, "lnci", "g", treat="d", covariates=["lnpgdp", "gov", "str", "lnpden"])
-    assert cmp.labels[0] == "TWFE" and "Callaway-Sant'Anna" not in cmp.labels and len(cmp.labels) >= 2
-    assert cmp.skipped[0].startswith("Callaway-Sant'Anna could not be estimated on these data:")
-    assert cmp.skipped[0] in cmp.table().notes
+    fit = callaway_santanna(p, "lnci", adoption="g", n_draws=0)
+    assert set(fit.attgt["g"]) == {2012}
+    assert any("Cohort 2013 has a single city (330100)" in n for n in fit.notes)
+    assert (fit.attgt["se"] > 1e-6).all()
+    solo = callaway_santanna(p.subset(p.df["city"].to_numpy() != 330100), "lnci", adoption="g", n_draws=0)
+    np.testing.assert_allclose(fit.attgt.query("t < 2013")["att"], solo.attgt.query("t < 2013")["att"], atol=1e-12)
+    cmp = compare_estimators(p, "lnci", adoption="g", treat="d", controls=["lnpgdp", "gov", "str", "lnpden"])
+    assert "Callaway-Sant'Anna" in cmp.labels
+    assert any("single city" in n for n in cmp.table().notes)
+    with pytest.raises(EstimationError, match="single city"):
+        callaway_santanna(p.assign(g=np.where(p.df["city"].to_numpy() == 330100, 2013, 0)), "lnci", adoption="g")
+
+
+def test_time_invariant_control_is_dropped_by_sa_and_bjs_and_the_comparison(panel):
+    """Issue 15: mpdta's lpop is constant within counties. Unit effects absorb it, so the
+    imputation step-1 normal matrix is singular up to rounding (issue 15 saw a BJS ATT of 18.9
+    in the comparison; SA refused to run). SA and
+    BJS now drop it with a note and equal their no-control fits (1e-9); the comparison leaves it
+    out of every column, CS included (whose own fit with lpop matches R did, see
+    test_cs_attgt_matches_csdid), and says so."""
+    for est in (sun_abraham, did_imputation):
+        with_lpop = est(panel, "lemp", adoption="first.treat", controls="lpop")
+        plain = est(panel, "lemp", adoption="first.treat")
+        assert any("lpop" in n and "dropped" in n for n in with_lpop.notes)
+        assert with_lpop.meta["controls"] == []
+        np.testing.assert_allclose(with_lpop.coef("ATT"), plain.coef("ATT"), atol=1e-9)
+        np.testing.assert_allclose(with_lpop.se("ATT"), plain.se("ATT"), rtol=1e-9)
+    cmp = compare_estimators(panel, "lemp", adoption="first.treat", controls="lpop")
+    np.testing.assert_allclose(cmp.frame()["estimate"], [-0.0365, -0.0400, -0.0400, -0.0477], atol=5e-5)
+    assert any("lpop are constant within units" in n for n in cmp.table().notes)

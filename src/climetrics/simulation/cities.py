@@ -79,7 +79,7 @@ def _digital_economy(cities: pd.DataFrame, size: np.ndarray, yrs: np.ndarray, a:
     ``dei`` grows at 0.08 - 0.01 ln(1 + km to Hangzhou) per year (so distance x trend predicts it),
     plus a shock that also enters the outcome. ``agglom = a * dei + city level + noise``.
     """
-    from ..estimate.endogeneity.iv import haversine_km
+    from ..data.geography import haversine_km
 
     rng = np.random.default_rng([seed, 4])  # own stream: other variables are unchanged
     hz = cities.loc[cities["adcode"] == 330100, ["lon", "lat"]].to_numpy()[0]

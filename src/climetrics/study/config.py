@@ -319,13 +319,17 @@ SCHEMA: dict[str, Any] = {
     },
     "model_selection": {
         "enabled": _f(bool, True),
-        "robust_hausman": _f(bool, True, help="cluster-robust (regression-based) Hausman test"),
+        "robust_hausman": _f(
+            bool, True,
+            help="cluster-robust (regression-based) Hausman test: model_selection_tests(cluster=the study's "
+            "cluster, default the unit); false: cluster=None, plm's classical contrast",
+        ),
     },
     "gmm": {
         "enabled": _f(bool, False),
         "method": _f(str, "system", choices=("difference", "system")),
         "steps": _f(int, 2, choices=(1, 2)),
-        "lags": _f(int, 1, help="lags of the outcome on the right-hand side"),
+        "lags": _f(int, 1, help="lags of the outcome on the right-hand side (dynamic_gmm(lags=))"),
         "collapse": _f(
             bool, True, help="collapsed instruments (Roodman 2009) against instrument proliferation"
         ),

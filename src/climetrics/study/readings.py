@@ -2,68 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from ..core.results import EstimationResult, ResultSet
-
-
-def significance_phrase(p: float) -> str:
-    """'significant at the 1% level', ..., or 'not statistically significant at the 10% level'."""
-    for level in (0.01, 0.05, 0.1):
-        if p < level:
-            return f"significant at the {int(level * 100)}% level"
-    return "not statistically significant at the 10% level"
-
-
-def p_phrase(p: float) -> str:
-    """'p < 0.001' or 'p = 0.023'."""
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
-
-
-def is_log_name(name: str) -> bool:
-    """Outcomes named ln*/log* are read as logs (the reading says so explicitly)."""
-    n = name.lower()
-    return n.startswith("ln") or n.startswith("log")
-
-
-def effect_size_phrase(b: float, outcome: str, label: str) -> str:
-    """Translate a coefficient into words; for a log outcome, 100*(exp(b)-1) percent."""
-    if is_log_name(outcome):
-        pct = 100 * (math.exp(b) - 1)
-        direction = "lower" if pct < 0 else "higher"
-        return (f"Because {label} is in logs (its name starts with '{outcome[:2]}'), this corresponds to a "
-                f"{abs(pct):.1f}% {direction} {label.removeprefix('ln ').removeprefix('log ')} after adoption")
-    direction = "decrease" if b < 0 else "increase"
-    return f"This is a {direction} of {abs(b):.4g} units of {label} after adoption"
-
-
-def baseline_reading(rs: ResultSet, treat: str, outcome: str, labels: dict[str, str]) -> str:
-    """One paragraph reading the baseline table."""
-    last = rs.last
-    b, t, p = last.coef(treat), last.tstat(treat), last.pvalue(treat)
-    lab_t, lab_y = labels.get(treat, treat), labels.get(outcome, outcome)
-    k = len(rs)
-    parts = [
-        f"In the fullest specification (column ({k})), the coefficient on {lab_t} is {b:.4f} "
-        f"(t = {t:.2f}, {p_phrase(p)}), {significance_phrase(p)}.",
-        effect_size_phrase(b, outcome, lab_y) + ", relative to what the control units' path implies.",
-    ]
-    if k > 1:
-        ests = [r.coef(treat) for r in rs if treat in r.terms]
-        same_sign = all(math.copysign(1, e) == math.copysign(1, b) for e in ests)
-        sig = sum(r.pvalue(treat) < 0.1 for r in rs if treat in r.terms)
-        parts.append(
-            f"Across the {k} columns the estimate ranges from {min(ests):.4f} to {max(ests):.4f}; "
-            + ("its sign never changes" if same_sign else "its sign changes across columns")
-            + f", and it is significant at 10% in {sig} of {len(ests)}."
-        )
-    parts.append(
-        "This is a causal effect only if treated and control units would have followed parallel trends "
-        "without the policy, adoption was not anticipated, and effects do not vary across adoption cohorts "
-        "in ways that bias two-way fixed effects; the event-study and robustness sections test these."
-    )
-    return " ".join(parts)
+from ..core.results import EstimationResult
+from ..core.wording import p_phrase, significance_phrase
 
 
 def truth_paragraph(res: EstimationResult, treat: str, truth: dict[str, Any]) -> str:
@@ -84,22 +26,6 @@ def truth_paragraph(res: EstimationResult, treat: str, truth: dict[str, Any]) ->
         + ("covers" if covered else "does NOT cover")
         + " the truth."
     )
-
-
-def iv_reading(res: Any, treat: str) -> str:
-    """Instrument strength first, then the 2SLS estimate and the weak-IV-robust AR test."""
-    d = res.diagnostics
-    f = d.first_stage_F[treat]
-    weak = f < 10
-    parts = [f"The first-stage F on the excluded instruments is {f:.2f} (Kleibergen-Paap rk Wald F "
-             f"{d.kp_rk_wald_F:.2f}): " + ("the instrument is weak (below the rule-of-thumb 10), so 2SLS is biased "
-                                           "toward OLS and its t-test is unreliable." if weak else
-                                           "the instrument is not weak by the rule-of-thumb F > 10.")]
-    b, p = res.coef(treat), res.pvalue(treat)
-    parts.append(f"2SLS gives {b:.4f} ({p_phrase(p)}). The Anderson-Rubin test, valid however weak the instrument, "
-                 f"gives p = {res.anderson_rubin['p_value']:.3f} for a zero effect"
-                 + (": rely on it rather than the 2SLS t-test." if weak else "."))
-    return " ".join(parts)
 
 
 def _signed(b: float, p: float, what: str) -> str:

@@ -234,12 +234,13 @@ def baseline_section(ctx: Context) -> Output:
 def model_selection_section(ctx: Context) -> Output:
     from ..estimate.selection.panel_tests import model_selection_tests
 
-    res = model_selection_tests(ctx.panel, ctx.y, [ctx.d, *ctx.controls],
-                                robust_hausman=ctx.config["model_selection"]["robust_hausman"])
+    robust = ctx.config["model_selection"]["robust_hausman"]
+    res = model_selection_tests(ctx.panel, ctx.y, ctx.d, ctx.controls,
+                                cluster=(ctx.cluster or "unit") if robust else None)
     out = Output(Section("model_selection", "Model selection", paragraphs=[
         "Is a fixed-effects model needed (F test against pooled OLS), are there unit effects at all "
         "(Breusch-Pagan LM), and may they be treated as random (Hausman)?"],
-        reading=" ".join(t.verdict[:1].upper() + t.verdict[1:] + "." for t in res)))
+        reading=res.reading()))
     out.add_table("model_selection", res.table())
     return out
 
@@ -248,18 +249,9 @@ def gmm_section(ctx: Context) -> Output:
     from ..estimate.endogeneity.gmm import dynamic_gmm
 
     g = ctx.config["gmm"]
-    res = dynamic_gmm(ctx.panel, ctx.y, [ctx.d, *ctx.controls], lags=g["lags"], method=g["method"],
+    res = dynamic_gmm(ctx.panel, ctx.y, ctx.d, ctx.controls, lags=g["lags"], method=g["method"],
                       steps=g["steps"], collapse=g["collapse"])
-    st = res.stats
-    ok_ar2 = st["ar2_p"] >= 0.1
-    ok_hansen = st["hansen_p"] >= 0.1
-    reading = (f"With the lagged outcome on the right-hand side, {ctx.label(ctx.d)} is {res.coef(ctx.d):.4f} "
-               f"({readings.p_phrase(res.pvalue(ctx.d))}). AR(2) test p = {st['ar2_p']:.3f}: "
-               + ("no second-order serial correlation, so lagged levels are valid instruments. " if ok_ar2 else
-                  "second-order serial correlation, so the lag-2 instruments are invalid; use deeper lags. ")
-               + f"Hansen test p = {st['hansen_p']:.3f} with {int(st['n_instruments'])} instruments: "
-               + ("the over-identifying restrictions are not rejected." if ok_hansen else
-                  "the over-identifying restrictions are rejected, so the GMM estimate is not reliable."))
+    reading = res.reading(ctx.d, label=ctx.label(ctx.d))
     out = Output(Section("gmm", "Dynamic panel GMM", paragraphs=[
         f"{'System' if g['method'] == 'system' else 'Difference'} GMM ({g['steps']}-step"
         + (", Windmeijer-corrected SEs" if g["steps"] == 2 else "") + (", collapsed instruments" if g["collapse"] else "")
@@ -364,47 +356,30 @@ def robustness_section(ctx: Context) -> Output:
 
 
 def robust_did_section(ctx: Context) -> Output:
-    import numpy as np
-
-    from ..estimate.baseline.event_study import adoption_year
     from ..estimate.did.bacon import bacon_decomposition, twfe_weights
     from ..estimate.did.staggered import compare_estimators
-    from ..report.tables import fmt
 
     p = ctx.panel
-    group = adoption_year(p, ctx.d).fillna(0).to_numpy()
-    work = p.assign(_group=group)
-    cmp = compare_estimators(work, ctx.y, "_group", treat=ctx.d, covariates=ctx.controls,
-                             cluster=ctx.cluster or "unit")
+    cmp = compare_estimators(p, ctx.y, treat=ctx.d, controls=ctx.controls, cluster=ctx.cluster or "unit")
     paras = ["Two-way fixed effects with staggered adoption compares later adopters with earlier ones "
              "and can be biased when effects change over time or differ across cohorts (Goodman-Bacon 2021; "
              "de Chaisemartin & D'Haultfoeuille 2020). The columns below estimate the same average effect on "
              "the treated with estimators that avoid those comparisons."]
     if ctx.truth_applies():
         paras.append(f"True average effect on the treated (simulated data): {ctx.truth['att']:.4f}.")
-    w = twfe_weights(work, ctx.d)
-    paras.append(w.summary())
+    w = twfe_weights(p, ctx.d)
+    paras.append(w.reading())
     out = Output(Section("robust_did", "TWFE versus heterogeneity-robust DID estimators", paragraphs=paras,
-                         reading=cmp.note or "The robust estimators agree with TWFE: its estimate is not driven "
-                                             "by forbidden comparisons or heterogeneous effects."),
-                 results=list(cmp.results),
+                         reading=cmp.reading()),
+                 results=cmp.results,
                  summary={"estimates": cmp.frame().to_dict("records"), "negative_weights": int(w.n_negative)})
     out.add_table("robust_did", cmp.table(labels={**ctx.labels, "ATT": ctx.label(ctx.d)},
                                           title="TWFE versus heterogeneity-robust estimators"))
     if p.balance().balanced:
         bd = bacon_decomposition(p, ctx.y, ctx.d)
-        bt = bd.by_type()
-        from ..report.tables import Table
-
-        out.add_table("bacon", Table(
-            columns=["2x2 comparisons", "Total weight", "Weighted estimate"],
-            rows=[[str(r.type), fmt(int(r.n)), fmt(r.weight, 3), fmt(r.estimate, 4)] for r in bt.itertuples()],
-            title="Goodman-Bacon decomposition of the TWFE estimate (no controls)", stub="Comparison",
-            notes=[f"The weighted sum of the 2x2 estimates equals the TWFE coefficient without controls, "
-                   f"{bd.twfe:.4f} (difference {abs(bd.weighted_sum - bd.twfe):.1e})."]))
+        out.add_table("bacon", bd.table())
         out.add_figure("bacon", bd.plot(), "Goodman-Bacon decomposition: each 2x2 DID estimate against its weight.")
-        out.summary["bacon_forbidden_weight"] = float(np.sum(bt.loc[bt["type"].str.contains("later vs", case=False,
-                                                                                         regex=False), "weight"]))
+        out.summary["bacon_forbidden_weight"] = bd.forbidden_weight
     else:
         out.section.paragraphs.append("The Goodman-Bacon decomposition needs a balanced panel; skipped.")
     return out
@@ -454,10 +429,10 @@ def iv_section(ctx: Context) -> Output:
                      "only through the policy, which the data cannot test with one instrument.")
     res = iv_2sls(panel, ctx.y, ctx.d, instruments, ctx.controls, cluster=ctx.cluster)
     out = Output(Section("iv", "Endogeneity: instrumental variables", paragraphs=paras,
-                         reading=readings.iv_reading(res, ctx.d)),
-                 results=[*res.first_stages.values(), res.second],
+                         reading=res.reading(ctx.d)),
+                 results=res.results,
                  summary={"estimate": res.coef(ctx.d), "first_stage_F": res.diagnostics.first_stage_F[ctx.d],
-                          "ar_p": res.anderson_rubin["p_value"]})
+                          "ar_p": res.anderson_rubin.p_value})
     out.add_table("iv", res.table(labels=ctx.labels))
     return out
 
@@ -470,7 +445,7 @@ def nonlinear_section(ctx: Context) -> Output:
                         cluster=ctx.cluster)
     out = Output(Section("nonlinear", "Nonlinearity", paragraphs=[
         f"Fixed-effects regression of {ctx.label(ctx.y)} on {ctx.label(c['x'])} and its powers up to "
-        f"{c['degree']}; turning points with delta-method confidence intervals."], reading=res.verdict()),
+        f"{c['degree']}; turning points with delta-method confidence intervals."], reading=res.reading()),
         results=[res.result])
     out.add_table("nonlinear", res.table())
     out.add_figure("nonlinear", res.plot(), f"Fitted relation of {ctx.label(ctx.y)} to {ctx.label(c['x'])} "

@@ -24,10 +24,12 @@ long-treated cells); :func:`twfe_weights` reports them by cohort x period cell.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ...core.results import Result, jsonable, tidy_frame
 from ...errors import EstimationError, show
 from ...panel import Panel
 from .staggered import codes, cohorts_from_treatment, twoway_demean
@@ -38,16 +40,17 @@ VS_NEVER = "Treated vs Never Treated"
 _COLORS = {EARLY_LATE: "#1f4e8c", LATE_EARLY: "#c0392b", VS_NEVER: "#2e8b57"}
 
 
-@dataclass
-class BaconDecomposition:
+@dataclass(eq=False)
+class BaconDecomposition(Result):
     """2x2 DIDs and weights of :func:`bacon_decomposition`.
 
-    ``table`` has one row per comparison: ``treated`` and ``control`` (timing of the group
-    playing each role; ``inf`` = untreated), ``type``, ``estimate`` and ``weight``. ``twfe``
-    is the TWFE coefficient computed directly (sum of demeaned D times y over sum of squares).
+    ``comparisons`` has one row per comparison: ``treated`` and ``control`` (timing of the
+    group playing each role; ``inf`` = untreated), ``type``, ``estimate`` and ``weight``.
+    ``twfe`` is the TWFE coefficient computed directly (sum of demeaned D times y over sum of
+    squares).
     """
 
-    table: pd.DataFrame
+    comparisons: pd.DataFrame
     twfe: float
     y: str
     treat: str
@@ -55,23 +58,91 @@ class BaconDecomposition:
     @property
     def weighted_sum(self) -> float:
         """``sum weight x estimate``; equals :attr:`twfe` (Goodman-Bacon 2021, Theorem 1)."""
-        return float(self.table["weight"] @ self.table["estimate"])
+        return float(self.comparisons["weight"] @ self.comparisons["estimate"])
 
     def by_type(self) -> pd.DataFrame:
         """Total weight and weighted-average 2x2 estimate of each comparison type."""
-        t = self.table.assign(wb=self.table["weight"] * self.table["estimate"])
+        t = self.comparisons.assign(wb=self.comparisons["weight"] * self.comparisons["estimate"])
         out = t.groupby("type", sort=False).agg(weight=("weight", "sum"), wb=("wb", "sum"),
                                                n=("weight", "size"))
         out["estimate"] = out["wb"] / out["weight"]
         return out[["n", "weight", "estimate"]].reset_index()
 
-    def plot(self, **kwargs):
-        """Scatter of 2x2 estimates against weights (see :func:`bacon_plot`)."""
-        return bacon_plot(self, **kwargs)
+    @property
+    def forbidden_weight(self) -> float:
+        """Total weight of the "later vs earlier treated" comparisons, which use already-treated
+        units as controls."""
+        c = self.comparisons
+        return float(c.loc[c["type"] == LATE_EARLY, "weight"].sum())
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per 2x2 comparison (no standard errors); ``type``, ``treated``, ``control``
+        and ``weight`` after the standard columns."""
+        c = self.comparisons
+
+        def lab(v: float) -> str:
+            return "untreated" if np.isinf(v) else f"{v:g}"
+
+        terms = [f"{t}: {lab(a)} vs {lab(b)}" for t, a, b in zip(c["type"], c["treated"], c["control"], strict=True)]
+        return tidy_frame(c.assign(term=terms))
+
+    def table(self, **kwargs: Any):
+        """Comparisons by type: count, total weight and weighted estimate; a note checks that
+        the weighted sum equals the TWFE coefficient."""
+        from ...report.tables import Table, fmt
+
+        bt = self.by_type()
+        return Table(
+            columns=["2x2 comparisons", "Total weight", "Weighted estimate"],
+            rows=[[str(r.type), fmt(int(r.n)), fmt(r.weight, 3), fmt(r.estimate, 4)] for r in bt.itertuples()],
+            title=kwargs.get("title") or "Goodman-Bacon decomposition of the TWFE estimate (no controls)",
+            stub="Comparison",
+            notes=[f"The weighted sum of the 2x2 estimates equals the TWFE coefficient without controls, "
+                   f"{self.twfe:.4f} (difference {abs(self.weighted_sum - self.twfe):.1e})."])
+
+    def summary(self) -> dict[str, Any]:
+        return {"twfe": jsonable(self.twfe), "weighted_sum": jsonable(self.weighted_sum),
+                "n_comparisons": len(self.comparisons), "forbidden_weight": jsonable(self.forbidden_weight),
+                **{f"weight: {r.type}": jsonable(r.weight) for r in self.by_type().itertuples()}}
+
+    def reading(self) -> str:
+        """How much of the TWFE estimate rests on comparisons with already-treated units."""
+        w = self.forbidden_weight
+        text = (f"TWFE ({self.twfe:.4f}) averages {len(self.comparisons)} 2x2 comparisons; "
+                f"{100 * w:.1f}% of the weight is on later-treated units compared with already-treated ones")
+        if w == 0:
+            return text + "."
+        late = self.by_type().set_index("type").loc[LATE_EARLY, "estimate"]
+        return text + (f" (weighted estimate {late:.4f}). These comparisons are biased when effects change "
+                       "over time" + (", so TWFE should be checked against the heterogeneity-robust "
+                                      "estimators." if w > 0.1 else "; their weight here is small."))
+
+    def plot(self, *, ax=None, title: str | None = None):
+        """Scatter of each 2x2 DID estimate against its weight, coloured by comparison type, with
+        the TWFE coefficient as a horizontal line (Goodman-Bacon 2021, Figure 6). Returns the
+        matplotlib figure."""
+        from ...report.figures import _pyplot
+
+        plt = _pyplot()
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(6.4, 4.0))
+        else:
+            fig = ax.figure
+        for kind, part in self.comparisons.groupby("type", sort=False):
+            ax.scatter(part["weight"], part["estimate"], label=kind, color=_COLORS[kind],
+                       marker={EARLY_LATE: "o", LATE_EARLY: "x", VS_NEVER: "^"}[kind], s=36)
+        ax.axhline(self.twfe, color="grey", lw=0.9, ls="--", label=f"TWFE = {self.twfe:.4g}")
+        ax.axhline(0, color="black", lw=0.5)
+        ax.set_xlabel("Weight")
+        ax.set_ylabel("2x2 DID estimate")
+        ax.set_title(title or f"Goodman-Bacon decomposition of TWFE ({self.y})")
+        ax.legend(frameon=False, fontsize="small")
+        ax.spines[["top", "right"]].set_visible(False)
+        return fig
 
     def __repr__(self) -> str:
         return (f"BaconDecomposition({self.y} on {self.treat}: TWFE = {self.twfe:.6g}, "
-                f"{len(self.table)} 2x2 comparisons)\n{self.by_type().to_string(index=False)}")
+                f"{len(self.comparisons)} 2x2 comparisons)\n{self.by_type().to_string(index=False)}")
 
 
 def _balanced_wide(panel: Panel, cols: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -155,38 +226,12 @@ def bacon_decomposition(panel: Panel, y: str, treat: str) -> BaconDecomposition:
             rows.append((k, lt, EARLY_LATE, _dd(ybar, a, b, ~post_k, post_k & ~post_l), w_early))
             rows.append((lt, k, LATE_EARLY, _dd(ybar, b, a, post_k & ~post_l, post_l), w_late))
     table = pd.DataFrame(rows, columns=["treated", "control", "type", "estimate", "weight"])
-    return BaconDecomposition(table=table, twfe=twfe, y=y, treat=treat)
-
-
-def bacon_plot(decomposition: BaconDecomposition, *, ax=None, title: str | None = None):
-    """Scatter of each 2x2 DID estimate against its weight, coloured by comparison type, with
-    the TWFE coefficient as a horizontal line (Goodman-Bacon 2021, Figure 6). Returns the
-    matplotlib figure."""
-    from ...report.figures import _pyplot
-
-    plt = _pyplot()
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    else:
-        fig = ax.figure
-    tab = decomposition.table
-    for kind, part in tab.groupby("type", sort=False):
-        ax.scatter(part["weight"], part["estimate"], label=kind, color=_COLORS[kind],
-                   marker={EARLY_LATE: "o", LATE_EARLY: "x", VS_NEVER: "^"}[kind], s=36)
-    ax.axhline(decomposition.twfe, color="grey", lw=0.9, ls="--",
-               label=f"TWFE = {decomposition.twfe:.4g}")
-    ax.axhline(0, color="black", lw=0.5)
-    ax.set_xlabel("Weight")
-    ax.set_ylabel("2x2 DID estimate")
-    ax.set_title(title or f"Goodman-Bacon decomposition of TWFE ({decomposition.y})")
-    ax.legend(frameon=False, fontsize="small")
-    ax.spines[["top", "right"]].set_visible(False)
-    return fig
+    return BaconDecomposition(comparisons=table, twfe=twfe, y=y, treat=treat)
 
 
 # ---------------------------------------------------------------------- dCDH weights
-@dataclass
-class TWFEWeights:
+@dataclass(eq=False)
+class TWFEWeights(Result):
     """Weights TWFE attaches to the treated cohort x period cells (dCDH 2020, Theorem 1).
 
     ``cells``: ``g`` (cohort), ``t``, ``event_time``, ``n_obs`` and ``weight`` (summing to one
@@ -218,17 +263,39 @@ class TWFEWeights:
         w = self.cells["weight"]
         return float(w[w < 0].sum())
 
-    def summary(self) -> str:
+    def summary(self) -> dict[str, Any]:
+        return {"n_cells": self.n_cells, "n_negative": self.n_negative,
+                "share_negative": jsonable(self.share_negative), "sum_negative": jsonable(self.sum_negative)}
+
+    def reading(self) -> str:
+        from ...core.wording import count
+
         return (
-            f"TWFE weights on the {self.n_cells} treated cohort x period cells of '{self.treat}': "
+            f"TWFE weights on the {count(self.n_cells, 'treated cohort x period cell')} of '{self.treat}': "
             f"{self.n_negative} negative ({self.share_negative:.0%}), summing to {self.sum_negative:.4f}. "
             + ("Negative weights mean TWFE can have the wrong sign when effects differ across cells "
                "(de Chaisemartin & D'Haultfoeuille 2020)." if self.n_negative else
                "No negative weights.")
         )
 
+    def tidy(self) -> pd.DataFrame:
+        """One row per treated cell, ``estimate`` = its weight (no standard errors); ``g``,
+        ``t``, ``event_time``, ``n_obs`` after the standard columns."""
+        c = self.cells
+        terms = [f"g={g}, t={t}" for g, t in zip(c["g"], c["t"], strict=True)]
+        return tidy_frame(c.assign(term=terms, estimate=c["weight"]).drop(columns="weight"))
+
+    def table(self, **kwargs: Any):
+        from ...report.tables import Table, fmt
+
+        return Table(columns=["Cohort", "Period", "Event time", "Obs.", "Weight"],
+                     rows=[[f"{i + 1}", str(r.g), str(r.t), str(r.event_time), fmt(int(r.n_obs)), fmt(r.weight, 4)]
+                           for i, r in enumerate(self.cells.itertuples())],
+                     title=kwargs.get("title") or "TWFE weights on treated cells (de Chaisemartin & D'Haultfoeuille 2020)",
+                     notes=[self.reading()], stub="Cell")
+
     def __repr__(self) -> str:
-        return self.summary()
+        return self.reading()
 
 
 def twfe_weights(panel: Panel, treat: str) -> TWFEWeights:

@@ -37,34 +37,33 @@ chunked over draws on the replicate engine (:mod:`climetrics.core.replicate`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from ...core.covariance import cluster_codes, cluster_sums, coef_table
-from ...core.results import EstimationResult
 from ...errors import EstimationError, PanelError, show
 from ...panel import Panel
+from ..baseline.twfe import _as_list, collinear_columns
+from .cs_results import (
+    CallawaySantAnna,
+    CSAggregate,
+    _Inference,
+    analytic_se,
+    multiplier_bootstrap,
+)
 from .staggered import (
     NEVER,
-    as_list,
     require_never_treated,
     require_pre_period,
-    unit_cohorts,
+    resolve_cohorts,
 )
+
+__all__ = ["CSAggregate", "CallawaySantAnna", "analytic_se", "callaway_santanna", "multiplier_bootstrap"]
 
 _METHODS = ("dr", "dr_imp", "ipw", "reg")
 _CONTROLS = {"never": "never-treated", "notyet": "not-yet-treated"}
-_KINDS = {
-    "simple": "simple",
-    "dynamic": "dynamic",
-    "event": "dynamic",
-    "group": "group",
-    "calendar": "calendar",
-}
 TRIM = 0.995  # controls with propensity score >= TRIM get zero weight (DRDID's trim.level)
 
 
@@ -205,7 +204,7 @@ _KERNELS = {"reg": did_reg, "ipw": did_ipw, "dr": did_dr, "dr_imp": did_dr_imp}
 # ---------------------------------------------------------------------- data preparation
 @dataclass
 class _Design:
-    """Balanced wide data: outcome (n x T), covariates (n x T x k), cohort of each unit."""
+    """Balanced wide data: outcome (n x T), controls (n x T x k), cohort of each unit."""
 
     units: np.ndarray
     periods: np.ndarray
@@ -285,352 +284,6 @@ def _cell_plan(
     return plan
 
 
-# ---------------------------------------------------------------------- inference
-def analytic_se(psi: np.ndarray, cluster: np.ndarray) -> np.ndarray:
-    """``sqrt(sum_c S_c^2) / n`` per column, S_c the within-cluster sum of the influence
-    function; with one unit per cluster this is ``sqrt(mean(psi^2) / n)`` (R ``did``)."""
-    s = cluster_sums(psi, cluster_codes(cluster)[0])
-    return np.sqrt((s**2).sum(0)) / psi.shape[0]
-
-
-def multiplier_weights(n_clusters: int, seed: int, draws: np.ndarray, kind: str) -> np.ndarray:
-    """``(G, len(draws))`` i.i.d. multiplier weights, draw ``b`` from its own stream
-    (:func:`climetrics.core.replicate.replicate_rng`): Rademacher (+-1 w.p. 1/2) or Mammen
-    (``(1 - sqrt5)/2`` w.p. ``(sqrt5 + 1)/(2 sqrt5)``, else ``(1 + sqrt5)/2``)."""
-    from ...core.replicate import replicate_rng
-
-    r5 = np.sqrt(5.0)
-    out = np.empty((n_clusters, len(draws)))
-    for j, b in enumerate(draws):
-        rng = replicate_rng(seed, b)
-        if kind == "rademacher":
-            out[:, j] = rng.choice([-1.0, 1.0], size=n_clusters)
-        else:
-            out[:, j] = np.where(
-                rng.random(n_clusters) < (r5 + 1) / (2 * r5), (1 - r5) / 2, (1 + r5) / 2
-            )
-    return out
-
-
-@dataclass(frozen=True)
-class MultiplierJob:
-    """Shared data of :func:`multiplier_kernel`: cluster sums of the influence functions."""
-
-    sums: np.ndarray  # (G, K)
-    n: int  # rows of psi
-    seed: int
-    weights: str
-
-
-def multiplier_kernel(draws: np.ndarray, job: MultiplierJob) -> np.ndarray:
-    """Replicate kernel: ``(len(draws), K)`` bootstrap deviations ``v_b' S / n``."""
-    v = multiplier_weights(job.sums.shape[0], job.seed, draws, job.weights)
-    return v.T @ job.sums / job.n
-
-
-def multiplier_bootstrap(
-    psi: np.ndarray,
-    cluster: np.ndarray,
-    *,
-    n_boot: int,
-    alpha: float,
-    seed: int,
-    weights: str,
-    backend: Any = None,
-) -> tuple[np.ndarray, float]:
-    """Bootstrap standard errors and the uniform critical value (CS 2021 algorithm 1).
-
-    Draws ``theta* - theta = V' S / n``, ``V`` a (clusters x n_boot) matrix of i.i.d.
-    Rademacher or Mammen weights (:func:`multiplier_weights`) and ``S`` the cluster sums of the
-    influence functions, in chunks of draws on the replicate engine (``backend``, see
-    :mod:`climetrics.core.replicate`). The SE is the interquartile range of the draws over
-    ``q(0.75) - q(0.25)`` of N(0,1); the critical value is the ``1 - alpha`` quantile of
-    ``max_k |theta*_k - theta_k| / se_k`` (columns with zero variance are left out).
-    """
-    from ...core.replicate import map_replicates
-
-    if weights not in ("rademacher", "mammen"):
-        raise ValueError(f"bootstrap weights must be 'rademacher' or 'mammen', got {weights!r}")
-    s = cluster_sums(psi, cluster_codes(cluster)[0])
-    job = MultiplierJob(s, psi.shape[0], seed, weights)
-    draws = map_replicates(
-        multiplier_kernel,
-        n_boot,
-        job,
-        backend=backend,
-        default_chunk=max(1, 2**19 // s.shape[0]),
-        label="multiplier bootstrap draws",
-    )
-    q75, q25 = np.quantile(draws, [0.75, 0.25], axis=0)
-    se = (q75 - q25) / (stats.norm.ppf(0.75) - stats.norm.ppf(0.25))
-    ok = se > 1e-12 * max(1.0, float(np.abs(draws).max(initial=0.0)))
-    se = np.where(ok, se, np.nan)
-    if not ok.any():
-        return se, np.nan
-    tmax = np.max(np.abs(draws[:, ok]) / se[ok], axis=1)
-    return se, float(np.quantile(tmax, 1 - alpha))
-
-
-@dataclass
-class _Inference:
-    """Shared inference settings of one fit."""
-
-    cluster: np.ndarray
-    alpha: float
-    n_boot: int
-    seed: int
-    weights: str
-    backend: Any = None
-
-    def frame(self, est: np.ndarray, psi: np.ndarray) -> tuple[pd.DataFrame, float]:
-        """Estimate, analytic SE, pointwise CI, bootstrap SE and uniform band per column."""
-        se = analytic_se(psi, self.cluster)
-        z = stats.norm.ppf(1 - self.alpha / 2)
-        out = pd.DataFrame({"att": est, "se": se, "ci_low": est - z * se, "ci_high": est + z * se})
-        if self.n_boot > 0:
-            se_b, crit = multiplier_bootstrap(
-                psi,
-                self.cluster,
-                n_boot=self.n_boot,
-                alpha=self.alpha,
-                seed=self.seed,
-                weights=self.weights,
-                backend=self.backend,
-            )
-            out["se_boot"] = se_b
-            out["band_low"], out["band_high"] = est - crit * se_b, est + crit * se_b
-        else:
-            crit = np.nan
-        return out, crit
-
-
-# ---------------------------------------------------------------------- results
-@dataclass
-class CSAggregate:
-    """An aggregation of ATT(g,t): overall effect and effects by event time, cohort or period.
-
-    Attributes
-    ----------
-    kind
-        ``"simple"``, ``"dynamic"``, ``"group"`` or ``"calendar"``.
-    att, se
-        Overall effect and its analytic standard error.
-    by
-        Effects by level (``e`` event time, ``g`` cohort or ``t`` period): columns ``att``,
-        ``se``, ``ci_low``, ``ci_high`` (pointwise) and, with the bootstrap, ``se_boot``,
-        ``band_low``, ``band_high`` (uniform band over the levels). Empty for ``"simple"``.
-    crit_val
-        Bootstrap critical value of the uniform band (NaN without bootstrap).
-    psi, psi_by
-        Influence functions (n_units) of the overall effect and (n_units x levels) of ``by``.
-    """
-
-    kind: str
-    att: float
-    se: float
-    by: pd.DataFrame
-    crit_val: float
-    psi: np.ndarray = field(repr=False)
-    psi_by: np.ndarray = field(repr=False)
-    parent: CallawaySantAnna = field(repr=False)
-
-    def to_result(self) -> EstimationResult:
-        """EstimationResult with term ``"ATT"`` (overall) and one term per level
-        (``"e=-2"``, ``"g=2014"``, ``"t=2016"``); z-based p-values and CIs."""
-        p, by = self.parent, self.by
-        levels = [f"{by.columns[0]}={int(v)}" for v in by.iloc[:, 0]] if len(by) else []
-        est = np.r_[self.att, by["att"].to_numpy() if len(by) else []]
-        se = np.r_[self.se, by["se"].to_numpy() if len(by) else []]
-        return EstimationResult(
-            coefs=coef_table(["ATT", *levels], est, se, alpha=p.alpha),
-            depvar=p.y,
-            model="Callaway-Sant'Anna",
-            n_obs=p.n_units * p.n_periods,
-            vcov="influence function",
-            cluster=p.cluster_name,
-            n_clusters=p.n_clusters,
-            notes=list(p.notes),
-            meta={
-                "aggregation": self.kind,
-                "control": p.control,
-                "method": p.method,
-                "crit_val": self.crit_val,
-                "n_units": p.n_units,
-            },
-        )
-
-    def table(self, **kwargs: Any):
-        """Paper-style table of :meth:`to_result`."""
-        kwargs.setdefault("stat", "se")
-        return self.to_result().table(**kwargs)
-
-
-@dataclass
-class CallawaySantAnna:
-    """ATT(g,t) estimates of :func:`callaway_santanna` and their influence functions.
-
-    ``attgt`` has columns ``g``, ``t``, ``base`` (base period), ``event_time``, ``post``,
-    ``att``, ``se``, ``ci_low``, ``ci_high`` and, with the bootstrap, ``se_boot``,
-    ``band_low``, ``band_high`` (uniform over all cells). ``psi`` is the n_units x cells
-    influence-function matrix (rows in ``units`` order).
-    """
-
-    attgt: pd.DataFrame
-    psi: np.ndarray = field(repr=False)
-    cohort: np.ndarray = field(repr=False)
-    units: np.ndarray = field(repr=False)
-    y: str
-    control: str
-    method: str
-    alpha: float
-    crit_val: float
-    n_periods: int
-    cluster_name: str | None
-    notes: list[str]
-    inference: _Inference = field(repr=False)
-
-    @property
-    def n_units(self) -> int:
-        return len(self.units)
-
-    @property
-    def n_clusters(self) -> int:
-        return len(np.unique(self.inference.cluster))
-
-    # -------------------------------------------------------------- aggregation
-    def aggregate(
-        self,
-        kind: str = "simple",
-        *,
-        min_e: float = -np.inf,
-        max_e: float = np.inf,
-        balance_e: int | None = None,
-    ) -> CSAggregate:
-        """Aggregate ATT(g,t) (CS 2021 sec. 3.3; R ``did::aggte``).
-
-        ``simple``: cohort-size-weighted average of post-treatment ATT(g,t) (t >= g);
-        ``dynamic`` / ``event``: by event time ``e = t - g`` (eq. 3.10), overall = mean over
-        e >= 0; ``group``: by cohort, mean over its post periods (eq. 3.11), overall weighted by
-        cohort size; ``calendar``: by period (eq. 3.12), overall = mean over periods.
-        ``min_e``/``max_e`` restrict event times (all kinds but calendar); ``balance_e`` keeps,
-        for ``dynamic``, only cohorts observed at least ``balance_e`` periods after treatment.
-        """
-        if kind not in _KINDS:
-            raise ValueError(f"kind must be one of {sorted(_KINDS)}, got {kind!r}")
-        kind = _KINDS[kind]
-        tab = self.attgt
-        g, e = tab["g"].to_numpy(), tab["event_time"].to_numpy()
-        window = (e >= min_e) & (e <= max_e)
-        pg = np.array([np.mean(self.cohort == c) for c in g])
-        member = self.cohort[:, None] == g[None, :]
-        parts = {
-            "simple": self._simple,
-            "dynamic": self._dynamic,
-            "group": self._group,
-            "calendar": self._calendar,
-        }[kind]
-        if kind == "dynamic" and balance_e is not None:
-            last = tab.groupby("g")["event_time"].transform("max").to_numpy()
-            window &= (last >= balance_e) & (e <= balance_e)
-        cells = np.flatnonzero(window | (kind == "calendar"))
-        levels, est_by, psi_by, overall, psi_all = parts(cells, pg, member)
-        if not len(levels) and kind != "simple":
-            raise EstimationError(
-                f"no ATT(g,t) falls in the requested window for the {kind} aggregation"
-            )
-        se = float(analytic_se(psi_all[:, None], self.inference.cluster)[0])
-        if kind == "simple":
-            by, crit = pd.DataFrame(), np.nan
-        else:
-            by, crit = self.inference.frame(est_by, psi_by)
-            by.insert(0, {"dynamic": "e", "group": "g", "calendar": "t"}[kind], levels)
-        return CSAggregate(kind, overall, se, by, crit, psi_all, psi_by, self)
-
-    def _weighted(
-        self, idx: np.ndarray, pg: np.ndarray, member: np.ndarray, with_wif: bool = True
-    ) -> tuple[float, np.ndarray]:
-        """Cohort-size-weighted mean of ATT(g,t) over cells ``idx`` and its influence function,
-        including the estimated weights (R ``did`` ``wif``)."""
-        att = self.attgt["att"].to_numpy()[idx]
-        w = pg[idx] / pg[idx].sum()
-        psi = self.psi[:, idx] @ w
-        if with_wif:
-            dev = member[:, idx] - pg[idx]  # n x cells: 1[G=g] - P(G=g)
-            wif = dev / pg[idx].sum() - np.outer(dev.sum(1), pg[idx] / pg[idx].sum() ** 2)
-            psi = psi + wif @ att
-        return float(att @ w), psi
-
-    def _by(self, keys: np.ndarray, cells: np.ndarray, pg, member, with_wif: bool):
-        levels = np.unique(keys[cells])
-        fits = [self._weighted(cells[keys[cells] == v], pg, member, with_wif) for v in levels]
-        est = np.array([f[0] for f in fits])
-        psi = np.column_stack([f[1] for f in fits]) if fits else np.zeros((self.n_units, 0))
-        return levels, est, psi
-
-    def _simple(self, cells, pg, member):
-        post = cells[self.attgt["post"].to_numpy()[cells]]
-        if not len(post):
-            raise EstimationError("no post-treatment ATT(g,t) in the requested window")
-        att, psi = self._weighted(post, pg, member)
-        return np.array([]), np.array([]), np.zeros((self.n_units, 0)), att, psi
-
-    def _dynamic(self, cells, pg, member):
-        e = self.attgt["event_time"].to_numpy()
-        levels, est, psi = self._by(e, cells, pg, member, True)
-        pos = levels >= 0
-        overall = float(est[pos].mean()) if pos.any() else np.nan
-        return (
-            levels,
-            est,
-            psi,
-            overall,
-            psi[:, pos].mean(1) if pos.any() else np.full(self.n_units, np.nan),
-        )
-
-    def _group(self, cells, pg, member):
-        post = cells[self.attgt["post"].to_numpy()[cells]]
-        g = self.attgt["g"].to_numpy()
-        levels, est, psi = self._by(g, post, pg, member, False)
-        pgg = np.array([np.mean(self.cohort == c) for c in levels])
-        w = pgg / pgg.sum()
-        dev = (self.cohort[:, None] == levels[None, :]) - pgg
-        wif = dev / pgg.sum() - np.outer(dev.sum(1), pgg / pgg.sum() ** 2)
-        return levels, est, psi, float(est @ w), psi @ w + wif @ est
-
-    def _calendar(self, cells, pg, member):
-        post = cells[self.attgt["post"].to_numpy()[cells]]
-        t = self.attgt["t"].to_numpy()
-        levels, est, psi = self._by(t, post, pg, member, True)
-        return levels, est, psi, float(est.mean()), psi.mean(1)
-
-    # -------------------------------------------------------------- output
-    def to_result(self) -> EstimationResult:
-        """EstimationResult with one term ``"ATT(g,t)"`` per cell (z-based inference)."""
-        tab = self.attgt
-        terms = [f"ATT({int(g)},{int(t)})" for g, t in zip(tab["g"], tab["t"], strict=True)]
-        return EstimationResult(
-            coefs=coef_table(terms, tab["att"], tab["se"], alpha=self.alpha),
-            depvar=self.y,
-            model="Callaway-Sant'Anna",
-            n_obs=self.n_units * self.n_periods,
-            vcov="influence function",
-            cluster=self.cluster_name,
-            n_clusters=self.n_clusters,
-            notes=list(self.notes),
-            meta={
-                "control": self.control,
-                "method": self.method,
-                "crit_val": self.crit_val,
-                "n_units": self.n_units,
-            },
-        )
-
-    def table(self, **kwargs: Any):
-        """Paper-style table of the ATT(g,t) estimates."""
-        kwargs.setdefault("stat", "se")
-        return self.to_result().table(**kwargs)
-
-
 # ---------------------------------------------------------------------- estimator
 def _controls(cohort: np.ndarray, g: float, threshold: float, control: str) -> np.ndarray:
     """Comparison units of cohort ``g``: never treated, or also not yet treated by ``threshold``."""
@@ -640,13 +293,20 @@ def _controls(cohort: np.ndarray, g: float, threshold: float, control: str) -> n
     return never | ((cohort > threshold) & (cohort != g))
 
 
-def _estimate_cells(des: _Design, plan, control: str, method: str, anticipation: int):
-    """ATT(g,t) and the n x cells influence-function matrix."""
+def _estimate_cells(des: _Design, plan, control: str, method: str, anticipation: int,
+                    names: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """ATT(g,t), the n x cells influence-function matrix and notes.
+
+    In each 2x2 sample, controls that are constant or collinear with the others (given the
+    intercept) are left out of that cell's regressions (R ``did`` drops them likewise); the
+    notes name them once.
+    """
     kernel = _KERNELS[method]
     n = len(des.units)
     psi = np.zeros((n, len(plan)))
     att = np.empty(len(plan))
     ones = np.ones((n, 1))
+    dropped: dict[str, int] = {}
     for k, (g, it, ib) in enumerate(plan):
         treated = des.cohort == g
         comp = _controls(des.cohort, g, des.periods[max(it, ib)] + anticipation, control)
@@ -656,28 +316,60 @@ def _estimate_cells(des: _Design, plan, control: str, method: str, anticipation:
             )
         s = treated | comp
         x = np.hstack([ones, des.x[:, min(it, ib), :]])[s]
+        if x.shape[1] > 1:
+            bad = collinear_columns(x, ["(intercept)", *names])
+            for b in bad:
+                dropped[b] = dropped.get(b, 0) + 1
+            if bad:
+                x = x[:, [j for j, c in enumerate(["(intercept)", *names]) if c not in bad]]
         dy = (des.y[:, it] - des.y[:, ib])[s]
-        att[k], inf = kernel(dy, treated[s].astype(float), x)
+        try:
+            att[k], inf = kernel(dy, treated[s].astype(float), x)
+        except (EstimationError, np.linalg.LinAlgError) as err:
+            raise EstimationError(
+                f"ATT({g:g},{des.periods[it]}) cannot be estimated with method='{method}' and controls "
+                f"{names}: {err}. Cohort {g:g} has {int(treated.sum())} units; use fewer controls, "
+                "method='reg', or no controls"
+            ) from None
         psi[s, k] = inf * n / s.sum()
-    return att, psi
+    notes = [f"Control '{c}' is constant or collinear with the other controls in {m} of the "
+             f"{len(plan)} 2x2 comparisons and is left out there." for c, m in dropped.items()]
+    return att, psi, notes
+
+
+def _thin_cohorts(des: _Design, cohorts: np.ndarray, unit: str) -> tuple[np.ndarray, list[str]]:
+    """Cohorts with a single unit are dropped as treated groups, with a note: the treated part
+    of the influence function of a one-unit mean is identically zero, so its analytic SE would
+    reflect the controls only (spuriously small), and a propensity score cannot be fitted on
+    one unit. Their units still serve as not-yet-treated controls."""
+    keep, notes = [], []
+    for g in cohorts:
+        members = des.cohort == g
+        if members.sum() == 1:
+            notes.append(f"Cohort {g:g} has a single {unit} ({show(des.units[members][0])}): its ATT(g,t) "
+                         "cannot have a valid standard error, so the cohort is dropped as a treated group.")
+        else:
+            keep.append(g)
+    return np.array(keep, dtype=float), notes
 
 
 def callaway_santanna(
     panel: Panel,
     y: str,
-    group: str,
     *,
+    adoption: str | None = None,
+    treat: str | None = None,
+    controls: str | Sequence[str] = (),
+    cluster: str | None = None,
+    n_draws: int = 999,
+    seed: int = 0,
+    alpha: float = 0.05,
+    backend: Any = None,
     control: str = "never",
     method: str = "dr",
-    covariates: str | Sequence[str] = (),
     anticipation: int = 0,
     base_period: str = "varying",
-    alpha: float = 0.05,
-    n_boot: int = 999,
-    seed: int = 0,
     bootstrap_weights: str = "rademacher",
-    cluster: str | None = None,
-    backend: Any = None,
     scheduler: str | None = None,
 ) -> CallawaySantAnna:
     """Callaway & Sant'Anna (2021) group-time average treatment effects.
@@ -685,12 +377,31 @@ def callaway_santanna(
     Parameters
     ----------
     panel, y
-        Data and outcome. Units not observed (with ``y`` and covariates) in every period are
+        Data and outcome. Units not observed (with ``y`` and controls) in every period are
         dropped with a note: the estimator uses the balanced panel.
-    group
-        Column with each unit's first-treatment period (constant within unit); ``0`` or missing
-        means never treated. Cohorts first treated after the last period (+ anticipation) are
-        treated as never treated, as in R ``did``.
+    adoption
+        The adoption-year column: each unit's first-treatment period (constant within unit);
+        ``0`` or missing means never treated. Cohorts first treated after the last period
+        (+ anticipation) are treated as never treated, as in R ``did``.
+    treat
+        Instead of ``adoption``: an absorbing 0/1 treatment column, whose first 1 is the
+        adoption period.
+    controls
+        Pre-treatment covariates (values in period ``min(t, base)``). Time-invariant controls
+        are fine (the conditioning is on levels, as in R ``did``); in a 2x2 comparison where a
+        control is constant or collinear with the others it is left out there, with a note.
+    cluster
+        Column defining clusters (constant within unit) for standard errors and the bootstrap;
+        ``None`` (default): no clustering beyond the unit (units are independent draws; the
+        influence function is per unit).
+    n_draws, seed, bootstrap_weights
+        Multiplier bootstrap draws (0 = no bootstrap), seed, ``"rademacher"`` or ``"mammen"``.
+    alpha
+        Significance level of the pointwise intervals and uniform bands.
+    backend, scheduler
+        Where the bootstrap draws run (:mod:`climetrics.core.replicate`): ``"serial"`` (default),
+        ``"processes"``, ``"dask"`` (``scheduler="tcp://host:port"``) or a ``Backend``; every
+        draw has its own random stream, so results are the same on every backend.
     control
         ``"never"`` (never-treated units) or ``"notyet"`` (never treated and not yet treated by
         ``max(t, base) + anticipation``). Without never-treated units, ``"notyet"`` drops the
@@ -698,36 +409,28 @@ def callaway_santanna(
         R ``did`` does.
     method
         ``"dr"`` doubly robust as in R ``did`` (default), ``"dr_imp"`` improved doubly robust
-        (SZ 2020 sec. 3.1), ``"ipw"`` or ``"reg"``; all identical without covariates.
-    covariates
-        Pre-treatment covariates (values in period ``min(t, base)``).
+        (SZ 2020 sec. 3.1), ``"ipw"`` or ``"reg"``; all identical without controls.
     anticipation
         Number of periods before adoption in which units may already react.
     base_period
         ``"varying"`` (pre-treatment cells are short differences t-1 -> t) or ``"universal"``
         (all cells relative to period g - anticipation - 1).
-    alpha
-        Significance level of the pointwise intervals and uniform bands.
-    n_boot, seed, bootstrap_weights
-        Multiplier bootstrap draws (0 = no bootstrap), seed, ``"rademacher"`` or ``"mammen"``.
-    cluster
-        Column defining clusters (constant within unit) for standard errors and the bootstrap;
-        default: the unit.
-    backend, scheduler
-        Where the bootstrap draws run (:mod:`climetrics.core.replicate`): ``"serial"`` (default),
-        ``"processes"``, ``"dask"`` (``scheduler="tcp://host:port"``) or a ``Backend``; every
-        draw has its own random stream, so results are the same on every backend.
 
     Returns
     -------
     CallawaySantAnna
         ATT(g,t) table and influence functions; ``.aggregate(kind)`` for summaries.
 
+    Notes
+    -----
+    A cohort of a single unit is dropped as a treated group with a note: one treated unit
+    leaves the variance of its mean unidentified, and a propensity score cannot be fitted on it.
+
     Raises
     ------
     EstimationError
         No never-treated units with ``control="never"``; a cohort treated in the first period;
-        a group column varying within a unit.
+        an adoption column varying within a unit; no cohort left to estimate.
     """
     if control not in _CONTROLS:
         raise ValueError(f"control must be 'never' or 'notyet', got {control!r}")
@@ -737,10 +440,10 @@ def callaway_santanna(
         raise ValueError(f"base_period must be 'varying' or 'universal', got {base_period!r}")
     if anticipation < 0:
         raise ValueError(f"anticipation must be >= 0, got {anticipation}")
-    covs = as_list(covariates)
-    if y in covs or group in covs:
-        raise PanelError(f"covariates {covs} must not include the outcome or the group column")
-    cohort = unit_cohorts(panel, group)
+    covs = _as_list(controls)
+    if y in covs or adoption in covs or treat in covs:
+        raise PanelError(f"controls {covs} must not include the outcome, adoption or treatment column")
+    cohort = resolve_cohorts(panel, adoption=adoption, treat=treat)
     periods = np.sort(panel.df[panel.time].unique())
     notes: list[str] = []
     late = np.isfinite(cohort) & (cohort > periods[-1] + anticipation)
@@ -752,7 +455,7 @@ def callaway_santanna(
     require_pre_period(cohort, int(periods[0]), panel.unit, anticipation)
     treated_cohorts = np.unique(cohort[np.isfinite(cohort)])
     if not len(treated_cohorts):
-        raise EstimationError(f"group column '{group}' marks no unit as treated within the panel")
+        raise EstimationError(f"'{adoption or treat}' marks no unit as treated within the panel")
     if control == "never":
         require_never_treated(cohort, control)
     elif not np.isinf(cohort).any():
@@ -771,13 +474,16 @@ def callaway_santanna(
         )
     des = _wide(panel, y, covs, cohort, cluster)
     notes += des.notes
-    plan = _cell_plan(
-        np.array([g for g in treated_cohorts if (des.cohort == g).any()]),
-        des.periods,
-        base_period,
-        anticipation,
-    )
-    att, psi = _estimate_cells(des, plan, control, method, anticipation)
+    present = np.array([g for g in treated_cohorts if (des.cohort == g).any()])
+    estimable, thin = _thin_cohorts(des, present, panel.unit)
+    notes += thin
+    if not len(estimable):
+        raise EstimationError(
+            "no cohort can be estimated: " + " ".join(thin) if thin else "no treated cohort left in the balanced panel"
+        )
+    plan = _cell_plan(estimable, des.periods, base_period, anticipation)
+    att, psi, cell_notes = _estimate_cells(des, plan, control, method, anticipation, covs)
+    notes += cell_notes
     g = np.array([p[0] for p in plan])
     t = des.periods[[p[1] for p in plan]]
     from ...core.replicate import resolve_backend
@@ -789,7 +495,7 @@ def callaway_santanna(
     inference = _Inference(
         des.cluster,
         alpha,
-        n_boot,
+        n_draws,
         seed,
         bootstrap_weights,
         resolve_backend(backend, scheduler=scheduler),

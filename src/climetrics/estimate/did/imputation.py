@@ -38,14 +38,13 @@ from ...core.covariance import coef_table
 from ...core.results import EstimationResult
 from ...errors import EstimationError, PanelError
 from ...panel import Panel
-from ..baseline.twfe import _small_sample
+from ..baseline.twfe import _as_list, _small_sample, collinear_columns
 from .staggered import (
-    as_list,
     codes,
     event_term,
     require_pre_period,
+    resolve_cohorts,
     twoway_demean,
-    unit_cohorts,
 )
 
 
@@ -164,14 +163,15 @@ def _pretrend_test(df: pd.DataFrame, y: str, covs: list[str], k: int, unit: str,
 def did_imputation(
     panel: Panel,
     y: str,
-    group: str,
     *,
-    covariates: str | Sequence[str] = (),
+    adoption: str | None = None,
+    treat: str | None = None,
+    controls: str | Sequence[str] = (),
+    cluster: str | None = "unit",
+    alpha: float = 0.05,
     horizons: Sequence[int] | None = None,
     pretrends: int = 0,
     leave_out: bool = False,
-    cluster: str = "unit",
-    alpha: float = 0.05,
 ) -> EstimationResult:
     """Borusyak, Jaravel & Spiess (2024) imputation DID estimator.
 
@@ -179,10 +179,16 @@ def did_imputation(
     ----------
     panel, y
         Data and outcome.
-    group
-        First-treatment period of each unit (0 / missing = never treated).
-    covariates
-        Time-varying controls, fitted on untreated observations only.
+    adoption
+        The adoption-year column: first-treatment period of each unit (0 / missing = never
+        treated).
+    treat
+        Instead of ``adoption``: an absorbing 0/1 treatment column.
+    controls
+        Time-varying controls, fitted on untreated observations only. Controls collinear with
+        the unit and period effects on the untreated observations (e.g. time-invariant ones) or
+        with each other are dropped with a note, as the reference package (R/Stata
+        ``did_imputation`` via fixest/reghdfe) does.
     horizons
         Event times ``t - g`` (>= 0) to report; default every horizon in the data.
     pretrends
@@ -190,7 +196,8 @@ def did_imputation(
     leave_out
         Leave-one-cluster-out cell means in the variance (BJS Appendix A.6).
     cluster
-        Cluster variable (``"unit"`` = the panel's unit column).
+        Cluster variable (``"unit"`` = the panel's unit column); ``None``: no clustering (every
+        observation its own cluster in the BJS variance).
     alpha
         Level of the confidence intervals.
 
@@ -201,19 +208,20 @@ def did_imputation(
         ``pretrends``, ``"e=-1"``... (pre-trend coefficients). ``meta["tau"]`` holds the
         imputed effect of every treated observation.
     """
-    covs = as_list(covariates)
+    covs = _as_list(controls)
     if y in covs:
-        raise PanelError(f"outcome '{y}' also appears among the covariates")
+        raise PanelError(f"outcome '{y}' also appears among the controls")
     if horizons is not None and any(h < 0 for h in horizons):
         raise ValueError("horizons must be >= 0; use pretrends= for pre-adoption periods")
     clus = panel.unit if cluster == "unit" else cluster
     panel.require([y, *covs], context="did_imputation")
-    panel.require([clus], numeric=False, context="did_imputation")
-    cohort = unit_cohorts(panel, group)
+    if clus is not None:
+        panel.require([clus], numeric=False, context="did_imputation")
+    cohort = resolve_cohorts(panel, adoption=adoption, treat=treat)
     require_pre_period(cohort, int(panel.periods[0]), panel.unit)
     if not np.isfinite(cohort).any():
-        raise EstimationError(f"group column '{group}' marks no unit as treated")
-    df = panel.df[list(dict.fromkeys([panel.unit, panel.time, y, *covs, clus]))]
+        raise EstimationError(f"'{adoption or treat}' marks no unit as treated")
+    df = panel.df[list(dict.fromkeys([panel.unit, panel.time, y, *covs, *([clus] if clus else [])]))]
     notes = []
     complete = df[[y, *covs]].notna().all(axis=1)
     if not complete.all():
@@ -225,6 +233,8 @@ def did_imputation(
     df, g, treated, note = _imputable(df, g, treated, panel.unit, panel.time)
     notes += note
     rel = df[panel.time].to_numpy() - g
+    covs, note = _identified_controls(df.loc[~treated], covs, panel.unit, panel.time)
+    notes += note
     fe = _FixedEffects(codes(df[panel.unit]), codes(df[panel.time]), df[covs].to_numpy(float),
                        df[panel.unit].nunique(), df[panel.time].nunique())
     untreated = ~treated
@@ -237,7 +247,7 @@ def did_imputation(
     v0 = -fe.predict(untreated, *solver.solve(*fe.cross(treated, w1)))
     est = w1.T @ tau
     cell = codes(pd.MultiIndex.from_arrays([g[treated], df[panel.time].to_numpy()[treated]]))
-    cl = codes(df[clus])
+    cl = codes(df[clus]) if clus is not None else np.arange(len(df))
     e1 = _residual_treated(tau, w1, cell, cl[treated], leave_out)
     score = np.zeros((cl.max() + 1, len(terms)))
     np.add.at(score, cl[treated], w1 * e1)
@@ -245,7 +255,9 @@ def did_imputation(
     se = np.sqrt((score**2).sum(0))
     table = coef_table(terms, est, se, alpha=alpha)
     if pretrends > 0:
-        pre = _pretrend_test(df.loc[untreated], y, covs, pretrends, panel.unit, panel.time, clus,
+        if clus is None:
+            df = df.assign(_obs=np.arange(len(df)))
+        pre = _pretrend_test(df.loc[untreated], y, covs, pretrends, panel.unit, panel.time, clus or "_obs",
                              rel[untreated])
         table = pd.concat([table, coef_table(pre["term"], pre["estimate"], pre["std_error"], alpha=alpha)],
                           ignore_index=True)
@@ -258,8 +270,28 @@ def did_imputation(
                        "fitted on untreated observations" + (f"; pre-trend leads e=-1..-{pretrends} "
                                                              "tested on untreated observations" if pretrends else "") + "."],
         meta={"tau": tau_frame.reset_index(drop=True), "n_treated": int(treated.sum()),
-              "n_untreated": int(untreated.sum()), "leave_out": leave_out},
+              "n_untreated": int(untreated.sum()), "leave_out": leave_out, "controls": covs},
     )
+
+
+def _identified_controls(untreated: pd.DataFrame, covs: list[str], unit: str,
+                         time: str) -> tuple[list[str], list[str]]:
+    """Controls identified in step 1: those with variation left once the unit and period
+    effects are partialled out on the untreated observations, and not collinear with each
+    other. The others (time-invariant controls, for one) would make the step-1 normal matrix
+    singular up to rounding and the imputed effects arbitrary; they are dropped with a note."""
+    if not covs:
+        return covs, []
+    xd = twoway_demean(untreated[covs].to_numpy(float), codes(untreated[unit]), codes(untreated[time]))
+    raw = np.linalg.norm(untreated[covs].to_numpy(float) - untreated[covs].to_numpy(float).mean(0), axis=0)
+    absorbed = [c for c, a, b in zip(covs, np.linalg.norm(xd, axis=0), raw, strict=True) if a <= 1e-8 * max(b, 1e-300)]
+    rest = [c for c in covs if c not in absorbed]
+    bad = absorbed + (collinear_columns(xd[:, [covs.index(c) for c in rest]], rest) if rest else [])
+    if not bad:
+        return covs, []
+    return [c for c in covs if c not in bad], [
+        f"Control(s) {', '.join(bad)} dropped: collinear with the unit and period effects (e.g. constant within "
+        "units) or with the other controls on the untreated observations, so step 1 cannot identify them."]
 
 
 def _imputable(df: pd.DataFrame, g: np.ndarray, treated: np.ndarray, unit: str,

@@ -30,15 +30,14 @@ from ...core.covariance import coef_table
 from ...core.results import EstimationResult
 from ...errors import EstimationError, PanelError
 from ...panel import Panel
-from ..baseline.twfe import _small_sample, collinear_columns
+from ..baseline.twfe import _as_list, _small_sample, collinear_columns
 from .staggered import (
-    as_list,
     codes,
     event_term,
     require_never_treated,
     require_pre_period,
+    resolve_cohorts,
     twoway_demean,
-    unit_cohorts,
 )
 
 _CONTROLS = ("never", "lastcohort")
@@ -115,13 +114,14 @@ def _aggregate(cells: pd.DataFrame) -> tuple[list[str], np.ndarray]:
 def sun_abraham(
     panel: Panel,
     y: str,
-    group: str,
     *,
-    covariates: str | Sequence[str] = (),
+    adoption: str | None = None,
+    treat: str | None = None,
+    controls: str | Sequence[str] = (),
+    cluster: str | None = "unit",
+    alpha: float = 0.05,
     control: str = "never",
     ref: int | Sequence[int] = -1,
-    cluster: str = "unit",
-    alpha: float = 0.05,
 ) -> EstimationResult:
     """Sun & Abraham (2021) interaction-weighted event study.
 
@@ -129,18 +129,24 @@ def sun_abraham(
     ----------
     panel, y
         Data and outcome.
-    group
-        First-treatment period of each unit (0 / missing = never treated).
-    covariates
-        Time-varying controls entering linearly (time-invariant ones are absorbed by the unit
-        effects and rejected as collinear).
+    adoption
+        The adoption-year column: first-treatment period of each unit (0 / missing = never
+        treated).
+    treat
+        Instead of ``adoption``: an absorbing 0/1 treatment column.
+    controls
+        Time-varying controls entering linearly. Controls collinear with the fixed effects
+        (time-invariant ones are absorbed by the unit effects) or with each other are dropped
+        with a note, as fixest does.
     control
         ``"never"``: never-treated units are the control cohort. ``"lastcohort"``: the
         last-treated cohort is, on the periods before it adopts (never-treated units dropped).
     ref
         Relative period(s) excluded as reference (default -1).
     cluster
-        Cluster variable (``"unit"`` = the panel's unit column).
+        Cluster variable (``"unit"`` = the panel's unit column); ``None``: no clustering
+        (heteroskedasticity-robust, factor ``N/(N-K)`` with every fixed-effect level counted,
+        t(N-K) inference).
     alpha
         Level of the confidence intervals.
 
@@ -153,16 +159,19 @@ def sun_abraham(
     """
     if control not in _CONTROLS:
         raise ValueError(f"control must be one of {_CONTROLS}, got {control!r}")
-    covs = as_list(covariates)
+    covs = _as_list(controls)
     refs = [int(r) for r in ([ref] if np.isscalar(ref) else ref)]
     if y in covs:
-        raise PanelError(f"outcome '{y}' also appears among the covariates")
+        raise PanelError(f"outcome '{y}' also appears among the controls")
     clus = panel.unit if cluster == "unit" else cluster
     panel.require([y, *covs], context="sun_abraham")
-    panel.require([clus], numeric=False, context="sun_abraham")
-    cohort = unit_cohorts(panel, group)
+    if clus is not None:
+        panel.require([clus], numeric=False, context="sun_abraham")
+    cohort = resolve_cohorts(panel, adoption=adoption, treat=treat)
     require_pre_period(cohort, int(panel.periods[0]), panel.unit)
-    df, ctrl, notes = _sample(panel, y, covs, cohort, control, clus)
+    df, ctrl, notes = _sample(panel, y, covs, cohort, control, clus if clus is not None else panel.unit)
+    if clus is None:
+        df["_obs"] = np.arange(len(df))
     cells = _cells(df, panel.time, ctrl, refs)
     g, rel = df["_g"].to_numpy(), df[panel.time].to_numpy() - df["_g"].to_numpy()
     dummies = ((g[:, None] == cells["g"].to_numpy()) & (rel[:, None] == cells["e"].to_numpy())).astype(float)
@@ -172,27 +181,40 @@ def sun_abraham(
     xd = twoway_demean(raw, u, t)
     yd = twoway_demean(df[y].to_numpy(float), u, t)
     bad = collinear_columns(xd, names + covs)
-    if bad:
+    bad_cells = [b for b in bad if b not in covs]
+    if bad_cells:
         raise EstimationError(
-            f"Sun-Abraham regressors collinear with the fixed effects or each other: {', '.join(bad)}"
+            f"Sun-Abraham cohort x period indicators collinear with the fixed effects or each other: "
+            f"{', '.join(bad_cells)}"
         )
+    if bad:
+        notes.append(f"Control(s) {', '.join(bad)} dropped: collinear with the unit and period effects "
+                     "(e.g. constant within units) or with the other controls.")
+        keep = list(range(len(names))) + [len(names) + i for i, c in enumerate(covs) if c not in bad]
+        xd = xd[:, keep]
+        covs = [c for c in covs if c not in bad]
     coef = np.linalg.lstsq(xd, yd, rcond=None)[0]
-    factor, _, n_clusters = _small_sample(df, [panel.unit, panel.time], clus, n_slopes=xd.shape[1])
-    vcov = factor * _crv1(xd, yd - xd @ coef, codes(df[clus]))
+    clus_col = clus if clus is not None else "_obs"
+    factor, k_all, n_clusters = _small_sample(df, [panel.unit, panel.time], clus_col, n_slopes=xd.shape[1],
+                                              nested=clus is not None)
+    df_t = n_clusters - 1 if clus is not None else len(df) - k_all
+    vcov = factor * _crv1(xd, yd - xd @ coef, codes(df[clus_col]))
     k = len(cells)
     beta, v = coef[:k], vcov[:k, :k]
     terms, w = _aggregate(cells)
     est, se = w @ beta, np.sqrt(np.einsum("ij,jk,ik->i", w, v, w))
-    table = coef_table(terms, est, se, alpha=alpha, df=n_clusters - 1)
+    table = coef_table(terms, est, se, alpha=alpha, df=df_t)
     if covs:
         table = pd.concat([table, coef_table(covs, coef[k:], np.sqrt(np.diag(vcov)[k:]), alpha=alpha,
-                                                df=n_clusters - 1)], ignore_index=True)
+                                                df=df_t)], ignore_index=True)
     effects = cells.assign(estimate=beta, std_error=np.sqrt(np.diag(v)))
     return EstimationResult(
         coefs=table, depvar=y, model="Sun-Abraham", n_obs=len(df),
-        fixed_effects=(panel.unit, panel.time), vcov="CRV1", cluster=clus, n_clusters=n_clusters,
+        fixed_effects=(panel.unit, panel.time), vcov="CRV1" if clus is not None else "hetero", cluster=clus,
+        n_clusters=n_clusters if clus is not None else None,
         notes=notes + [f"Interaction-weighted event study (Sun & Abraham 2021); reference period(s) {refs}; "
                        f"control cohort: {'never treated' if np.isinf(ctrl) else f'{ctrl:g}'}."],
         meta={"cohort_effects": effects, "weights": pd.DataFrame(w, index=terms, columns=names),
-              "vcov": pd.DataFrame(v, index=names, columns=names), "control": control, "ref": refs},
+              "vcov": pd.DataFrame(v, index=names, columns=names), "control": control, "ref": refs,
+              "controls": covs, "df_t": df_t},
     )

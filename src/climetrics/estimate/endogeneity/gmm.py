@@ -24,7 +24,7 @@ against it to machine precision:
   ``collapse``). Missing instrument values are set to zero.
 * Exogenous regressors and extra ``iv`` variables are standard instruments: differenced in the
   differenced equation and in levels in the level equation.
-* Time effects (``time_effects=True``): difference GMM includes the differenced dummies of the
+* Time effects (``fe=("unit", "time")``, the default): difference GMM includes the differenced dummies of the
   periods of the differenced equation, as regressors and as instruments; system GMM includes a
   constant and dummies of all level periods but the first, in levels, instrumenting the level
   equation (their differences enter the differenced equation as regressors).
@@ -79,28 +79,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 
 from ...core.covariance import coef_table
-from ...core.results import EstimationResult
 from ...errors import EstimationError, PanelError
 from ...panel import Panel
+from .gmm_design import LagLimits, _build, _Design, _term_name
+from .gmm_results import GMMResult, gmm_table
 
 __all__ = ["GMMResult", "dynamic_gmm", "gmm_table"]
 
 _METHODS = ("difference", "system")
 LagSpec = int | Sequence[int]
-LagLimits = tuple[int, int | None]
 
 
 # ---------------------------------------------------------------------------- helpers
-def _term_name(var: str, k: int) -> str:
-    if k == 0:
-        return var
-    return f"L.{var}" if k == 1 else f"L{k}.{var}"
-
-
 def _lag_list(spec: Any, what: str) -> list[int]:
     if isinstance(spec, (int, np.integer)):
         out = [int(spec)]
@@ -156,300 +149,6 @@ def _safe_inv(m: np.ndarray) -> tuple[np.ndarray, bool]:
     if _scaled_eigen_ratio(sym) <= 1e-13:
         return np.linalg.pinv(sym, rcond=1e-12, hermitian=True), True
     return np.linalg.inv(m), False
-
-
-# ---------------------------------------------------------------------------- design
-@dataclass
-class _Design:
-    """Stacked per-unit blocks: every unit has the same ``R`` equation rows (zeros if unused)."""
-
-    y: np.ndarray  # (N, R)
-    X: np.ndarray  # (N, R, K)
-    Z: np.ndarray  # (N, R, L)
-    H: np.ndarray  # (R, R)
-    n_diff: int  # the first n_diff rows are differenced equations, the rest levels
-    valid: np.ndarray  # (N, R) bool
-    names: list[str]
-    time_terms: list[str]
-    inst_names: list[str]
-    dropped_instruments: int
-    dropped_terms: list[str]
-
-
-def _grid(panel: Panel, cols: Sequence[str]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    df = panel.df
-    ucodes, units = pd.factorize(df[panel.unit], sort=True)
-    observed = np.sort(df[panel.time].unique())
-    step = int(np.gcd.reduce(np.diff(observed))) if observed.size > 1 else 1
-    periods = np.arange(observed[0], observed[-1] + 1, step)
-    tpos = (df[panel.time].to_numpy() - observed[0]) // step
-    n, t = len(units), len(periods)
-    out = {}
-    for c in cols:
-        a = np.full((n, t), np.nan)
-        a[ucodes, tpos] = pd.to_numeric(df[c]).to_numpy(dtype=float)
-        out[c] = a
-    return out, np.asarray(units), periods
-
-
-def _lag(a: np.ndarray, k: int) -> np.ndarray:
-    if k == 0:
-        return a
-    out = np.full_like(a, np.nan)
-    if k < a.shape[1]:
-        out[:, k:] = a[:, :-k]
-    return out
-
-
-def _diff(a: np.ndarray) -> np.ndarray:
-    out = np.full_like(a, np.nan)
-    out[:, 1:] = a[:, 1:] - a[:, :-1]
-    return out
-
-
-def _gmm_diff_block(v: np.ndarray, rows: np.ndarray, a: int, b: int | None, collapse: bool, name: str,
-                    periods: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """GMM-style instruments (levels dated t-b..t-a) for the differenced equations at ``rows``."""
-    n, t = v.shape
-    if collapse:
-        n_cols = t - a if b is None else min(t - a, b - a + 1)
-        j = np.arange(n_cols)
-        src = rows[:, None] - a - j[None, :]
-        ok = src >= 0
-        block = v[:, np.clip(src, 0, None)]
-        block[:, ~ok] = np.nan
-        return block, [f"{name} L{a + k}" for k in j]
-    r_idx, s_idx = [], []
-    for r, tt in enumerate(rows):
-        lo = 0 if b is None else max(0, tt - b)
-        s = np.arange(lo, tt - a + 1)
-        r_idx.append(np.full(s.size, r))
-        s_idx.append(s)
-    r_all, s_all = np.concatenate(r_idx), np.concatenate(s_idx)
-    block = np.zeros((n, rows.size, r_all.size))
-    block[:, r_all, np.arange(r_all.size)] = v[:, s_all]
-    names = [f"{name} L{rows[r] - s} ({periods[rows[r]]})" for r, s in zip(r_all, s_all, strict=True)]
-    return block, names
-
-
-def _gmm_level_block(dv: np.ndarray, rows: np.ndarray, a: int, collapse: bool, name: str,
-                     periods: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """GMM-style instruments of the level equations: the difference dated t-a+1 (one column
-    per level period where that difference exists, or a single column with ``collapse``)."""
-    n = dv.shape[0]
-    src = rows - a + 1
-    ok = src >= 1  # the first period has no difference
-    vals = np.full((n, rows.size), np.nan)
-    vals[:, ok] = dv[:, src[ok]]
-    if collapse:
-        return vals[:, :, None], [f"D.{name} L{a - 1}"]
-    idx = np.flatnonzero(ok)
-    block = np.zeros((n, rows.size, idx.size))
-    block[:, idx, np.arange(idx.size)] = vals[:, idx]
-    return block, [f"D.{name} L{a - 1} ({periods[rows[r]]})" for r in idx]
-
-
-def _collinear(x: np.ndarray, names: Sequence[str], tol: float = 1e-10) -> list[str]:
-    """Columns that are zero or linear combinations of earlier ones (greedy, in order).
-
-    Works on the Gram matrix: the squared residual of column j on the kept columns is
-    ``G_jj - G_jk G_kk^-1 G_kj``; a column is collinear when that is at most ``tol * G_jj``.
-    """
-    g = x.T @ x
-    kept: list[int] = []
-    out: list[str] = []
-    for j in range(g.shape[0]):
-        if g[j, j] <= 0:
-            out.append(names[j])
-            continue
-        res = g[j, j]
-        if kept:
-            gk = g[np.ix_(kept, kept)]
-            c = g[kept, j]
-            res = g[j, j] - c @ np.linalg.solve(gk, c)
-        if res <= tol * g[j, j]:
-            out.append(names[j])
-        else:
-            kept.append(j)
-    return out
-
-
-def _one_step_h(n_diff: int, n_level: int) -> np.ndarray:
-    g = 2 * np.eye(n_diff) - np.eye(n_diff, k=1) - np.eye(n_diff, k=-1)
-    if n_level == 0:
-        return g
-    d = np.zeros((n_diff, n_level))
-    i = np.arange(n_diff)
-    d[i, i] = -1.0
-    d[i, i + 1] = 1.0
-    return np.block([[g, d], [d.T, np.eye(n_level)]])
-
-
-def _build(
-    panel: Panel,
-    y: str,
-    y_lags: list[int],
-    x: dict[str, list[int]],
-    gmm: dict[str, LagLimits],
-    iv: dict[str, list[int]],
-    system: bool,
-    collapse: bool,
-    time_effects: bool,
-) -> tuple[_Design, dict[str, Any]]:
-    cols = list(dict.fromkeys([y, *x, *gmm, *iv]))
-    panel.require(cols, context="dynamic_gmm")
-    data, units, periods = _grid(panel, cols)
-    n, t = data[y].shape
-    main_max = max([*y_lags, *(k for ks in x.values() for k in ks)])
-    a_min = min(a for a, _ in gmm.values())
-    tl1 = max(main_max + 1, a_min)
-    tl2 = tl1 - 1
-    r1 = t - tl1
-    if r1 < 1:
-        raise EstimationError(
-            f"too few periods for the lags: the panel has {t} periods ({periods[0]}-{periods[-1]}), "
-            f"but the model loses the first {tl1} to lags and differencing (largest lag {main_max}, "
-            f"smallest GMM instrument lag {a_min}); at least {tl1 + 1} periods are needed"
-        )
-    diff_rows = np.arange(tl1, t)
-    level_rows = np.arange(tl2, t) if system else np.arange(0)
-    r2 = level_rows.size
-
-    # regressors in levels, (N, T) each
-    reg: list[tuple[str, np.ndarray]] = [(_term_name(y, k), _lag(data[y], k)) for k in y_lags]
-    reg += [(_term_name(v, k), _lag(data[v], k)) for v, ks in x.items() for k in ks]
-    names = [nm for nm, _ in reg]
-    dup = {nm for nm in names if names.count(nm) > 1}
-    if dup:
-        raise PanelError(f"regressor(s) {sorted(dup)} appear twice; y lags and x lags must be distinct")
-    yl = data[y]
-
-    def rows_of(a2: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        return a2[:, rows]
-
-    y_d = rows_of(_diff(yl), diff_rows)
-    x_d = np.stack([rows_of(_diff(a2), diff_rows) for _, a2 in reg], axis=2)
-    y_l = rows_of(yl, level_rows)
-    x_l = np.stack([rows_of(a2, level_rows) for _, a2 in reg], axis=2)
-
-    # time effects: regressor blocks (diff rows, level rows) and their instrument block
-    time_terms: list[str] = []
-    t_d = np.zeros((n, r1, 0))
-    t_l = np.zeros((n, r2, 0))
-    t_inst_level = system  # system: level dummies instrument the level equation
-    if time_effects and system:
-        # constant + dummies of level periods after the first, in levels
-        v2 = np.zeros((r2, r2))
-        v2[:, 0] = 1.0
-        v2[np.arange(1, r2), np.arange(1, r2)] = 1.0
-        time_terms = ["_cons"] + [f"{panel.time}_{periods[p]}" for p in level_rows[1:]]
-        t_d = np.broadcast_to(v2[1:] - v2[:-1], (n, r1, r2))
-        t_l = np.broadcast_to(v2, (n, r2, r2))
-    elif time_effects:
-        time_terms = [f"{panel.time}_{periods[p]}" for p in diff_rows]
-        t_d = np.broadcast_to(np.eye(r1) - np.eye(r1, k=-1), (n, r1, r1))
-    elif system:
-        time_terms = ["_cons"]
-        t_d = np.zeros((n, r1, 1))
-        t_l = np.ones((n, r2, 1))
-
-    # validity of equation rows: outcome and every regressor observed
-    ok_d = np.isfinite(y_d) & np.isfinite(x_d).all(axis=2)
-    ok_l = np.isfinite(y_l) & np.isfinite(x_l).all(axis=2) if system else np.zeros((n, 0), bool)
-    valid = np.concatenate([ok_d, ok_l], axis=1)
-    if not valid.any():
-        absent = np.setdiff1d(periods, panel.df[panel.time].unique())
-        hint = (
-            f"; periods {', '.join(map(str, absent))} are absent from the whole panel and lags are "
-            "taken by calendar period (renumber the time column to treat consecutive observed "
-            "periods as one step apart)" if absent.size else ""
-        )
-        raise EstimationError(
-            f"no observations left for the dynamic model of '{y}': every unit lacks the "
-            f"consecutive periods needed for the lags and differences{hint}"
-        )
-    yv = np.concatenate([y_d, y_l], axis=1) if system else y_d
-    X = np.concatenate([x_d, x_l], axis=1) if system else x_d
-    T_ = np.concatenate([t_d, t_l], axis=1) if system else np.asarray(t_d)
-    X = np.concatenate([X, T_], axis=2)
-    yv = np.where(valid, yv, 0.0)
-    X = np.where(valid[:, :, None], X, 0.0)
-    names = names + time_terms
-
-    # regressors collinear in the rows used: an error for the model's variables; time effects
-    # without observations or made redundant by absent periods are dropped
-    coll = _collinear(X.reshape(-1, X.shape[2]), names)
-    bad_main = [nm for nm in coll if nm not in time_terms]
-    if bad_main:
-        raise EstimationError(
-            f"regressor(s) {bad_main} are zero or collinear with other regressors in every "
-            "equation used (e.g. a time-invariant variable, which differencing removes); drop "
-            "them from the model"
-        )
-    keep_t = np.array([nm not in coll for nm in time_terms], dtype=bool)
-    keep = np.r_[np.ones(len(names) - len(time_terms), bool), keep_t]
-    X = X[:, :, keep]
-    names = [nm for nm, k in zip(names, keep, strict=True) if k]
-    dropped_terms = [nm for nm in time_terms if nm in coll]
-    time_terms = [nm for nm in time_terms if nm not in coll]
-
-    # instruments: time effects, GMM-style, standard
-    z_d: list[np.ndarray] = []
-    z_l: list[np.ndarray] = []
-    zn_d: list[str] = []
-    zn_l: list[str] = []
-    if time_terms:
-        if t_inst_level:
-            z_l.append(np.asarray(t_l)[:, :, keep_t])
-            zn_l += time_terms
-        else:
-            z_d.append(np.asarray(t_d)[:, :, keep_t])
-            zn_d += [f"D.{nm}" for nm in time_terms]
-    for v, (a, b) in gmm.items():
-        blk, nm = _gmm_diff_block(data[v], diff_rows, a, b, collapse, v, periods)
-        z_d.append(blk)
-        zn_d += nm
-        if system:
-            blk, nm = _gmm_level_block(_diff(data[v]), level_rows, a, collapse, v, periods)
-            z_l.append(blk)
-            zn_l += nm
-    std = [(_term_name(v, k), _lag(data[v], k)) for v, ks in iv.items() for k in ks]
-    if std:
-        z_d.append(np.stack([rows_of(_diff(a2), diff_rows) for _, a2 in std], axis=2))
-        zn_d += [f"D.{nm}" for nm, _ in std]
-        if system:
-            z_l.append(np.stack([rows_of(a2, level_rows) for _, a2 in std], axis=2))
-            zn_l += [nm for nm, _ in std]
-    zd = np.concatenate(z_d, axis=2)
-    if system:
-        zl = np.concatenate(z_l, axis=2)
-        Z = np.zeros((n, r1 + r2, zd.shape[2] + zl.shape[2]))
-        Z[:, :r1, : zd.shape[2]] = zd
-        Z[:, r1:, zd.shape[2]:] = zl
-    else:
-        Z = zd
-    inst_names = zn_d + zn_l
-    Z = np.where(valid[:, :, None] & np.isfinite(Z), Z, 0.0)
-    # drop instruments never observed in a used equation
-    nz = np.abs(Z).reshape(-1, Z.shape[2]).max(axis=0) > 0
-    dropped_inst = int((~nz).sum())
-    Z = Z[:, :, nz]
-    inst_names = [nm for nm, k in zip(inst_names, nz, strict=True) if k]
-
-    design = _Design(
-        y=yv, X=X, Z=Z, H=_one_step_h(r1, r2), n_diff=r1, valid=valid, names=names,
-        time_terms=time_terms, inst_names=inst_names, dropped_instruments=dropped_inst,
-        dropped_terms=dropped_terms,
-    )
-    info = {
-        "units": units,
-        "periods": periods,
-        "first_diff_period": periods[tl1],
-        "lost_periods": tl1,
-        "absent_periods": np.setdiff1d(periods, panel.df[panel.time].unique()),
-        "step": int(periods[1] - periods[0]) if periods.size > 1 else 1,
-    }
-    return design, info
 
 
 # ---------------------------------------------------------------------------- estimation
@@ -514,16 +213,18 @@ def _wald(beta: np.ndarray, V: np.ndarray, idx: Sequence[int]) -> tuple[float, i
 def dynamic_gmm(
     panel: Panel,
     y: str,
-    x: str | Sequence[str] | Mapping[str, LagSpec] = (),
+    treat: str | Sequence[str] | Mapping[str, LagSpec] | None = None,
+    controls: str | Sequence[str] | Mapping[str, LagSpec] = (),
     *,
+    fe: str | Sequence[str] = ("unit", "time"),
+    cluster: str | None = "unit",
+    alpha: float = 0.05,
     lags: LagSpec = 1,
-    method: str = "difference",
+    method: str = "system",
     steps: int = 2,
     gmm_lags: LagLimits | Mapping[str, LagLimits] = (2, None),
     iv: str | Sequence[str] | Mapping[str, LagSpec] = (),
-    collapse: bool = False,
-    time_effects: bool = True,
-    robust: bool = True,
+    collapse: bool = True,
 ) -> GMMResult:
     """Arellano–Bond difference GMM or Blundell–Bond system GMM for a dynamic panel model.
 
@@ -535,14 +236,27 @@ def dynamic_gmm(
         (so biennial data lag by two years).
     y
         Outcome; its lags are the dynamic regressors ``L.y``, ``L2.y``, ...
-    x
-        Further regressors: column names (entering at lag 0) or a mapping ``{name: lags}``,
-        e.g. ``{"w": [0, 1], "k": 0}`` for ``w``, ``L.w`` and ``k``. Regressors not listed in
-        ``gmm_lags`` are strictly exogenous and serve as their own standard instruments.
+    treat, controls
+        The regressor(s) of interest and further regressors: column names (entering at lag 0)
+        or a mapping ``{name: lags}``, e.g. ``{"w": [0, 1], "k": 0}`` for ``w``, ``L.w`` and
+        ``k``; ``treat`` comes first in the table and is what :meth:`GMMResult.reading` reads.
+        Regressors not listed in ``gmm_lags`` are strictly exogenous and serve as their own
+        standard instruments.
+    fe
+        ``("unit", "time")`` (default): unit effects (removed by differencing) and time dummies
+        (two-way model); ``"unit"``: unit effects only. Unit effects are always removed.
+    cluster
+        ``"unit"`` (default): cluster-robust standard errors by unit (one-step) or Windmeijer
+        (2005) corrected (two-step). ``None``: no clustering, the conventional ones (one-step:
+        ``s2 (X'Z W Z'X)^-1`` with ``s2`` as in the Sargan statistic; two-step:
+        ``(X'Z W2 Z'X)^-1``).
+    alpha
+        Level of the confidence intervals (the specification tests are read at 10%, see
+        :attr:`GMMResult.tests`).
     lags
         Lags of ``y`` on the right-hand side: ``p`` for lags ``1..p`` or an explicit list.
     method
-        ``"difference"`` (Arellano & Bond 1991) or ``"system"`` (Blundell & Bond 1998).
+        ``"system"`` (Blundell & Bond 1998; default) or ``"difference"`` (Arellano & Bond 1991).
     steps
         ``1`` (one-step) or ``2`` (two-step efficient GMM).
     gmm_lags
@@ -554,19 +268,15 @@ def dynamic_gmm(
         Additional standard instruments (names or ``{name: lags}``), differenced in the
         differenced equation and in levels in the level equation.
     collapse
-        Collapse the GMM-style instruments to one column per lag (Roodman 2009), which keeps the
-        instrument count linear rather than quadratic in the number of periods.
-    time_effects
-        Include time dummies (two-way model). System GMM always has a constant.
-    robust
-        Cluster-robust standard errors by unit (one-step) or Windmeijer (2005) corrected
-        (two-step). ``False`` gives the conventional ones (one-step: ``s2 (X'Z W Z'X)^-1``
-        with ``s2`` as in the Sargan statistic; two-step: ``(X'Z W2 Z'X)^-1``).
+        Collapse the GMM-style instruments to one column per lag (Roodman 2009; default), which
+        keeps the instrument count linear rather than quadratic in the number of periods.
+        System GMM always has a constant.
 
     Returns
     -------
     GMMResult
         Coefficients with z-statistics (time dummies included; ``.table()`` hides them) and
+        ``tests`` (:class:`~climetrics.core.results.TestSet`: AR(1), AR(2), Sargan, Hansen) and
         ``stats``: ``hansen``, ``hansen_df``, ``hansen_p``, ``sargan``, ``sargan_df``,
         ``sargan_p``, ``ar1``, ``ar1_p``, ``ar2``, ``ar2_p``, ``wald``, ``wald_df``, ``wald_p``
         (regressors other than time effects), ``n_instruments``, ``n_groups``, ``n_obs_diff``
@@ -600,10 +310,25 @@ def dynamic_gmm(
     y_lags = _lag_list(range(1, int(lags) + 1) if isinstance(lags, (int, np.integer)) else lags, "lags")
     if not y_lags or min(y_lags) < 1:
         raise ValueError(f"lags of '{y}' must be at least 1 for a dynamic model, got {lags!r}")
-    x_l = _var_lags(x, "x")
+    treat_l = _var_lags(treat, "treat")
+    ctrl_l = _var_lags(controls, "controls")
+    both = sorted(set(treat_l) & set(ctrl_l))
+    if both:
+        raise PanelError(f"variable(s) {both} appear both in treat and in controls")
+    x_l = {**treat_l, **ctrl_l}
     iv_l = _var_lags(iv, "iv")
     if y in x_l:
-        raise PanelError(f"outcome '{y}' also appears in x; its lags are set with lags=")
+        raise PanelError(f"outcome '{y}' also appears among the regressors; its lags are set with lags=")
+    fe_l = [panel.unit if f == "unit" else panel.time if f == "time" else f
+            for f in ([fe] if isinstance(fe, str) else list(fe))]
+    if panel.unit not in fe_l or not set(fe_l) <= {panel.unit, panel.time}:
+        raise ValueError(f"fe must be 'unit' or ('unit', 'time'): dynamic GMM always removes the unit "
+                         f"effects by differencing and can add time dummies; got {fe!r}")
+    time_effects = panel.time in fe_l
+    if cluster not in (None, "unit", panel.unit):
+        raise ValueError(f"cluster must be 'unit' (robust, by {panel.unit}) or None (conventional "
+                         f"standard errors); dynamic GMM does not cluster on '{cluster}'")
+    robust = cluster is not None
     if isinstance(gmm_lags, Mapping):
         gmm = {str(k): _limits(v, str(k)) for k, v in gmm_lags.items()}
         gmm = {y: gmm.pop(y, (2, None)), **gmm}
@@ -611,8 +336,8 @@ def dynamic_gmm(
         gmm = {y: _limits(gmm_lags, y)}
     unknown = [v for v in gmm if v != y and v not in x_l]
     if unknown:
-        raise PanelError(f"gmm_lags names {unknown}, which are not regressors (x); GMM-style "
-                         "instruments are for y and endogenous or predetermined x")
+        raise PanelError(f"gmm_lags names {unknown}, which are not regressors (treat or controls); "
+                         "GMM-style instruments are for y and endogenous or predetermined regressors")
     if gmm[y][0] < 2:
         raise ValueError(
             f"GMM instruments of '{y}' must start at lag 2 or later: y_(t-1) is correlated with "
@@ -737,6 +462,8 @@ def dynamic_gmm(
         "collapse": collapse,
         "time_effects": time_effects,
         "lags": y_lags,
+        "treat": [_term_name(v, k) for v, ks in treat_l.items() for k in ks],
+        "controls": list(ctrl_l),
         "x": x_l,
         "gmm_lags": gmm,
         "iv": std,
@@ -749,7 +476,7 @@ def dynamic_gmm(
         "df_t": None,
     }
     return GMMResult(
-        coefs=coef_table(d.names, fit.beta, se),
+        coefs=coef_table(d.names, fit.beta, se, alpha=alpha),
         depvar=y,
         model=f"{kind} GMM ({'one' if steps == 1 else 'two'}-step)",
         n_obs=n_level if system else n_diff,
@@ -762,62 +489,3 @@ def dynamic_gmm(
         meta=meta,
         cov=V,
     )
-
-
-# ---------------------------------------------------------------------------- reporting
-@dataclass(eq=False, repr=False)
-class GMMResult(EstimationResult):
-    """An :class:`EstimationResult` of :func:`dynamic_gmm` with a GMM-style table."""
-
-    def table(self, **kwargs: Any):
-        """One-column table: coefficients (time dummies hidden), then instrument count, groups,
-        AR(1)/AR(2) and Hansen/Sargan p-values (see :func:`gmm_table`)."""
-        return gmm_table([self], **kwargs)
-
-
-def gmm_table(results: Sequence[EstimationResult], *, show_time_effects: bool = False, **kwargs: Any):
-    """Regression table for GMM results (may be mixed with other results, e.g. FE columns).
-
-    Adds rows "Time effects", "Instruments", "Groups", "AR(1) p", "AR(2) p", "Hansen p" and
-    "Sargan p" (blank for non-GMM columns), as dynamic-panel robustness tables report them.
-    Keyword arguments go to :func:`climetrics.report.tables.regression_table`.
-    """
-    from ...report.tables import fmt, regression_table
-
-    results = list(results)
-    if "keep" not in kwargs and not show_time_effects:
-        keep: list[str] = []
-        for r in results:
-            hidden = set(r.meta.get("time_terms", ())) - {"_cons"}
-            keep += [t for t in r.terms if t not in keep and t not in hidden]
-        kwargs["keep"] = keep
-
-    def row(key: str, digits: int = 3, integer: bool = False) -> list[str]:
-        out = []
-        for r in results:
-            v = r.stats.get(key)
-            if v is None or (isinstance(v, float) and not np.isfinite(v)):
-                out.append("")
-            else:
-                out.append(fmt(int(v)) if integer else fmt(float(v), digits))
-        return out
-
-    is_gmm = [isinstance(r, GMMResult) or "n_instruments" in r.stats for r in results]
-    extra = dict(kwargs.pop("extra_rows", None) or {})
-    extra["Time effects"] = [
-        ("Yes" if r.meta.get("time_effects") else "No") if g else "" for r, g in zip(results, is_gmm, strict=True)
-    ]
-    extra["Instruments"] = row("n_instruments", integer=True)
-    extra["Groups"] = row("n_groups", integer=True)
-    extra["AR(1) p"] = row("ar1_p")
-    extra["AR(2) p"] = row("ar2_p")
-    extra["Hansen p"] = row("hansen_p")
-    extra["Sargan p"] = row("sargan_p")
-    kwargs.setdefault("stat", "se")
-    notes = list(kwargs.pop("notes", None) or [])
-    if any(is_gmm):
-        notes.append(
-            "GMM: AR(1)/AR(2) are Arellano-Bond tests of the differenced residuals; Hansen and "
-            "Sargan test the over-identifying restrictions (p-values shown)."
-        )
-    return regression_table(results, extra_rows=extra, notes=notes, **kwargs)

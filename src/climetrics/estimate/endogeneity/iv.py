@@ -61,33 +61,28 @@ D. W. K. Andrews and J. H. Stock (eds.), *Identification and Inference for Econo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.linalg
-from scipy import optimize, stats
+from scipy import stats
 
 from ...core.covariance import cluster_sums, coef_table
-from ...core.results import EstimationResult, Result
-from ...errors import EstimationError, PanelError, did_you_mean, show
+from ...core.results import EstimationResult
+from ...data.geography import find_city, haversine_km
+from ...errors import EstimationError, PanelError, show
 from ...panel import Panel
 from ..baseline.twfe import _as_list, _codes, _small_sample, collinear_columns
+from .iv_results import ARConfidenceSet, IVResult, WeakIVDiagnostics, _IVState
 
 __all__ = [
-    "EARTH_RADIUS_KM",
     "STOCK_YOGO_TSLS_SIZE_10",
     "ARConfidenceSet",
     "IVResult",
     "WeakIVDiagnostics",
     "distance_trend_instrument",
-    "haversine_km",
     "iv_2sls",
 ]
-
-#: Mean Earth radius (IUGG arithmetic mean radius R1 of the WGS-84 ellipsoid), km.
-EARTH_RADIUS_KM = 6371.0088
 
 #: Stock & Yogo (2005, Table 5.2) critical values of the Cragg-Donald F for a nominal 5% 2SLS
 #: Wald test whose actual size is at most 10%, one endogenous regressor, by number of excluded
@@ -99,285 +94,6 @@ STOCK_YOGO_TSLS_SIZE_10 = {1: 16.38, 2: 19.93, 3: 22.30}
 
 _SSC = ("nested", "full")
 _REL_TOL = 1e-8  # relative norm below which a column counts as having no variation left
-
-
-# ------------------------------------------------------------------------------------ results
-@dataclass(frozen=True)
-class WeakIVDiagnostics:
-    """Instrument-strength statistics of a 2SLS fit (see the module docstring for formulas).
-
-    Attributes
-    ----------
-    first_stage_F, first_stage_p
-        Per endogenous variable: robust Wald F of the excluded instruments in its first stage
-        and its p-value from F(L, df).
-    kp_rk_wald, kp_rk_p
-        Kleibergen-Paap rk Wald statistic for H0: rank(Pi) = K-1 (underidentification) and its
-        asymptotic chi²(L-K+1) p-value.
-    kp_rk_wald_F
-        ``kp_rk_wald / L``, the Kleibergen-Paap rk Wald F used as the robust weak-instrument
-        statistic.
-    cragg_donald_F
-        Cragg-Donald Wald F (iid errors).
-    stock_yogo_10pct_size
-        Stock-Yogo critical value for 10% maximal 2SLS size, or None when not tabulated here
-        (more than one endogenous regressor or more than three instruments).
-    n_endog, n_instruments
-        K and L.
-    df
-        Denominator degrees of freedom of the F p-values (G-1 with clusters).
-    """
-
-    first_stage_F: dict[str, float]
-    first_stage_p: dict[str, float]
-    kp_rk_wald: float
-    kp_rk_p: float
-    kp_rk_wald_F: float
-    cragg_donald_F: float
-    stock_yogo_10pct_size: float | None
-    n_endog: int
-    n_instruments: int
-    df: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
-
-
-@dataclass(frozen=True)
-class ARConfidenceSet:
-    """Anderson-Rubin confidence set for one endogenous coefficient, by test inversion.
-
-    ``intervals`` lists the accepted intervals in increasing order; an end equal to -inf/inf
-    means the set reaches the edge of the grid there and is taken to continue (AR sets can be
-    unbounded when instruments are weak). Interior ends are located to machine precision by
-    root-finding between grid points.
-    """
-
-    level: float
-    intervals: list[tuple[float, float]]
-    grid: tuple[float, float, int]
-
-    @property
-    def bounded(self) -> bool:
-        return all(np.isfinite(lo) and np.isfinite(hi) for lo, hi in self.intervals)
-
-    @property
-    def empty(self) -> bool:
-        return not self.intervals
-
-    def __str__(self) -> str:
-        if self.empty:
-            return f"empty (no value on the grid is accepted at {self.level:.0%})"
-
-        def f(v: float) -> str:
-            return "-inf" if v == -np.inf else "inf" if v == np.inf else f"{v:.4g}"
-
-        return " U ".join(f"[{f(lo)}, {f(hi)}]" for lo, hi in self.intervals)
-
-
-@dataclass
-class _IVState:
-    """Partialled arrays kept for Anderson-Rubin tests at any beta0."""
-
-    y: np.ndarray  # (n,) outcome net of FE and controls
-    X: np.ndarray  # (n, K) endogenous net of FE and controls
-    Z: np.ndarray  # (n, L) instruments net of FE and controls
-    clus: np.ndarray | None
-    n_clusters: int
-    factor_rf: float  # small-sample factor of a regression on [Z, W]
-    df: float
-
-
-@dataclass(eq=False)
-class IVResult(Result):
-    """A 2SLS fit: second stage, first stage(s) and weak-instrument diagnostics.
-
-    Attributes
-    ----------
-    second
-        Second-stage estimates (endogenous regressors, then controls).
-    first_stages
-        First-stage regression of each endogenous variable on the excluded instruments and
-        controls (same fixed effects and clustering).
-    diagnostics
-        :class:`WeakIVDiagnostics`.
-    anderson_rubin
-        AR test of beta = 0 (dict with F, df1, df2, p_value, beta0).
-    """
-
-    second: EstimationResult
-    first_stages: dict[str, EstimationResult]
-    diagnostics: WeakIVDiagnostics
-    anderson_rubin: dict[str, Any]
-    label: str | None = None
-    _state: _IVState | None = field(default=None, repr=False)
-
-    # ------------------------------------------------------------------ delegation
-    @property
-    def endog(self) -> list[str]:
-        return list(self.first_stages)
-
-    @property
-    def instruments(self) -> list[str]:
-        return list(self.second.meta["instruments"])
-
-    def coef(self, term: str) -> float:
-        return self.second.coef(term)
-
-    def se(self, term: str) -> float:
-        return self.second.se(term)
-
-    def pvalue(self, term: str) -> float:
-        return self.second.pvalue(term)
-
-    def confint(self, term: str) -> tuple[float, float]:
-        return self.second.confint(term)
-
-    @property
-    def n_obs(self) -> int:
-        return self.second.n_obs
-
-    # ------------------------------------------------------------------ Anderson-Rubin
-    def ar_test(self, beta0: float | Sequence[float] = 0.0) -> dict[str, Any]:
-        """Anderson & Rubin (1949) test of H0: beta = beta0 (all endogenous coefficients).
-
-        Regresses ``y - X beta0`` on the instruments (net of fixed effects and controls) and
-        returns the robust Wald F of the instrument coefficients, ``df1 = L``, ``df2`` (G-1 with
-        clusters) and the p-value from F(df1, df2). Valid however weak the instruments are.
-        """
-        st = self._require_state()
-        b0 = np.atleast_1d(np.asarray(beta0, dtype=float))
-        if b0.shape != (st.X.shape[1],):
-            raise ValueError(
-                f"beta0 needs {st.X.shape[1]} value(s), one per endogenous variable {self.endog}"
-            )
-        f = float(_ar_stats(st, b0[None, :])[0])
-        L = st.Z.shape[1]
-        return {
-            "F": f,
-            "df1": L,
-            "df2": st.df,
-            "p_value": float(stats.f.sf(f, L, st.df)),
-            "beta0": b0.tolist() if b0.size > 1 else float(b0[0]),
-        }
-
-    def ar_confidence_set(
-        self,
-        level: float = 0.95,
-        *,
-        grid: Sequence[float] | tuple[float, float, int] | None = None,
-    ) -> ARConfidenceSet:
-        """Anderson-Rubin confidence set for the (single) endogenous coefficient.
-
-        The set of beta0 whose AR test does not reject at ``1 - level``. It is found on a grid
-        (default: the 2SLS estimate +/- 20 standard errors, 2001 points, or ``(low, high, n)``,
-        or explicit values) and its ends are refined by root-finding between grid points.
-        """
-        st = self._require_state()
-        if st.X.shape[1] != 1:
-            raise EstimationError("the AR confidence set is implemented for one endogenous regressor")
-        if not 0 < level < 1:
-            raise ValueError(f"level must be in (0, 1), got {level}")
-        if grid is None:
-            b, s = self.coef(self.endog[0]), self.se(self.endog[0])
-            pts = np.linspace(b - 20 * s, b + 20 * s, 2001)
-        elif isinstance(grid, tuple) and len(grid) == 3 and isinstance(grid[2], (int, np.integer)):
-            pts = np.linspace(float(grid[0]), float(grid[1]), int(grid[2]))
-        else:
-            pts = np.sort(np.asarray(grid, dtype=float))
-        if pts.size < 2:
-            raise ValueError("the AR grid needs at least two points")
-        L = st.Z.shape[1]
-        crit = float(stats.f.ppf(level, L, st.df))
-        fvals = _ar_stats(st, pts[:, None])
-        acc = fvals <= crit
-
-        def g(b: float) -> float:
-            return float(_ar_stats(st, np.array([[b]]))[0]) - crit
-
-        intervals: list[tuple[float, float]] = []
-        i = 0
-        while i < pts.size:
-            if not acc[i]:
-                i += 1
-                continue
-            j = i
-            while j + 1 < pts.size and acc[j + 1]:
-                j += 1
-            lo = -np.inf if i == 0 else optimize.brentq(g, pts[i - 1], pts[i], xtol=1e-14)
-            hi = np.inf if j == pts.size - 1 else optimize.brentq(g, pts[j], pts[j + 1], xtol=1e-14)
-            intervals.append((float(lo), float(hi)))
-            i = j + 1
-        return ARConfidenceSet(level=level, intervals=intervals, grid=(float(pts[0]), float(pts[-1]), int(pts.size)))
-
-    def _require_state(self) -> _IVState:
-        if self._state is None:
-            raise EstimationError("this IVResult carries no data for Anderson-Rubin tests")
-        return self._state
-
-    # ------------------------------------------------------------------ rendering
-    def table(self, **kwargs: Any):
-        """First stage column(s) and the second stage side by side (seed 000 Table 6).
-
-        Rows below the coefficients: first-stage F (per first stage), Kleibergen-Paap rk Wald F,
-        Cragg-Donald Wald F, Stock-Yogo 10% critical value (when tabulated) and the
-        Anderson-Rubin p-value of beta = 0. Keyword arguments go to
-        :func:`climetrics.report.tables.regression_table`.
-        """
-        from ...report.tables import fmt, regression_table
-
-        d = self.diagnostics
-        k = len(self.first_stages)
-        results = [*self.first_stages.values(), self.second]
-        blank = [""] * k
-        rows: dict[str, list[str]] = {
-            "First-stage F (excluded instruments)": [fmt(d.first_stage_F[e], 2) for e in self.endog] + [""],
-            "Kleibergen-Paap rk Wald F": [*blank, fmt(d.kp_rk_wald_F, 2)],
-            "Cragg-Donald Wald F": [*blank, fmt(d.cragg_donald_F, 2)],
-        }
-        if d.stock_yogo_10pct_size is not None:
-            rows["Stock-Yogo 10% max. size c.v."] = [*blank, fmt(d.stock_yogo_10pct_size, 2)]
-        rows["Anderson-Rubin p-value (beta = 0)"] = [*blank, fmt(self.anderson_rubin["p_value"], 3)]
-        rows.update(kwargs.pop("extra_rows", None) or {})
-        kwargs.setdefault(
-            "column_labels",
-            [f"First stage ({e})" for e in self.endog] + ["Second stage (2SLS)"],
-        )
-        exog = [t for t in self.second.terms if t not in self.endog]
-        kwargs.setdefault("keep", [*self.endog, *self.instruments, *exog])
-        kwargs.setdefault("title", self.label)
-        notes = list(kwargs.pop("notes", None) or [])
-        notes.append(
-            f"Instruments: {', '.join(self.instruments)}. First-stage and KP F are robust Wald F "
-            "statistics; Cragg-Donald F assumes iid errors; Stock-Yogo critical values are for iid "
-            "errors (Stock & Yogo 2005)."
-        )
-        return regression_table(results, extra_rows=rows, notes=notes, **kwargs)
-
-    def summary(self) -> str:
-        """Plain-language summary of the estimate and instrument strength."""
-        d = self.diagnostics
-        parts = []
-        for e in self.endog:
-            lo, hi = self.confint(e)
-            parts.append(
-                f"2SLS effect of {e} on {self.second.depvar}: {self.coef(e):.4g} "
-                f"(SE {self.se(e):.3g}, p = {self.pvalue(e):.3g}, 95% CI [{lo:.4g}, {hi:.4g}])."
-            )
-        strength = f"Kleibergen-Paap rk Wald F = {d.kp_rk_wald_F:.2f}"
-        if d.stock_yogo_10pct_size is not None:
-            cmp = "above" if d.kp_rk_wald_F > d.stock_yogo_10pct_size else "below"
-            strength += f", {cmp} the Stock-Yogo 10% critical value {d.stock_yogo_10pct_size:.2f}"
-        else:
-            strength += ", " + ("above" if d.kp_rk_wald_F > 10 else "below") + " the rule-of-thumb 10"
-        parts.append(
-            strength + f"; Cragg-Donald F = {d.cragg_donald_F:.2f}; weak-instrument-robust "
-            f"Anderson-Rubin test of beta = 0: p = {self.anderson_rubin['p_value']:.3g}."
-        )
-        return " ".join(parts)
-
-    def __repr__(self) -> str:
-        return f"<IV-2SLS result: {self.second.depvar}, N={self.n_obs}>\n{self.table().to_text()}"
 
 
 # ------------------------------------------------------------------------------------ algebra
@@ -440,38 +156,17 @@ def _cragg_donald(X: np.ndarray, Z: np.ndarray, df_resid: float) -> float:
     return float(ev.min() / Z.shape[1])
 
 
-def _ar_stats(st: _IVState, beta0: np.ndarray) -> np.ndarray:
-    """AR Wald F at each row of ``beta0`` (m, K): ``d' V^-1 d / L`` with d the coefficients of
-    the instruments in the regression of ``y - X beta0`` (all net of FE and controls)."""
-    ztz_inv = np.linalg.inv(st.Z.T @ st.Z)
-    proj = ztz_inv @ st.Z.T  # (L, n)
-    Y = np.column_stack([st.y, st.X])  # (n, 1+K)
-    coefs = proj @ Y  # (L, 1+K)
-    resid = Y - st.Z @ coefs
-    L, K1 = st.Z.shape[1], Y.shape[1]
-    # cluster sums of the scores z_i r_ik of every column k, then their cross-products
-    # M[k, j] = sum_g s_gk s_gj' (L x L); the meat at beta0 is sum_kj w_k w_j M[k, j]
-    scores = (st.Z[:, :, None] * resid[:, None, :]).reshape(len(st.y), L * K1)
-    s = cluster_sums(scores, st.clus, st.n_clusters).reshape(-1, L, K1)
-    cross = np.einsum("gak,gbj->kjab", s, s)
-    w = np.column_stack([np.ones(beta0.shape[0]), -beta0])  # (m, 1+K): y - X b0
-    d = np.einsum("lk,mk->ml", coefs, w)  # (m, L)
-    meat = np.einsum("mk,mj,kjab->mab", w, w, cross)
-    v = st.factor_rf * np.einsum("al,mlj,bj->mab", ztz_inv, meat, ztz_inv)
-    sol = np.linalg.solve(v, d[:, :, None])[:, :, 0]
-    return np.einsum("ml,ml->m", d, sol) / L
-
-
 # ------------------------------------------------------------------------------------ 2SLS
 def iv_2sls(
     panel: Panel,
     y: str,
-    endog: str | Sequence[str],
+    treat: str | Sequence[str],
     instruments: str | Sequence[str],
     controls: str | Sequence[str] = (),
     *,
     fe: str | Sequence[str] | None = None,
     cluster: str | None = "unit",
+    alpha: float = 0.05,
     ssc: str = "nested",
     title: str | None = None,
 ) -> IVResult:
@@ -483,7 +178,7 @@ def iv_2sls(
         The data.
     y
         Outcome.
-    endog
+    treat
         Endogenous regressor(s), e.g. the DID dummy.
     instruments
         Excluded instruments (at least as many as endogenous regressors).
@@ -493,8 +188,10 @@ def iv_2sls(
         Fixed effects to absorb; default unit and time (``"unit"``/``"time"`` name the panel's
         key columns). ``[]`` fits pooled 2SLS with a constant.
     cluster
-        Cluster variable (default the panel's unit) for CRV1 errors; ``None`` gives
-        heteroskedasticity-robust HC1 errors.
+        Cluster variable (default the panel's unit) for CRV1 errors; ``None`` means no
+        clustering: heteroskedasticity-robust HC1 errors.
+    alpha
+        Level of the confidence intervals and of the Anderson-Rubin test.
     ssc
         ``"nested"`` (fixest/reghdfe: a fixed effect nested in the cluster counts as one
         parameter) or ``"full"`` (every fixed-effect level counted, as a dummy-variable
@@ -524,7 +221,7 @@ def iv_2sls(
     References: Anderson & Rubin (1949); Cragg & Donald (1993); Kleibergen & Paap (2006);
     Stock & Yogo (2005). See the module docstring for the exact formulas.
     """
-    endog_l, inst_l, ctrl_l = _as_list(endog), _as_list(instruments), _as_list(controls)
+    endog_l, inst_l, ctrl_l = _as_list(treat), _as_list(instruments), _as_list(controls)
     if not endog_l:
         raise EstimationError("iv_2sls needs at least one endogenous regressor")
     if not inst_l:
@@ -695,7 +392,7 @@ def iv_2sls(
     def result(names, b, cov, df_t, depvar, model, label, **meta) -> EstimationResult:
         """One stage's estimates with the sample and inference settings shared by all stages."""
         return EstimationResult(
-            coefs=coef_table(names, b, np.sqrt(np.diag(cov)), df=df_t),
+            coefs=coef_table(names, b, np.sqrt(np.diag(cov)), df=df_t, alpha=alpha),
             depvar=depvar,
             model=model,
             n_obs=n,
@@ -711,7 +408,7 @@ def iv_2sls(
         )
 
     second = result(
-        [*endog_l, *w_names], beta, cov2, df2, y, "2SLS", title, endog=endog_l,
+        [*endog_l, *w_names], beta, cov2, df2, y, "2SLS", title, treat=endog_l,
         formula=f"{y} ~ {' + '.join(ctrl_l) or '1'} | {' + '.join(fe_l) or '0'} | "
         f"{' + '.join(endog_l)} ~ {' + '.join(inst_l)}",
     )
@@ -740,7 +437,8 @@ def iv_2sls(
     big_bread = np.kron(np.eye(K), ztz_inv)
     v_pi = _sandwich(big_bread, scores, clus, n_g, f1)
     rk = _kp_rk(Xp, Zp, pi, v_pi)
-    cd = _cragg_donald(Xp, Zp, n - n_fe - p - L)
+    cd_df = n - n_fe - p - L
+    cd = _cragg_donald(Xp, Zp, cd_df)
     diag = WeakIVDiagnostics(
         first_stage_F=fs_F,
         first_stage_p=fs_p,
@@ -752,48 +450,17 @@ def iv_2sls(
         n_endog=K,
         n_instruments=L,
         df=df1,
+        cragg_donald_df=float(cd_df),
     )
     state = _IVState(y=yp, X=Xp, Z=Zp, clus=clus, n_clusters=n_g, factor_rf=f1, df=df1)
-    out = IVResult(
-        second=second,
-        first_stages=first,
-        diagnostics=diag,
-        anderson_rubin={},
-        label=title,
-        _state=state,
-    )
-    out.anderson_rubin = out.ar_test(np.zeros(K))
+    out = IVResult(second=second, first_stages=first, diagnostics=diag, label=title, _state=state)
+    out.anderson_rubin = out.ar_test(np.zeros(K), alpha=alpha)
     second.stats.update({"kp_rk_wald_F": diag.kp_rk_wald_F, "cragg_donald_F": cd})
     return out
 
 
 # ------------------------------------------------------------------------------------ distance IV
-def haversine_km(lon1, lat1, lon2, lat2, *, radius: float = EARTH_RADIUS_KM) -> np.ndarray:
-    """Great-circle distance in km between points given in decimal degrees (haversine formula).
-
-    ``d = 2 R asin(sqrt(sin²(dphi/2) + cos(phi1) cos(phi2) sin²(dlambda/2)))`` on a sphere of
-    radius ``R`` (default 6371.0088 km, the IUGG mean Earth radius). Broadcasts like numpy.
-    """
-    lam1, phi1, lam2, phi2 = (np.radians(np.asarray(v, dtype=float)) for v in (lon1, lat1, lon2, lat2))
-    h = np.sin((phi2 - phi1) / 2) ** 2 + np.cos(phi1) * np.cos(phi2) * np.sin((lam2 - lam1) / 2) ** 2
-    return 2 * radius * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
-
-
 _UNIT_KEYS = ("adcode", "name", "short_name", "name_en")
-
-
-def _find_city(cities: pd.DataFrame, ref: str | int) -> pd.Series:
-    if isinstance(ref, (int, np.integer)) or (isinstance(ref, str) and ref.isdigit()):
-        m = cities["adcode"] == int(ref)
-    else:
-        m = (cities["name"] == ref) | (cities["short_name"] == ref)
-        m |= cities["name_en"].str.lower() == str(ref).lower()
-    if not m.any():
-        choices = list(cities["name"]) + list(cities["name_en"])
-        raise PanelError(
-            f"reference city {ref!r} not found in the bundled city table{did_you_mean(str(ref), choices)}"
-        )
-    return cities.loc[m].iloc[0]
 
 
 def distance_trend_instrument(
@@ -855,7 +522,7 @@ def distance_trend_instrument(
     if shift < 0:
         raise PanelError(f"shift must be non-negative, got {shift}")
     tab = _cities(include_county_level=True)
-    ref = _find_city(tab, reference)
+    ref = find_city(tab, reference)
     units = pd.Series(panel.df[panel.unit].unique())
     if unit_key == "adcode":
         keys = pd.to_numeric(units, errors="coerce")

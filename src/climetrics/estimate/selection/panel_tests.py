@@ -15,8 +15,11 @@ The three classic tests that precede a baseline panel regression (seed 001, Tabl
 needs (plm's default random-effects model; Baltagi & Chang 1994 for unbalanced panels), and
 :func:`model_selection_tests` runs all three tests and renders them as one table.
 
-Each test returns a :class:`PanelTest` (statistic, degrees of freedom, p-value and a
-plain-language verdict); rows with a missing outcome or regressor are dropped first.
+Each test returns a :class:`climetrics.core.results.TestResult` (statistic, degrees of freedom,
+p-value and a plain-language verdict), :func:`model_selection_tests` a
+:class:`~climetrics.core.results.TestSet`; rows with a missing outcome or regressor are dropped
+first. The regressors are ``treat`` (the variable of interest) followed by ``controls``; the
+tests treat them alike.
 
 References
 ----------
@@ -42,8 +45,8 @@ MIT Press.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -52,13 +55,12 @@ from scipy import stats
 
 from ...core.covariance import coef_table
 from ...core.demean import FixedEffects
-from ...core.results import EstimationResult
+from ...core.results import EstimationResult, TestResult, TestSet
 from ...errors import EstimationError, PanelError
 from ...panel import Panel
+from ..baseline.twfe import _as_list
 
 __all__ = [
-    "PanelTest",
-    "PanelTests",
     "breusch_pagan_lm",
     "f_test_individual_effects",
     "hausman",
@@ -67,125 +69,6 @@ __all__ = [
 ]
 
 _EFFECTS = ("individual", "time", "twoways")
-
-
-# ---------------------------------------------------------------------------- results
-@dataclass(eq=False)
-class PanelTest:
-    """Result of one specification test.
-
-    Attributes
-    ----------
-    name
-        Test name, e.g. ``"F test for individual effects"``.
-    statistic, df, p_value
-        Test statistic, its degrees of freedom (``(df1, df2)`` for F, ``(df,)`` for chi², ``()``
-        for a normal statistic) and p-value.
-    distribution
-        ``"F"``, ``"chi2"`` or ``"normal"``.
-    null
-        The null hypothesis in words.
-    reject
-        Whether the null is rejected at ``alpha``.
-    verdict
-        Plain-language conclusion, e.g. ``"Hausman rejects RE: use FE"``.
-    details
-        Supporting numbers (sums of squares, coefficient contrasts, ...).
-    """
-
-    name: str
-    statistic: float
-    df: tuple[float, ...]
-    p_value: float
-    distribution: str
-    null: str
-    reject: bool
-    verdict: str
-    alpha: float = 0.05
-    details: dict[str, Any] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    def table(self, **kwargs: Any):
-        """A one-row table (see :meth:`PanelTests.table`)."""
-        return PanelTests([self]).table(**kwargs)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name, "statistic": float(self.statistic), "df": [float(d) for d in self.df],
-            "p_value": float(self.p_value), "distribution": self.distribution, "null": self.null,
-            "reject": bool(self.reject), "verdict": self.verdict, "alpha": self.alpha,
-            "notes": list(self.notes),
-        }
-
-    def __repr__(self) -> str:
-        head = f"{self.name}: {_dist_label(self.distribution, self.df)} = {self.statistic:.4f}"
-        return f"{head}, p = {self.p_value:.4g}\n-> {self.verdict}"
-
-
-def _dist_label(dist: str, df: Sequence[float]) -> str:
-    if dist == "F":
-        return f"F({df[0]:g}, {df[1]:g})"
-    if dist == "chi2":
-        return f"chi2({df[0]:g})"
-    return "z"
-
-
-class PanelTests(Sequence[PanelTest]):
-    """Several tests shown together, like the model-selection table of seed 001 (Table 3)."""
-
-    def __init__(self, tests: Sequence[PanelTest], *, title: str | None = None):
-        self._tests = list(tests)
-        if not self._tests:
-            raise ValueError("PanelTests needs at least one test")
-        self.title = title
-
-    def __getitem__(self, i):  # type: ignore[override]
-        return self._tests[i]
-
-    def __len__(self) -> int:
-        return len(self._tests)
-
-    def __iter__(self) -> Iterator[PanelTest]:
-        return iter(self._tests)
-
-    def table(self, *, digits: int = 3, title: str | None = None):
-        """Rows: test, statistic (with distribution), p-value, conclusion."""
-        from ...report.tables import Table, fmt, stars
-
-        rows = []
-        for t in self._tests:
-            rows.append([
-                t.name,
-                _dist_label(t.distribution, t.df),
-                fmt(float(t.statistic), digits) + stars(t.p_value),
-                fmt(float(t.p_value), digits if t.p_value >= 10 ** (-digits) else 4),
-                t.verdict,
-            ])
-        notes = [f"Decisions at the {self._tests[0].alpha:g} level. * p<0.1, ** p<0.05, *** p<0.01."]
-        for t in self._tests:
-            notes += [n for n in t.notes if n not in notes]
-        return Table(
-            columns=["Distribution", "Statistic", "p-value", "Conclusion"],
-            rows=rows,
-            title=title or self.title or "Model selection tests",
-            notes=notes,
-            stub="Test",
-        )
-
-    def to_markdown(self) -> str:
-        return self.table().to_markdown()
-
-    def to_html(self) -> str:
-        return self.table().to_html()
-
-    def to_latex(self) -> str:
-        return self.table().to_latex()
-
-    def _repr_html_(self) -> str:
-        return self.table().to_html()
-
-    def __repr__(self) -> str:
-        return self.table().to_text()
 
 
 # ---------------------------------------------------------------------------- data
@@ -199,22 +82,25 @@ class _Data:
     n_units: int
     n_periods: int
     notes: list[str]
+    cluster: np.ndarray | None = None  # compact cluster codes (None: no clustering)
 
 
-def _as_list(x: str | Sequence[str]) -> list[str]:
-    return [x] if isinstance(x, str) else list(x)
-
-
-def _prepare(panel: Panel, y: str, x: str | Sequence[str], context: str) -> _Data:
-    xs = _as_list(x)
+def _prepare(panel: Panel, y: str, treat: str | Sequence[str], controls: str | Sequence[str],
+             context: str, cluster: str | None = None) -> _Data:
+    xs = list(dict.fromkeys([*_as_list(treat), *_as_list(controls)]))
     if not xs:
         raise EstimationError(f"{context} needs at least one regressor")
     if y in xs:
         raise PanelError(f"outcome '{y}' also appears among the regressors")
     panel.require([y, *xs], context=context)
+    clus_col = panel.unit if cluster == "unit" else cluster
+    if clus_col is not None:
+        panel.require([clus_col], numeric=False, context=context)
     df = panel.df
     data = df[[y, *xs]].apply(pd.to_numeric).astype(float)
-    ok = data.notna().all(axis=1).to_numpy()
+    ok = data.notna().all(axis=1).to_numpy().copy()
+    if clus_col is not None:
+        ok &= df[clus_col].notna().to_numpy()
     notes = []
     if not ok.all():
         notes.append(f"{int((~ok).sum())} observations with missing values dropped.")
@@ -222,9 +108,10 @@ def _prepare(panel: Panel, y: str, x: str | Sequence[str], context: str) -> _Dat
         raise EstimationError(f"{context}: no complete observations")
     unit = pd.factorize(df.loc[ok, panel.unit], sort=True)[0]
     time = pd.factorize(df.loc[ok, panel.time], sort=True)[0]
+    clus = None if clus_col is None else pd.factorize(df.loc[ok, clus_col], sort=True)[0]
     return _Data(
         y=data.loc[ok, y].to_numpy(), X=data.loc[ok, xs].to_numpy(), names=xs, unit=unit, time=time,
-        n_units=int(unit.max()) + 1, n_periods=int(time.max()) + 1, notes=notes,
+        n_units=int(unit.max()) + 1, n_periods=int(time.max()) + 1, notes=notes, cluster=clus,
     )
 
 
@@ -327,7 +214,8 @@ def _swamy_arora(d: _Data) -> _RE:
     return _RE(beta, vcov, th, float(s2_nu), float(s2_eta), ssr, df_resid, Xs, ys)
 
 
-def random_effects(panel: Panel, y: str, x: str | Sequence[str]) -> EstimationResult:
+def random_effects(panel: Panel, y: str, treat: str | Sequence[str],
+                   controls: str | Sequence[str] = (), *, alpha: float = 0.05) -> EstimationResult:
     """Random-effects (Swamy & Arora 1972) feasible GLS estimator.
 
     The variance components come from the within regression (idiosyncratic variance,
@@ -341,8 +229,10 @@ def random_effects(panel: Panel, y: str, x: str | Sequence[str]) -> EstimationRe
     ----------
     panel
         The data.
-    y, x
+    y, treat, controls
         Outcome and regressors (a constant is added).
+    alpha
+        Level of the confidence intervals.
 
     Returns
     -------
@@ -356,13 +246,13 @@ def random_effects(panel: Panel, y: str, x: str | Sequence[str]) -> EstimationRe
     ----------
     Swamy & Arora (1972); Baltagi & Chang (1994).
     """
-    d = _prepare(panel, y, x, "random_effects")
+    d = _prepare(panel, y, treat, controls, "random_effects")
     re = _swamy_arora(d)
     names = ["_cons", *d.names]
     se = np.sqrt(np.diag(re.vcov))
     total = re.sigma2_id + re.sigma2_idios
     return EstimationResult(
-        coefs=coef_table(names, re.beta, se, df=re.df_resid),
+        coefs=coef_table(names, re.beta, se, df=re.df_resid, alpha=alpha),
         depvar=y,
         model="RE",
         n_obs=len(d.y),
@@ -382,8 +272,14 @@ def random_effects(panel: Panel, y: str, x: str | Sequence[str]) -> EstimationRe
 
 # ---------------------------------------------------------------------------- tests
 def f_test_individual_effects(
-    panel: Panel, y: str, x: str | Sequence[str], *, effect: str = "individual", alpha: float = 0.05
-) -> PanelTest:
+    panel: Panel,
+    y: str,
+    treat: str | Sequence[str],
+    controls: str | Sequence[str] = (),
+    *,
+    effect: str = "individual",
+    alpha: float = 0.05,
+) -> TestResult:
     """F test of pooled OLS against fixed effects (``plm::pFtest``).
 
     ``F = ((SSR_pooled - SSR_FE) / df1) / (SSR_FE / df2)`` with ``df1`` the difference of the
@@ -393,13 +289,13 @@ def f_test_individual_effects(
 
     Returns
     -------
-    PanelTest
-        ``reject`` means the fixed effects are jointly significant: use fixed effects rather
-        than pooled OLS.
+    TestResult
+        F(df1, df2); ``reject`` means the fixed effects are jointly significant: use fixed
+        effects rather than pooled OLS.
     """
     if effect not in _EFFECTS:
         raise ValueError(f"effect must be one of {_EFFECTS}, got {effect!r}")
-    d = _prepare(panel, y, x, "f_test_individual_effects")
+    d = _prepare(panel, y, treat, controls, "f_test_individual_effects")
     n, k = d.X.shape
     _, ep = _ols(np.column_stack([np.ones(n), d.X]), d.y)
     ssr_p = float(ep @ ep)
@@ -412,16 +308,15 @@ def f_test_individual_effects(
     f = (ssr_p - wi.ssr) / wi.ssr * df2 / df1
     p = float(stats.f.sf(f, df1, df2))
     what = {"individual": "individual", "time": "time", "twoways": "individual and time"}[effect]
-    reject = p < alpha
-    if reject:
+    if p < alpha:
         model = "two-way fixed effects" if effect == "twoways" else "fixed effects"
-        verdict = f"{what} effects are significant: use {model} rather than pooled OLS"
+        verdict = f"{what.capitalize()} effects are significant: use {model} rather than pooled OLS."
     else:
-        verdict = f"no significant {what} effects: pooled OLS is adequate"
-    return PanelTest(
-        name=f"F test for {what} effects", statistic=float(f), df=(float(df1), float(df2)), p_value=p,
-        distribution="F", null=f"all {what} effects are zero (pooled OLS)", reject=reject,
-        verdict=verdict, alpha=alpha,
+        verdict = f"No significant {what} effects: pooled OLS is adequate."
+    return TestResult(
+        name=f"F test for {what} effects", statistic=float(f), p_value=p, df=float(df1),
+        df_denom=float(df2), distribution="F", null=f"all {what} effects are zero (pooled OLS)",
+        alpha=alpha, verdict=verdict,
         details={"ssr_pooled": ssr_p, "ssr_within": wi.ssr, "df_pooled": df_p, "df_within": wi.df_resid},
         notes=list(d.notes),
     )
@@ -430,12 +325,13 @@ def f_test_individual_effects(
 def breusch_pagan_lm(
     panel: Panel,
     y: str,
-    x: str | Sequence[str],
+    treat: str | Sequence[str],
+    controls: str | Sequence[str] = (),
     *,
     effect: str = "individual",
     type: str = "bp",  # noqa: A002 - plm's argument name
     alpha: float = 0.05,
-) -> PanelTest:
+) -> TestResult:
     """Lagrange multiplier test for random effects (``plm::plmtest``).
 
     With ``e`` the pooled OLS residuals, ``A = sum_i (sum_t e_it)^2 / e'e - 1`` and
@@ -446,7 +342,7 @@ def breusch_pagan_lm(
 
     Returns
     -------
-    PanelTest
+    TestResult
         ``reject`` means the effect variance is positive: random effects are preferred to
         pooled OLS.
     """
@@ -454,7 +350,7 @@ def breusch_pagan_lm(
         raise ValueError(f"effect must be one of {_EFFECTS}, got {effect!r}")
     if type not in ("bp", "honda"):
         raise ValueError(f"type must be 'bp' or 'honda', got {type!r}")
-    d = _prepare(panel, y, x, "breusch_pagan_lm")
+    d = _prepare(panel, y, treat, controls, "breusch_pagan_lm")
     n = len(d.y)
     _, e = _ols(np.column_stack([np.ones(n), d.X]), d.y)
     ee = float(e @ e)
@@ -471,25 +367,24 @@ def breusch_pagan_lm(
     lm2 = lm(d.time, d.n_periods) if effect != "individual" else 0.0
     if type == "bp":
         stat = lm1**2 + lm2**2
-        df: tuple[float, ...] = (2.0,) if effect == "twoways" else (1.0,)
-        p = float(stats.chi2.sf(stat, df[0]))
+        df: float | None = 2.0 if effect == "twoways" else 1.0
+        p = float(stats.chi2.sf(stat, df))
         dist = "chi2"
     else:
         stat = (lm1 + lm2) / np.sqrt(2) if effect == "twoways" else lm1 + lm2
-        df = ()
+        df = None
         p = float(stats.norm.sf(stat))
         dist = "normal"
     what = {"individual": "individual", "time": "time", "twoways": "individual and time"}[effect]
-    reject = p < alpha
     verdict = (
-        f"random {what} effects are significant: use random effects rather than pooled OLS"
-        if reject else f"no significant random {what} effects: pooled OLS is adequate"
+        f"Random {what} effects are significant: use random effects rather than pooled OLS."
+        if p < alpha else f"No significant random {what} effects: pooled OLS is adequate."
     )
     label = "Breusch-Pagan" if type == "bp" else "Honda"
-    return PanelTest(
-        name=f"LM test for random {what} effects ({label})", statistic=float(stat), df=df, p_value=p,
+    return TestResult(
+        name=f"LM test for random {what} effects ({label})", statistic=float(stat), p_value=p, df=df,
         distribution=dist, null=f"the variance of the {what} effects is zero (pooled OLS)",
-        reject=reject, verdict=verdict, alpha=alpha, details={"lm_individual": lm1, "lm_time": lm2},
+        alpha=alpha, verdict=verdict, details={"lm_individual": lm1, "lm_time": lm2},
         notes=list(d.notes),
     )
 
@@ -497,40 +392,44 @@ def breusch_pagan_lm(
 def hausman(
     panel: Panel,
     y: str,
-    x: str | Sequence[str],
+    treat: str | Sequence[str],
+    controls: str | Sequence[str] = (),
     *,
-    robust: bool = False,
+    cluster: str | None = None,
     method: str | None = None,
     alpha: float = 0.05,
-) -> PanelTest:
+) -> TestResult:
     """Hausman (1978) test of random effects against fixed effects (``plm::phtest``).
 
-    ``method="contrast"`` (default unless ``robust``): ``H = d' (V_FE - V_RE)^-1 d`` with ``d``
-    the difference of the within and Swamy–Arora random-effects slopes and their conventional
-    covariance matrices; chi²(K). Valid only under the RE assumptions (homoskedastic,
-    serially uncorrelated errors); the absolute value is reported as plm does when the
-    variance difference is not positive definite (noted).
+    ``method="contrast"`` (default without ``cluster``): ``H = d' (V_FE - V_RE)^-1 d`` with
+    ``d`` the difference of the within and Swamy–Arora random-effects slopes and their
+    conventional covariance matrices; chi²(K). Valid only under the RE assumptions
+    (homoskedastic, serially uncorrelated errors); the absolute value is reported as plm does
+    when the variance difference is not positive definite (noted).
 
-    ``method="regression"`` (default with ``robust=True``): the auxiliary (Mundlak-type)
+    ``method="regression"`` (default with ``cluster``): the auxiliary (Mundlak-type)
     regression of the quasi-demeaned outcome on the quasi-demeaned regressors (with the
     quasi-demeaned constant ``1 - theta_i``) and the within-demeaned regressors, testing the
-    latter's coefficients jointly zero (Wooldridge 2010, sec. 10.7.3). With ``robust=True``
-    the Wald test uses a covariance clustered by unit (HC0, no small-sample factor, as
-    ``plm::phtest(method = "aux", vcov = vcovHC)``), which is valid under heteroskedasticity
-    and serial correlation. On unbalanced panels plm uses a plain constant instead of
-    ``1 - theta_i``, so results differ slightly there.
+    latter's coefficients jointly zero (Wooldridge 2010, sec. 10.7.3). With ``cluster="unit"``
+    (or another column containing whole units) the Wald test uses a cluster-robust covariance
+    (HC0, no small-sample factor, as ``plm::phtest(method = "aux", vcov = vcovHC)``), valid
+    under heteroskedasticity and serial correlation; ``cluster=None`` uses the conventional
+    covariance. On unbalanced panels plm uses a plain constant instead of ``1 - theta_i``, so
+    results differ slightly there.
 
     Returns
     -------
-    PanelTest
-        ``reject`` means random effects are inconsistent: use fixed effects.
+    TestResult
+        chi²(K); ``reject`` means random effects are inconsistent: use fixed effects.
     """
+    robust = cluster is not None
     method = method or ("regression" if robust else "contrast")
     if method not in ("contrast", "regression"):
         raise ValueError(f"method must be 'contrast' or 'regression', got {method!r}")
     if robust and method == "contrast":
-        raise ValueError("the contrast form of the Hausman test is not robust; use method='regression'")
-    d = _prepare(panel, y, x, "hausman")
+        raise ValueError("the contrast form of the Hausman test is not cluster-robust; use "
+                         "method='regression' or cluster=None")
+    d = _prepare(panel, y, treat, controls, "hausman", cluster=cluster)
     wi = _within(d)
     re = _swamy_arora(d)
     notes = list(d.notes)
@@ -542,7 +441,7 @@ def hausman(
         if np.min(np.linalg.eigvalsh((dv + dv.T) / 2)) <= 0:
             notes.append(
                 "Hausman: V_FE - V_RE is not positive definite; the statistic is |d' (V_FE - V_RE)^-1 d|. "
-                "Consider the robust regression-based test (robust=True)."
+                "Consider the cluster-robust regression-based test (cluster='unit')."
             )
         details: dict[str, Any] = {"difference": dict(zip(wi.names, diff, strict=True))}
         name = "Hausman test (FE vs RE)"
@@ -552,15 +451,14 @@ def hausman(
         name = "Hausman test (FE vs RE, regression-based" + (", cluster-robust)" if robust else ")")
     df = len(wi.names)
     p = float(stats.chi2.sf(stat, df))
-    reject = p < alpha
     verdict = (
-        "Hausman rejects RE: use FE (the unit effects are correlated with the regressors)"
-        if reject else "Hausman does not reject RE: RE is consistent and more efficient than FE"
+        "Hausman rejects RE: use FE (the unit effects are correlated with the regressors)."
+        if p < alpha else "Hausman does not reject RE: RE is consistent and more efficient than FE."
     )
-    return PanelTest(
-        name=name, statistic=stat, df=(float(df),), p_value=p, distribution="chi2",
+    return TestResult(
+        name=name, statistic=stat, p_value=p, df=float(df), distribution="chi2",
         null="the unit effects are uncorrelated with the regressors (RE consistent)",
-        reject=reject, verdict=verdict, alpha=alpha, details=details, notes=notes,
+        alpha=alpha, verdict=verdict, details=details, notes=notes,
     )
 
 
@@ -568,9 +466,12 @@ def _aux_wald(d: _Data, wi: _Within, re: _RE, *, robust: bool, plain_constant: b
               ) -> tuple[float, np.ndarray]:
     """Wald statistic of the within-demeaned regressors in the auxiliary Hausman regression.
 
+    ``robust``: covariance clustered by ``d.cluster`` (by unit when it is None), HC0.
     ``plain_constant=True`` replaces the quasi-demeaned constant ``1 - theta_i`` by a column of
     ones, as plm does (identical on balanced panels, where theta is constant).
     """
+    from ...core.covariance import cluster_sums
+
     xs = re.Xs.copy()
     if plain_constant:
         xs[:, 0] = 1.0
@@ -578,8 +479,7 @@ def _aux_wald(d: _Data, wi: _Within, re: _RE, *, robust: bool, plain_constant: b
     coef, e = _ols(A, re.ys)
     bread = np.linalg.inv(A.T @ A)
     if robust:
-        scores = np.zeros((d.n_units, A.shape[1]))
-        np.add.at(scores, d.unit, A * e[:, None])
+        scores = cluster_sums(A * e[:, None], d.unit if d.cluster is None else d.cluster)
         V = bread @ (scores.T @ scores) @ bread
     else:
         V = float(e @ e) / (len(e) - A.shape[1]) * bread
@@ -591,23 +491,26 @@ def _aux_wald(d: _Data, wi: _Within, re: _RE, *, robust: bool, plain_constant: b
 def model_selection_tests(
     panel: Panel,
     y: str,
-    x: str | Sequence[str],
+    treat: str | Sequence[str],
+    controls: str | Sequence[str] = (),
     *,
-    robust_hausman: bool = False,
+    cluster: str | None = "unit",
     alpha: float = 0.05,
     title: str | None = None,
-) -> PanelTests:
+) -> TestSet:
     """F test (pooled vs FE), Breusch–Pagan LM test (pooled vs RE) and Hausman test (RE vs FE).
 
     The sequence of seed 001: the F test rejects pooled OLS in favour of fixed effects, the LM
     test rejects pooled OLS in favour of random effects, and the Hausman test chooses between
-    them. ``.table()`` renders the three as one table.
+    them. ``cluster`` applies to the Hausman test: by default the cluster-robust
+    regression-based version (``cluster="unit"``); ``cluster=None`` gives plm's classical
+    contrast. ``.table()`` renders the three as one table, ``.reading()`` their verdicts.
     """
-    return PanelTests(
+    return TestSet(
         [
-            f_test_individual_effects(panel, y, x, alpha=alpha),
-            breusch_pagan_lm(panel, y, x, alpha=alpha),
-            hausman(panel, y, x, robust=robust_hausman, alpha=alpha),
+            f_test_individual_effects(panel, y, treat, controls, alpha=alpha),
+            breusch_pagan_lm(panel, y, treat, controls, alpha=alpha),
+            hausman(panel, y, treat, controls, cluster=cluster, alpha=alpha),
         ],
-        title=title,
+        title=title or "Model selection tests",
     )
