@@ -498,8 +498,9 @@ def event_estimates(result: Any) -> EventEstimates:
     """Coefficients and covariance of an event study (:func:`climetrics.event_study`) or of the
     Callaway-Sant'Anna dynamic aggregation (a ``CallawaySantAnna`` fit or its
     ``aggregate("dynamic")``), reference period excluded."""
+    from ...core.covariance import cluster_codes, cluster_sums
     from ...estimate.baseline.event_study import EventStudyResult
-    from .callaway_santanna import CallawaySantAnna, CSAggregate, cluster_codes, cluster_sums
+    from .callaway_santanna import CallawaySantAnna, CSAggregate
 
     if isinstance(result, EventEstimates):
         return result
