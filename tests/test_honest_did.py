@@ -62,6 +62,7 @@ def test_event_study_reproduces_reference_inputs():
     np.testing.assert_allclose(got.beta, ref.beta, rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(got.sigma, ref.sigma, rtol=1e-6, atol=1e-14)
     assert (got.n_pre, got.n_post) == (5, 2)
+    assert honest_did(got, restriction="smoothness", m=[0.0]).results == [es.fit]
 
 
 def test_callaway_santanna_dynamic_reproduces_reference_inputs():
@@ -221,7 +222,8 @@ def test_reading_robust_effect():
     res = honest_did(_scenario(-0.5, 0.0, 0.02), m=[0.0, 1.0, 2.0])
     assert res.breakdown is None
     text = res.reading()
-    assert "stays significant for every value tried" in text and "2 times the largest" in text
+    assert "stays significant for every value tried" in text
+    assert "even if post-adoption violations of parallel trends are as large as 2 times the largest" in text
 
 
 def test_reading_no_effect():
@@ -257,6 +259,7 @@ def test_result_protocol_and_plot():
     json.dumps(s)
     md = res.to_markdown()
     assert "Parallel trends" in md and "Breakdown value" in md
+    assert "even if the slope of the differential trend changes by up to 0.02 (in units of lnco2)" in res.reading()
     fig = res.plot()
     ax = fig.axes[0]
     assert ax.get_xlabel() == "$M$"

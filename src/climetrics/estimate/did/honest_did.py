@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ...core.results import Result, jsonable, tidy_frame
+from ...core.results import EstimationResult, Result, jsonable, tidy_frame
 from ...errors import EstimationError
 
 if TYPE_CHECKING:
@@ -474,6 +474,7 @@ class EventEstimates:
     outcome: str = "y"
     source: str = "event study"
     notes: list[str] = field(default_factory=list)
+    results: list[EstimationResult] = field(default_factory=list)  # the fit the numbers come from
 
     @property
     def n_pre(self) -> int:
@@ -525,7 +526,7 @@ def event_estimates(result: Any) -> EventEstimates:
                 "treat them as single periods."
             )
         _require_consecutive(k, ref, "event study")
-        return EventEstimates(beta, sigma, k, ref, result.outcome, "event study", notes)
+        return EventEstimates(beta, sigma, k, ref, result.outcome, "event study", notes, [result.fit])
     if isinstance(result, CallawaySantAnna):
         result = result.aggregate("dynamic")
     if isinstance(result, CSAggregate):
@@ -552,7 +553,7 @@ def event_estimates(result: Any) -> EventEstimates:
                 "adoption (anticipation) and are treated as post-periods."
             )
         return EventEstimates(result.by["att"].to_numpy(float), sigma, e, ref, result.parent.y,
-                              "Callaway-Sant'Anna dynamic aggregation", notes)
+                              "Callaway-Sant'Anna dynamic aggregation", notes, [result.to_result()])
     raise EstimationError(
         "honest_did needs an event_study result or a Callaway-Sant'Anna fit / dynamic aggregation, "
         f"got {type(result).__name__}"
@@ -582,6 +583,11 @@ class HonestDiDResult(Result):
     breakdown: float | None
     data: EventEstimates = field(repr=False)
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def results(self) -> list[EstimationResult]:
+        """The event-study regression (or CS aggregation) the coefficients come from."""
+        return list(self.data.results)
 
     @property
     def parameter(self) -> str:
@@ -628,9 +634,13 @@ class HonestDiDResult(Result):
         head = (f"Under exact parallel trends {name} on {self.data.outcome} is {self.estimate:.4g} "
                 f"({level} CI [{o_lo:.4g}, {o_hi:.4g}]). ")
         if self.restriction == "relative_magnitudes":
-            what = "post-adoption violations of parallel trends exceed {x} times the largest pre-adoption violation"
+            subject = "post-adoption violations of parallel trends"
+            unless, even = "exceed {x} times", "are as large as {x} times"
+            rest = " the largest pre-adoption violation"
         else:
-            what = "the slope of the differential trend may change by more than {x} per period"
+            subject = "the slope of the differential trend"
+            unless, even = "changes by more than {x}", "changes by up to {x}"
+            rest = f" (in units of {self.data.outcome}) from one period to the next"
         method = {"FLCI": "fixed-length", "C-LF": "conditional least-favourable hybrid",
                   "Conditional": "conditional"}[self.method]
         tail = (f" (Rambachan & Roth 2023 sensitivity analysis, {method} {level} intervals, "
@@ -640,9 +650,10 @@ class HonestDiDResult(Result):
                            "significance to break down" + tail)
         if self.breakdown is None:
             top = float(self.grid["m"].max())
-            return head + ("It stays significant for every value tried: even if "
-                           + what.format(x=f"{top:g}") + ", the robust interval excludes zero" + tail)
-        return head + ("The effect stays significant unless " + what.format(x=f"{self.breakdown:.3g}")
+            return head + (f"It stays significant for every value tried: even if {subject} "
+                           + even.format(x=f"{top:g}") + rest + ", the robust interval excludes zero" + tail)
+        return head + (f"The effect stays significant unless {subject} "
+                       + unless.format(x=f"{self.breakdown:.3g}") + rest
                        + "; that breakdown value is where the robust interval first contains zero" + tail)
 
     def table(self, *, digits: int = 4, title: str | None = None) -> Table:
