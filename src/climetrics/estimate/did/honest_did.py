@@ -325,14 +325,14 @@ class ArpTest:
 
 
 def _accepted_interval(test: ArpTest, lo: float, hi: float, tol: float,
-                       n_scan: int = 40) -> tuple[float, float] | None:
-    """Ends of the accepted set of ``test`` within ``[lo, hi]`` (taken to be an interval),
-    found by bisection from an accepted point; None if no point is accepted."""
-    seed = test.seed_theta(lo, hi)
-    if seed is None or not test.accepts(seed):
-        seed = next((t for t in np.linspace(lo, hi, n_scan) if test.accepts(t)), None)
-        if seed is None:
-            return None
+                       n_scan: int = 100) -> tuple[float, float] | None:
+    """Ends of the accepted set of ``test`` within ``[lo, hi]``; None if no point is accepted.
+
+    Usually the value with the smallest statistic is accepted and the accepted set is an
+    interval around it, whose ends are found by bisection. If that value is rejected (the
+    pre-period coefficients are hard to reconcile with the restriction and the accepted set can
+    be scattered), ``n_scan`` grid points are tested and the hull of the accepted ones is
+    refined by bisection, as HonestDiD reports the hull of its accepted grid points."""
 
     def edge(inside: float, outside: float) -> float:
         if test.accepts(outside):
@@ -342,7 +342,16 @@ def _accepted_interval(test: ArpTest, lo: float, hi: float, tol: float,
             inside, outside = (mid, outside) if test.accepts(mid) else (inside, mid)
         return inside
 
-    return edge(seed, lo), edge(seed, hi)
+    seed = test.seed_theta(lo, hi)
+    if seed is not None and test.accepts(seed):
+        return edge(seed, lo), edge(seed, hi)
+    grid = np.linspace(lo, hi, n_scan)
+    ok = np.flatnonzero([test.accepts(t) for t in grid])
+    if not len(ok):
+        return None
+    first, last = ok[0], ok[-1]
+    return (edge(grid[first], grid[first - 1]) if first > 0 else lo,
+            edge(grid[last], grid[last + 1]) if last < n_scan - 1 else hi)
 
 
 # ----------------------------------------------------------------------------- FLCI
