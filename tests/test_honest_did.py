@@ -4,7 +4,8 @@ References
 ----------
 * ``tests/data/reference/honest_did.json`` -- moderndid 0.2.0's port of R HonestDiD on two public
   panels (the Medicaid-expansion example of HonestDiD's README, ``tests/data/ehec.csv``, and
-  Callaway-Sant'Anna on ``mpdta``), written by ``tools/reference/honest_did_moderndid.py``.
+  Callaway-Sant'Anna on ``mpdta``) and on a made-up single post-period case (no nuisance
+  parameter), written by ``tools/reference/honest_did_moderndid.py``.
   The reference inverts the tests on a grid of 1,000 points and reports the outermost accepted
   grid points; climetrics bisects to 1e-4 standard errors. Tolerances:
 

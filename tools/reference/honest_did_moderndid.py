@@ -10,13 +10,17 @@ a climetrics dependency; run this script in a throw-away environment from the re
 
 Writes ``tests/data/reference/honest_did.json``.
 
-Two inputs (public panels in tests/data):
+Inputs (two public panels in tests/data, and one made-up single post-period case):
 
 * ``ehec``: the Medicaid-expansion example of HonestDiD's README -- states expanding in 2014
   against never-expanding states, 2008-2015, ``dins ~ i(year, D, ref=2013) | stfips + year``
   with standard errors clustered by state (5 pre-periods, 2 post-periods);
 * ``mpdta``: Callaway-Sant'Anna ATT(g,t) of log teen employment with a universal base period,
-  aggregated by event time (3 pre-periods, 4 post-periods); covariance ``IF' IF / n^2``.
+  aggregated by event time (3 pre-periods, 4 post-periods); covariance ``IF' IF / n^2``;
+* ``one_post``: made-up coefficients with one post-period, where the ARP test has no nuisance
+  parameter (moderndid's ``compute_arp_ci``; relative magnitudes only: its no-nuisance
+  smoothness test compares the normalised moment net of ``d`` with a critical value for the
+  moment including it, unlike R's ``.test_in_identified_set``).
 
 Smoothness (``Delta^SD``) intervals come from ``create_sensitivity_results_sm``. For relative
 magnitudes (``Delta^RM``) moderndid 0.2.0 loops over ``s`` in ``-(T_pre-1)..-1`` with a
@@ -76,6 +80,14 @@ def mpdta_inputs() -> dict:
             "n_post": int((e >= 0).sum())}
 
 
+def one_post_inputs() -> dict:
+    """A single post-period (no nuisance parameter: moderndid's ``compute_arp_ci``): made-up
+    coefficients with equicorrelated errors, pre-trends of either sign."""
+    beta = np.array([0.02, -0.01, 0.01, 0.3])
+    sigma = 0.01**2 * (0.2 + 0.8 * np.eye(4))
+    return {"beta": beta, "sigma": sigma, "event_times": [-4, -3, -2, 0], "n_pre": 3, "n_post": 1}
+
+
 def rm_matrix_r(n_pre: int, n_post: int, mbar: float, s: int, positive: bool) -> np.ndarray:
     """R HonestDiD's ``.create_A_RM`` (s in -(n_pre-1)..0; 1-based columns n_pre+s, n_pre+1+s)."""
     n = n_pre + n_post
@@ -93,6 +105,7 @@ def rm_matrix_r(n_pre: int, n_post: int, mbar: float, s: int, positive: bool) ->
 
 
 def rm_interval(inp: dict, l_vec: np.ndarray, mbar: float, method: str) -> dict:
+    from moderndid.didhonest.arp_no_nuisance import compute_arp_ci
     from moderndid.didhonest.arp_nuisance import compute_arp_nuisance_ci
     from moderndid.didhonest.delta.rm.rm import _create_relative_magnitudes_constraint_matrix
 
@@ -109,6 +122,14 @@ def rm_interval(inp: dict, l_vec: np.ndarray, mbar: float, method: str) -> dict:
             if s <= 0 and s - 1 >= -(n_pre - 1):  # moderndid's s - 1 is R's s
                 ours = _create_relative_magnitudes_constraint_matrix(n_pre, n_post, mbar, s - 1, positive)
                 assert np.array_equal(ours, a), (s, positive)
+            if n_post == 1:  # all moments, as R's .APR_computeCI_NoNuis
+                res = compute_arp_ci(
+                    beta_hat=beta, sigma=sigma, A=a, d=np.zeros(a.shape[0]), n_pre_periods=n_pre,
+                    n_post_periods=1, alpha=ALPHA, grid_lb=lo, grid_ub=hi, grid_points=GRID_POINTS,
+                    hybrid_flag="ARP",
+                )
+                accept |= np.asarray(res.accept_grid, bool)
+                continue
             rows = np.flatnonzero(np.abs(a[:, n_pre:]).sum(1) > 0)
             res = compute_arp_nuisance_ci(
                 betahat=beta, sigma=sigma, l_vec=l_vec, a_matrix=a, d_vec=np.zeros(a.shape[0]),
@@ -163,6 +184,10 @@ CASES = [
 
 def cases(inp: dict, sd_m: list[float]) -> list[dict]:
     n_post = inp["n_post"]
+    if n_post == 1:  # relative magnitudes, conditional (no simulation) only
+        rows = [{"m": mb, **rm_interval(inp, np.ones(1), mb, "Conditional")} for mb in (0.0, 1.0, 2.0)]
+        return [{"restriction": "relative_magnitudes", "method": "Conditional", "target": "first",
+                 "rows": rows}]
     targets = {"first": np.eye(n_post)[0], "average": np.full(n_post, 1.0 / n_post)}
     out = []
     for restriction, method, target, values in CASES:
@@ -193,7 +218,8 @@ def main() -> None:
     import sys
 
     parts = {"ehec": (ehec_inputs, [0.0, 0.005, 0.01, 0.02, 0.04]),
-             "mpdta": (mpdta_inputs, [0.0, 0.01, 0.02, 0.05])}
+             "mpdta": (mpdta_inputs, [0.0, 0.01, 0.02, 0.05]),
+             "one_post": (one_post_inputs, [])}
     names = sys.argv[1:] or list(parts)
     out = json.loads(OUT.read_text()) if OUT.exists() else {"inputs": {}, "cases": {}}
     out.update({
