@@ -281,6 +281,14 @@ def test_bad_options_are_reported():
         honest_did(est, m=[-1.0])
     with pytest.raises(EstimationError, match="event_study result"):
         honest_did(pd.DataFrame())
+    with pytest.raises(EstimationError, match="no coefficient at \\[-3\\]"):
+        EventEstimates(np.zeros(3), np.eye(3), [-4, -2, 0], -1)
+    with pytest.raises(EstimationError, match="exclude the reference period -1"):
+        EventEstimates(np.zeros(3), np.eye(3), [-2, -1, 0], -1)
+    with pytest.raises(EstimationError, match="3x3 covariance"):
+        EventEstimates(np.zeros(3), np.eye(2), [-3, -2, 0], -1)
+    with pytest.raises(EstimationError, match="at least one pre-period"):
+        honest_did(EventEstimates(np.zeros(2), np.eye(2), [0, 1], -1))
 
 
 def test_lazy_export():

@@ -485,6 +485,25 @@ class EventEstimates:
     notes: list[str] = field(default_factory=list)
     results: list[EstimationResult] = field(default_factory=list)  # the fit the numbers come from
 
+    def __post_init__(self) -> None:
+        self.beta = np.asarray(self.beta, float).ravel()
+        self.sigma = np.atleast_2d(np.asarray(self.sigma, float))
+        self.event_times = np.asarray(self.event_times).astype(int).ravel()
+        n = len(self.beta)
+        if self.sigma.shape != (n, n) or len(self.event_times) != n:
+            raise EstimationError(
+                f"HonestDiD: {n} coefficients need {n} event times and a {n}x{n} covariance, got "
+                f"{len(self.event_times)} and {self.sigma.shape[0]}x{self.sigma.shape[1]}"
+            )
+        if np.any(np.diff(self.event_times) <= 0) or self.ref in self.event_times:
+            raise EstimationError(
+                "HonestDiD: event times must be increasing and exclude the reference period "
+                f"{self.ref}, got {list(self.event_times)}"
+            )
+        if not np.all(np.isfinite(self.beta)) or not np.all(np.isfinite(self.sigma)):
+            raise EstimationError("HonestDiD: the coefficients or their covariance contain NaN or inf")
+        _require_consecutive(self.event_times, self.ref, "event study")
+
     @property
     def n_pre(self) -> int:
         return int((self.event_times < self.ref).sum())
@@ -534,7 +553,6 @@ def event_estimates(result: Any) -> EventEstimates:
                 f"The binned endpoints ({', '.join(binned)}) pool several periods; the restrictions "
                 "treat them as single periods."
             )
-        _require_consecutive(k, ref, "event study")
         return EventEstimates(beta, sigma, k, ref, result.outcome, "event study", notes, [result.fit])
     if isinstance(result, CallawaySantAnna):
         result = result.aggregate("dynamic")
