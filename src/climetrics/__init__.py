@@ -30,6 +30,7 @@ _LAZY = {
     "bacon_decomposition": ("climetrics.estimate.did.bacon", "bacon_decomposition"),
     "twfe_weights": ("climetrics.estimate.did.bacon", "twfe_weights"),
     "compare_estimators": ("climetrics.estimate.did.staggered", "compare_estimators"),
+    "honest_did": ("climetrics.estimate.did.honest_did", "honest_did"),
     "robustness": ("climetrics.estimate.robustness.checks", None),
     "psm_did": ("climetrics.estimate.robustness.psm", "psm_did"),
     "mediation": ("climetrics.estimate.mechanisms.mediation", "mediation"),

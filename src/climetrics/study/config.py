@@ -340,6 +340,10 @@ SCHEMA: dict[str, Any] = {
         "bin_endpoints": _f(bool, True),
         "ref": _f((int, list), -1, help="reference period(s)"),
         "control": _f(str, "all", choices=("all", "notyet")),
+        "honest_did": _f(
+            bool, False, help="Rambachan-Roth sensitivity of the average post-adoption effect to "
+            "parallel-trends violations (relative magnitudes)"
+        ),
     },
     "robust_did": {
         "enabled": _f(bool, True),

@@ -287,7 +287,28 @@ def event_study_section(ctx: Context) -> Output:
     out.add_table("event_study", t)
     out.add_figure("event_study", es.plot(ylabel=f"Effect on {ctx.label(ctx.y)}"),
                    "Event-study coefficients with 95% confidence intervals; period -1 is the reference.")
+    if e["honest_did"]:
+        _add_honest_did(out, es, ctx)
     return out
+
+
+def _add_honest_did(out: Output, es: Any, ctx: Context) -> None:
+    """Rambachan-Roth sensitivity of the average post-adoption effect (``[event_study] honest_did``)."""
+    from ..estimate.did.honest_did import honest_did
+
+    hd = honest_did(es, restriction="relative_magnitudes", target="average")
+    out.section.paragraphs.append(
+        "Sensitivity to violations of parallel trends (Rambachan & Roth 2023): robust confidence "
+        "intervals for the average post-adoption effect when post-adoption deviations from parallel "
+        "trends may reach Mbar times the largest deviation between consecutive pre-adoption periods.")
+    out.section.reading = f"{out.section.reading} {hd.reading()}".strip()
+    out.summary["honest_did"] = hd.summary()
+    t = hd.table()
+    t.title = f"Sensitivity to parallel-trends violations: {ctx.label(ctx.y)}"
+    out.add_table("honest_did", t)
+    out.add_figure("honest_did", hd.plot(ylabel=f"Effect on {ctx.label(ctx.y)}"),
+                   "Robust 95% confidence intervals against Mbar (relative magnitudes); the grey "
+                   "interval assumes exact parallel trends.")
 
 
 def placebo_section(ctx: Context) -> Output:

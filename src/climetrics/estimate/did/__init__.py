@@ -1,1 +1,2 @@
-"""Staggered adoption: Callaway-Sant'Anna, Sun-Abraham, BJS imputation, Goodman-Bacon, TWFE weights."""
+"""Staggered adoption: Callaway-Sant'Anna, Sun-Abraham, BJS imputation, Goodman-Bacon, TWFE weights;
+HonestDiD sensitivity to parallel-trends violations."""
