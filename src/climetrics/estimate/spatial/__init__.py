@@ -33,8 +33,6 @@ _PUBLIC = {
     "link_islands": "weights",
     "match_units": "weights",
     "MoranResult": "moran",
-    "MoranByYear": "moran",
-    "LocalMoranResult": "moran",
     "moran": "moran",
     "moran_by_year": "moran",
     "local_moran": "moran",

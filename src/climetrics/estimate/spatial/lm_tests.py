@@ -222,7 +222,7 @@ def spatial_hausman(
     diff = (v_re - v_fe + (v_re - v_fe).T) / 2
     min_eig = float(np.linalg.eigvalsh(diff).min())
     quad = float(d @ np.linalg.lstsq(diff, d, rcond=None)[0])
-    pd_ok = min_eig > 0
+    pd_ok = bool(min_eig > 0)
     name = f"Spatial Hausman FE vs RE ({model.upper()})"
     null = "the unit effects are uncorrelated with the regressors (random effects consistent)"
     notes, verdict = [], ""
