@@ -31,11 +31,21 @@ leaves beta and rho unchanged and scales sigma² by ``T / (T - 1)`` (Lee & Yu
 2010; Elhorst 2014, ch. 3); with time effects rho, beta and sigma² all change (the correction of order 1/N).
 This is what xsmle's ``type(..., leeyu)`` reports.
 
-**Variance.** The inverse of the information matrix (Elhorst 2014, ch. 3; Lee & Yu
-2010 for the transformed model), with ``W~ = W (I - rho W)^-1``:
+**Demeaning convention** (``demeaning=``). ``"exact"`` is the above: the ML of the model with
+dummies, the lag taken of the raw data and then demeaned. ``"elhorst"`` demeans first and lags
+the demeaned data, ``W (I - J) y``, as Elhorst's MATLAB routines and R ``splm::spml`` do; the
+two differ only with time effects (rho moves in the third decimal on Produc) and the second
+reproduces ``spml`` to 1e-7 (``tests/test_spatial_inference.py``).
+
+**Variance** (``vcov=`` / ``cluster=``). By default the inverse of the information matrix
+(Elhorst 2014, ch. 3; Lee & Yu 2010 for the transformed model), with ``W~ = W (I - rho W)^-1``:
 ``[Z'Z/s², Z'(W~Z g)/s², 0; ., T* tr(W~W~ + W~'W~) + |W~Z g|²/s², T* tr W~/s²; ., ., N*T*/(2 s⁴)]``
 for the lag models (``W~Zg`` demeaned) and the block-diagonal analogue for the SEM. The traces
-come from sparse LU solves (no dense inverse; see :func:`_traces`).
+come from sparse LU solves (no dense inverse; see :func:`_traces`), or above
+:data:`.logdet.EXACT_TRACE_MAX_N` units from :func:`.logdet.trace_estimates`.
+``vcov="hetero"`` and ``cluster="unit"`` give the sandwich of the ML scores
+(:func:`_robust_cov`), robust to heteroskedasticity and, clustered, to any correlation of a
+unit's errors over time; the table note and ``result.vcov`` say which was used.
 """
 
 from __future__ import annotations
