@@ -3,9 +3,9 @@
 Design: the 337 prefecture-level cities, binary contiguity (Hainan's cities linked to their
 nearest seats), row-standardised; variable = seat latitude plus N(0, 1) noise.
 
-* Global: ``moran(..., permutations=9999)`` (chunks of permutations as one sparse matrix
+* Global: ``moran(..., n_draws=9999)`` (chunks of permutations as one sparse matrix
   product) vs. a Python loop computing I once per permutation, on the same permutation draws.
-* Local: ``local_moran(..., permutations=999)`` (conditional permutations of all units as one
+* Local: ``local_moran(..., n_draws=999)`` (conditional permutations of all units as one
   contraction per chunk) vs. a loop over units x permutations, timed on ``N_LOOP_UNITS`` units
   and extrapolated linearly to all 337 (the output says so).
 
@@ -77,7 +77,7 @@ def best_of(fn, repeats=3):
 
 def main():
     w, x = setup()
-    t_cm, r = best_of(lambda: moran(x, w, permutations=R_GLOBAL, seed=SEED))
+    t_cm, r = best_of(lambda: moran(x, w, n_draws=R_GLOBAL, seed=SEED))
     t_loop, p_loop = best_of(lambda: global_loop(x, w), repeats=1)
     assert r.p_perm == p_loop, (r.p_perm, p_loop)
     print(
@@ -85,7 +85,7 @@ def main():
         f"loop {t_loop:.3f} s, ratio {t_loop / t_cm:.1f}x"
     )
 
-    t_cm, loc = best_of(lambda: local_moran(x, w, permutations=R_LOCAL, seed=SEED))
+    t_cm, loc = best_of(lambda: local_moran(x, w, n_draws=R_LOCAL, seed=SEED))
     units = np.arange(N_LOOP_UNITS)
     t_part, p_loop = best_of(lambda: local_loop(x, w, units), repeats=1)
     np.testing.assert_array_equal(loc["p_perm"].to_numpy()[units], p_loop)

@@ -45,7 +45,7 @@ def test_moran_display_has_both_assumptions():
     ids = list("ABCDE")
     edges = pd.DataFrame({"a": ["A", "B", "C", "D"], "b": ["B", "C", "D", "E"]})
     w = from_pairs(edges, "a", "b", ids=ids).standardized()
-    r = moran(np.array([1.0, 2.0, 3.0, 5.0, 8.0]), w, permutations=99, seed=3)
+    r = moran(np.array([1.0, 2.0, 3.0, 5.0, 8.0]), w, n_draws=99, seed=3)
     html = r._repr_html_()
     for value in (fmt(r.I, 4), fmt(r.z_norm, 3), fmt(r.z_rand, 3), fmt(r.p_perm, 4)):
         assert value in html

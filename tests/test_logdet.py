@@ -111,3 +111,63 @@ def test_trace_powers_against_eigenvalues():
 def test_bad_method():
     with pytest.raises(ValueError, match="'auto', 'eigen' or 'lu'"):
         LogDet(torus(4, 4), "chebyshev")
+
+
+def _knn(n: int, k: int, seed: int) -> sparse.csr_array:
+    """Row-standardised k-nearest-neighbour W of uniform random points (asymmetric)."""
+    from scipy.spatial import cKDTree
+
+    pts = np.random.default_rng(seed).uniform(size=(n, 2))
+    _, idx = cKDTree(pts).query(pts, k + 1)
+    rows = np.repeat(np.arange(n), k)
+    return sparse.csr_array((np.full(rows.size, 1 / k), (rows, idx[:, 1:].ravel())), shape=(n, n))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rho,tol", [(0.4, 0.003), (0.8, 0.02)])
+def test_trace_estimates_against_exact_at_n_3000(rho, tol):
+    """Accuracy of the estimated traces (exact power-series head + 64 Hutchinson probes) that
+    the information matrix uses above EXACT_TRACE_MAX_N units, against the exact blocked-LU
+    traces, N = 3,000, 6 nearest neighbours. Observed: rho = 0.4: tr W~ 0.14%, tr W~² 0.11%,
+    |W~|_F² 0.07%; rho = 0.8: 0.7%, 0.9%, 0.7%. Those bound the error of the SE of rho; the
+    resulting standard errors of an SDM with two-way effects differ by 0.03% (i.i.d.) and
+    0.06% (clustered) from the exact ones (test_estimated_traces_move_standard_errors_little)."""
+    from climetrics.estimate.spatial.models import _traces
+    from climetrics.estimate.spatial.weights import SpatialWeights
+
+    w = SpatialWeights.from_matrix(_knn(3000, 6, 1), np.arange(3000))
+    w = SpatialWeights(w.ids, w.matrix, row_standardized=True)
+    exact, est = _traces(w, rho, True, "exact"), _traces(w, rho, True, "estimated")
+    assert est.method == "estimated"
+    for k in ("tr1", "tr2", "frob"):
+        assert getattr(est, k) == pytest.approx(getattr(exact, k), rel=tol), k
+    assert est.diag.sum() == pytest.approx(est.tr1, rel=1e-12)
+    # the per-unit diagonal (only used to centre the robust scores) is noisier
+    assert np.corrcoef(est.diag, exact.diag)[0, 1] > 0.8  # observed 0.87 at rho = 0.8
+
+
+@pytest.mark.slow
+def test_estimated_traces_move_standard_errors_little():
+    import pandas as pd
+
+    import climetrics as cm
+    from climetrics.estimate.spatial.models import spatial_panel
+    from climetrics.estimate.spatial.weights import SpatialWeights
+
+    n, t = 3000, 5
+    m = _knn(n, 6, 2)
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(n, t))
+    from scipy.sparse.linalg import splu
+
+    lu = splu(sparse.csc_array(sparse.eye_array(n) - 0.4 * m))
+    y = lu.solve(x + (m @ x) * 0.5 + rng.normal(size=(n, 1)) + rng.normal(size=(n, t)))
+    panel = cm.Panel(pd.DataFrame({"id": np.repeat(np.arange(n), t), "year": np.tile(np.arange(t), n),
+                                   "x": x.ravel(), "y": y.ravel()}), unit="id", time="year")
+    w = SpatialWeights(pd.Index(np.arange(n)), m, "knn", row_standardized=True)
+    for cluster in (None, "unit"):
+        a = spatial_panel(panel, "y", ["x"], w, effects="twoway", traces="exact", cluster=cluster)
+        b = spatial_panel(panel, "y", ["x"], w, effects="twoway", traces="estimated", cluster=cluster)
+        np.testing.assert_array_equal(a.coefs["estimate"], b.coefs["estimate"])
+        np.testing.assert_allclose(b.coefs["std_error"], a.coefs["std_error"], rtol=0.002)
+        assert "Traces of W(I - rho W)^-1 estimated" in b.notes[0]

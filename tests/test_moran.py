@@ -7,6 +7,7 @@ for reproducibility, independence of block layout and Monte Carlo agreement, not
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
@@ -17,7 +18,6 @@ from scipy import stats
 
 from climetrics import Panel
 from climetrics.errors import EstimationError, PanelError
-from climetrics.estimate.spatial import moran as moran_mod
 from climetrics.estimate.spatial.moran import (
     local_moran,
     moran,
@@ -26,6 +26,9 @@ from climetrics.estimate.spatial.moran import (
     moran_table,
 )
 from climetrics.estimate.spatial.weights import SpatialWeights, from_pairs
+
+# the module itself (the package attribute ``moran`` is the function)
+moran_mod = importlib.import_module("climetrics.estimate.spatial.moran")
 
 TOL = 1e-10
 REF = json.loads((Path(__file__).parent / "data/reference/spatial_moran.json").read_text())
@@ -50,7 +53,7 @@ CASES = [(v, k) for v in ("CRIME", "HOVAL", "INC") for k in WEIGHTS]
 @pytest.mark.parametrize(("var", "key"), CASES)
 def test_global_moran_matches_spdep(var, key):
     ref = COL["results"][f"{var}|{key}"]
-    r = moran(COL[var], WEIGHTS[key], permutations=0)
+    r = moran(COL[var], WEIGHTS[key], n_draws=0)
     assert r.I == pytest.approx(ref["I"], abs=TOL)
     assert r.expected == pytest.approx(ref["EI"], abs=TOL)
     assert r.var_rand == pytest.approx(ref["VI_randomisation"], abs=TOL)
@@ -66,7 +69,7 @@ def test_global_moran_matches_spdep(var, key):
 @pytest.mark.parametrize("conditional", [True, False])
 def test_local_moran_matches_spdep(var, key, conditional):
     ref = COL["results"][f"{var}|{key}"]["local_conditional" if conditional else "local_total"]
-    out = local_moran(COL[var], WEIGHTS[key], permutations=0, conditional=conditional)
+    out = local_moran(COL[var], WEIGHTS[key], n_draws=0, conditional=conditional)
     for col in ("Ii", "E", "Var", "z", "p"):
         np.testing.assert_allclose(out[col].to_numpy(), ref[col], rtol=0, atol=TOL)
     quad = [QUAD[q] for q in COL["results"][f"{var}|{key}"]["quadrant"]]
@@ -78,38 +81,38 @@ def test_global_permutation_p_agrees_with_moran_mc_in_distribution():
     pseudo p lies within 4 Monte Carlo standard errors of moran.mc's."""
     for var, key in CASES:
         ref = COL["results"][f"{var}|{key}"]["mc_p_greater"]
-        p = moran(COL[var], WEIGHTS[key], permutations=9999, seed=7).p_perm
+        p = moran(COL[var], WEIGHTS[key], n_draws=9999, seed=7).p_perm
         se = np.sqrt(2 * ref * (1 - ref) / 9999)
         assert abs(p - ref) <= 4 * se + 1e-12, (var, key, p, ref)
 
 
 def test_permutations_reproducible_and_free_of_chunking_and_backend(monkeypatch):
     w, x = WEIGHTS["contiguity_W"], COL["HOVAL"]
-    a = moran(x, w, permutations=2550, seed=3).p_perm
-    assert moran(x, w, permutations=2550, seed=3, chunk_size=7).p_perm == a
-    assert moran(x, w, permutations=2550, seed=4).p_perm != a
+    a = moran(x, w, n_draws=2550, seed=3).p_perm
+    assert moran(x, w, n_draws=2550, seed=3, chunk_size=7).p_perm == a
+    assert moran(x, w, n_draws=2550, seed=4).p_perm != a
     # the batched product counts exactly what a plain loop over the same permutations counts
     idx = moran_mod._draws(np.arange(26), 3, 2550, 49)  # 25 blocks of 100 and one of 50
     z = np.asarray(x) - np.mean(x)
     m = w.matrix
-    obs = moran(x, w, permutations=0).I
+    obs = moran(x, w, n_draws=0).I
     ip = np.array([49 / m.sum() * (z[p] @ (m @ z[p])) / (z @ z) for p in idx])
     expect = (1 + min((ip >= obs).sum(), (ip <= obs).sum())) / 2551
     assert len(idx) == 2550
     assert a == pytest.approx(expect, abs=1e-15)
-    lp = local_moran(x, w, permutations=650, seed=5)["p_perm"]
+    lp = local_moran(x, w, n_draws=650, seed=5)["p_perm"]
     pd.testing.assert_series_equal(
-        local_moran(x, w, permutations=650, seed=5, chunk_size=4)["p_perm"], lp
+        local_moran(x, w, n_draws=650, seed=5, chunk_size=4)["p_perm"], lp
     )
     monkeypatch.setattr(moran_mod, "_CHUNK_ELEMENTS", 1)  # one unit per step instead of all
-    pd.testing.assert_series_equal(local_moran(x, w, permutations=650, seed=5)["p_perm"], lp)
+    pd.testing.assert_series_equal(local_moran(x, w, n_draws=650, seed=5)["p_perm"], lp)
 
 
 @pytest.mark.slow
 def test_local_permutations_same_on_process_backend():
     w, x = WEIGHTS["contiguity_W"], COL["HOVAL"]
-    serial = local_moran(x, w, permutations=650, seed=5)["p_perm"]
-    par = local_moran(x, w, permutations=650, seed=5, backend="processes", chunk_size=2)
+    serial = local_moran(x, w, n_draws=650, seed=5)["p_perm"]
+    par = local_moran(x, w, n_draws=650, seed=5, backend="processes", chunk_size=2)
     pd.testing.assert_series_equal(par["p_perm"], serial)
 
 
@@ -118,7 +121,7 @@ def test_global_permutation_p_uniform_under_null():
     rng = np.random.default_rng(11)
     w = WEIGHTS["contiguity_W"]
     ps = np.array(
-        [moran(rng.normal(size=49), w, permutations=99, seed=i).p_perm for i in range(200)]
+        [moran(rng.normal(size=49), w, n_draws=99, seed=i).p_perm for i in range(200)]
     )
     assert stats.kstest(2 * ps, "uniform").pvalue > 0.001
 
@@ -128,7 +131,7 @@ def test_local_conditional_permutation_matches_naive_loop():
     values from the other n - 1 units with an unrelated generator."""
     w, x = WEIGHTS["contiguity_W"], np.asarray(COL["CRIME"])
     r = 4000
-    ours = local_moran(x, w, permutations=r, seed=2)
+    ours = local_moran(x, w, n_draws=r, seed=2)
     z = x - x.mean()
     m2 = z @ z / 49
     rng = np.random.default_rng(99)
@@ -144,12 +147,12 @@ def test_local_conditional_permutation_matches_naive_loop():
 
 
 def test_cluster_labels_use_alpha():
-    out = local_moran(COL["CRIME"], WEIGHTS["contiguity_W"], permutations=999, seed=1, alpha=0.05)
+    out = local_moran(COL["CRIME"], WEIGHTS["contiguity_W"], n_draws=999, seed=1, alpha=0.05)
     sig = out["p_perm"] < 0.05
     assert (out.loc[sig, "cluster"] == out.loc[sig, "quadrant"]).all()
     assert (out.loc[~sig, "cluster"] == "not significant").all()
     assert sig.sum() > 5  # Columbus crime is strongly clustered
-    analytic = local_moran(COL["CRIME"], WEIGHTS["contiguity_W"], permutations=0, alpha=0.01)
+    analytic = local_moran(COL["CRIME"], WEIGHTS["contiguity_W"], n_draws=0, alpha=0.01)
     assert ((analytic["p"] < 0.01) == (analytic["cluster"] != "not significant")).all()
 
 
@@ -158,7 +161,7 @@ def test_closed_form_four_units_on_a_line():
     z'Wz = 2(.75 - .25 + .75) = 2.5, S0 = 6, so I = 4/6 * 2.5/5 = 1/3; S1 = 12, S2 = 40,
     Var_N = (16*12 - 4*40 + 108)/(15*36) - 1/9 = 140/540 - 60/540 = 4/27."""
     w = from_pairs(pd.DataFrame({"a": list("abc"), "b": list("bcd")}), "a", "b")
-    r = moran(pd.Series([4.0, 1.0, 2.0, 3.0], index=list("dabc")), w, permutations=0)
+    r = moran(pd.Series([4.0, 1.0, 2.0, 3.0], index=list("dabc")), w, n_draws=0)
     assert r.I == pytest.approx(1 / 3, abs=1e-14)
     assert r.expected == pytest.approx(-1 / 3, abs=1e-14)
     assert r.var_norm == pytest.approx(4 / 27, abs=1e-14)
@@ -174,7 +177,7 @@ def test_moran_by_year_panel_and_errors():
     w = WEIGHTS["contiguity_W"]
     df = _two_years()
     orig = df.copy()
-    out = moran_by_year(Panel(df, "id", "year"), "y", w, permutations=99, seed=1)
+    out = moran_by_year(Panel(df, "id", "year"), "y", w, n_draws=99, seed=1)
     pd.testing.assert_frame_equal(df, orig)
     assert out["year"].tolist() == [2010, 2011]
     assert out["I"].tolist() == pytest.approx(
@@ -184,7 +187,7 @@ def test_moran_by_year_panel_and_errors():
     assert out["p_rand"].iloc[1] == pytest.approx(
         COL["results"]["HOVAL|contiguity_W"]["p_randomisation"], abs=TOL
     )
-    again = moran_by_year(df, "y", w, unit="id", time="year", permutations=99, seed=1)
+    again = moran_by_year(df, "y", w, unit="id", time="year", n_draws=99, seed=1)
     pd.testing.assert_frame_equal(out, again)
     with pytest.raises(PanelError, match=r"year 2011: no row for unit\(s\) 5"):
         moran_by_year(df.drop(index=49 + 4), "y", w, unit="id", time="year")
@@ -219,9 +222,9 @@ def test_moran_scatter_slope_is_moran_i():
 def test_moran_table_lays_out_table_6():
     w = WEIGHTS["contiguity_W"]
     df = _two_years()
-    a = moran_by_year(df, "y", w, unit="id", time="year", permutations=0)
+    a = moran_by_year(df, "y", w, unit="id", time="year", n_draws=0)
     b = moran_by_year(
-        df[df["year"] == 2011], "y", WEIGHTS["knn4_W"], unit="id", time="year", permutations=0
+        df[df["year"] == 2011], "y", WEIGHTS["knn4_W"], unit="id", time="year", n_draws=0
     )
     t = moran_table({"W contiguity": a, "W knn": b})
     assert t.header_rows == [["W contiguity", "", "", "W knn", "", ""]]

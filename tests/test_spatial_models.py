@@ -60,6 +60,7 @@ import pandas as pd
 import pytest
 
 import climetrics as cm
+from climetrics.core.results import TIDY_COLUMNS
 from climetrics.errors import EstimationError, PanelError
 from climetrics.estimate.spatial import models as sm
 from climetrics.estimate.spatial.effects import impacts
@@ -180,18 +181,21 @@ def test_lee_yu_unit_effects_closed_form(data, model):
 def test_impacts_match_spatialreg(data, fe, model):
     res = _fit(data, fe, model, lee_yu=False)
     ref = REF["impacts"][fe][model]
-    tab = impacts(res, draws=50_000, seed=7)
+    eff = impacts(res, n_draws=50_000, seed=7)
+    assert eff.discarded_share == 0.0  # rho far inside its interval: no draw is discarded
+    tab = eff.tidy()
     for effect in ("direct", "indirect", "total"):
         part = tab[tab["effect"] == effect].set_index("term").loc[ref["terms"]]
         np.testing.assert_allclose(part["estimate"], ref[effect], rtol=TOL)
         np.testing.assert_allclose(part["std_error"], ref[f"se_{effect}"], rtol=0.05)
         np.testing.assert_allclose(part["statistic"], part["estimate"] / part["std_error"])
-    assert list(tab.columns[:3]) == ["term", "effect", "estimate"] and len(tab) == 12
+    assert list(tab.columns[:7]) == TIDY_COLUMNS and len(tab) == 12
+    assert set(tab["effect"]) == {"direct", "indirect", "total"}
 
 
 def test_impacts_reproducible_and_sar_total(data):
     res = _fit(data, "twoways", "sar", lee_yu=True)
-    a, b = impacts(res, draws=200, seed=3), impacts(res, draws=200, seed=3)
+    a, b = impacts(res, n_draws=200, seed=3).tidy(), impacts(res, n_draws=200, seed=3).tidy()
     pd.testing.assert_frame_equal(a, b)
     tot = a[a["effect"] == "total"].set_index("term")["estimate"]
     rho = res.coef("rho")
@@ -206,7 +210,8 @@ def test_impacts_refuses_sem(data):
 @pytest.mark.parametrize("fe", list(FE))
 def test_lm_tests_match_spdep(data, fe):
     panel, w = data
-    tab = lm_tests(panel, "lgsp", X, w, effects=FE[fe]).set_index("test")
+    tests = lm_tests(panel, "lgsp", X, w, effects=FE[fe])
+    tab = tests.tidy().set_index("term")
     ref = REF["lm"][fe]
     names = {
         "LM lag": "LMlag",
@@ -217,6 +222,7 @@ def test_lm_tests_match_spdep(data, fe):
     for ours, theirs in names.items():
         assert tab.at[ours, "statistic"] == pytest.approx(ref[theirs]["statistic"], rel=1e-9)
         assert tab.at[ours, "p_value"] == pytest.approx(ref[theirs]["p_value"], rel=1e-6, abs=1e-14)
+        assert tab.at[ours, "df"] == 1 and tab.at[ours, "distribution"] == "chi2"
 
 
 @pytest.mark.parametrize("fe", list(FE))
@@ -224,12 +230,12 @@ def test_lr_and_wald_sdm(data, fe):
     sdm, sar, sem = (_fit(data, fe, m, lee_yu=False) for m in ("sdm", "sar", "sem"))
     ref = REF["direct"][fe]
     lr = lr_test(sar, sdm)
-    assert lr["df"] == 4
-    assert lr["statistic"] == pytest.approx(
+    assert lr.df == 4
+    assert lr.statistic == pytest.approx(
         2 * (ref["sdm"]["loglik"] - ref["sar"]["loglik"]), rel=1e-6
     )
     lr_sem = lr_test(sem, sdm)
-    assert lr_sem["statistic"] == pytest.approx(
+    assert lr_sem.statistic == pytest.approx(
         2 * (ref["sdm"]["loglik"] - ref["sem"]["loglik"]), rel=1e-6
     )
     # Wald statistics recomputed from spatialreg's SDM estimates and covariance
@@ -237,12 +243,12 @@ def test_lr_and_wald_sdm(data, fe):
     v = np.asarray(ref["sdm"]["vcov"])
     rho, beta, theta = b[0], b[1:5], b[5:9]
     w_sar = theta @ np.linalg.solve(v[5:9, 5:9], theta)
-    assert sdm_wald(sdm, "sar")["statistic"] == pytest.approx(w_sar, rel=1e-5)
+    assert sdm_wald(sdm, "sar").statistic == pytest.approx(w_sar, rel=1e-5)
     g = np.zeros((4, 9))
     g[:, 0], g[:, 1:5], g[:, 5:9] = beta, rho * np.eye(4), np.eye(4)
     c = theta + rho * beta
     w_sem = c @ np.linalg.solve(g @ v @ g.T, c)
-    assert sdm_wald(sdm, "sem")["statistic"] == pytest.approx(w_sem, rel=1e-5)
+    assert sdm_wald(sdm, "sem").statistic == pytest.approx(w_sem, rel=1e-5)
 
 
 @pytest.mark.parametrize("model", ["sar", "sem"])
@@ -295,7 +301,8 @@ def test_hausman_and_random_effects_match_spreg(data, model):
         fe = spreg.Panel_FE_Lag(d[["lgsp"]].to_numpy(), xs, wl)
         re = spreg.Panel_RE_Lag(d[["lgsp"]].to_numpy(), xs, wl)
         h_ref = panel_Hausman(fe, re)
-    h = spatial_hausman(panel, "lgsp", X, w, model=model)
+    ht = spatial_hausman(panel, "lgsp", X, w, model=model)
+    h = ht.details
     b = re.betas.ravel()
     np.testing.assert_allclose(h["re_coef"], b[:-1], rtol=1e-5, atol=1e-6)
     assert h["re_phi"] == pytest.approx(b[-1], rel=1e-5)
@@ -317,10 +324,9 @@ def test_hausman_and_random_effects_match_spreg(data, model):
     assert loglik(h["re_phi"], h["re_coef"][-1]) >= loglik(b[-1], b[-2])
     assert h["re_sigma2"] == pytest.approx(float(np.ravel(re.sig2)[0]), rel=1e-5)
     assert h["re_loglik"] == pytest.approx(re.logll + 48 * np.log(h["re_phi"]), rel=1e-6)
-    assert h["statistic"] == pytest.approx(float(h_ref[0]), rel=1e-5)
-    assert h["df"] == xs.shape[1] + 1
-    if h["statistic"] < 0:  # Produc: V_RE - V_FE is indefinite; the result says so
-        assert "not positive definite" in h["note"]
+    # spreg's panel_Hausman contrasts (beta, rho); ours the slopes only (splm's sphtest, tested
+    # against splm in test_hausman_matches_splm_sphtest), so its statistic is not compared
+    assert np.isfinite(float(h_ref[0])) and ht.df == xs.shape[1]
 
 
 def _re_sem_loglik_dense(y, x, wd, beta, lam, theta, s2):
@@ -369,7 +375,8 @@ def test_random_effects_sem_and_hausman_match_spreg(data, monkeypatch):
     assert np.allclose(w.dense(), w.dense().T)
     d = _frame().sort_values(["year", "state"])
     yy, xx = d[["lgsp"]].to_numpy(), d[X].to_numpy()
-    h = spatial_hausman(panel, "lgsp", X, w, model="sem")
+    ht = spatial_hausman(panel, "lgsp", X, w, model="sem")
+    h = ht.details
     b, theta, s2 = h["re_coef"], h["re_theta"], h["re_sigma2"]
     minimize = panel_re.minimize
 
@@ -400,8 +407,10 @@ def test_random_effects_sem_and_hausman_match_spreg(data, monkeypatch):
     assert theta * s2 == pytest.approx(float(mine.betas[-1, 0]), rel=1e-9)
     assert h["re_loglik"] == pytest.approx(mine.logll + 408 * np.log(816), rel=1e-10)
     # 1e-5: spreg's FE lambda has x tolerance 1e-7, and the contrast d is a small difference
-    assert h["statistic"] == pytest.approx(float(panel_Hausman(fe, mine)[0]), rel=1e-5)
-    assert h["df"] == len(X)  # slopes only, as panel_Hausman's contrast for the SEM
+    assert h["quadratic_form"] == pytest.approx(float(panel_Hausman(fe, mine)[0]), rel=1e-5)
+    assert ht.df == len(X)  # slopes only, as panel_Hausman's contrast for the SEM
+    if h["positive_definite"]:
+        assert ht.statistic == h["quadratic_form"]
     # (2) spreg's optimisers: its default stops short; Nelder-Mead on its objective agrees
     yv = d["lgsp"].to_numpy().reshape(17, 48).T
     xv = d[X].to_numpy().reshape(17, 48, -1).transpose(1, 0, 2)
@@ -460,7 +469,8 @@ def test_random_effects_sem_is_the_ml_of_its_likelihood(data):
     s2o = float(np.ravel(o.sig2)[0])
     assert f(np.r_[o.betas.ravel()[:-1], o.betas[-1, 0] / s2o, s2o]) < re["loglik"]
     # the test's own RE fit: the same optimum (the profile in theta is flat: ~1e-7 relative)
-    h = spatial_hausman(panel, "lgsp", X, w, model="sem")
+    ht = spatial_hausman(panel, "lgsp", X, w, model="sem")
+    h = ht.details
     np.testing.assert_allclose(h["re_coef"], re["coef"], rtol=1e-6)
     assert h["re_theta"] == pytest.approx(re["theta"], rel=1e-5)
     assert h["re_loglik"] == pytest.approx(re["loglik"], rel=1e-12)
@@ -469,10 +479,12 @@ def test_random_effects_sem_is_the_ml_of_its_likelihood(data):
     fe = h["fe_result"]
     dd = fe.coefs["estimate"].to_numpy()[:4] - h["re_coef"][1:5]
     v = np.linalg.inv(xz.T @ oi @ xz)[1:, 1:] - fe.cov[:4, :4]
-    assert h["statistic"] == pytest.approx(dd @ np.linalg.solve(v, dd), rel=1e-8)
-    assert h["df"] == 4
-    if h["statistic"] < 0:  # Produc: V_RE - V_FE is indefinite, as for the SAR
-        assert "not positive definite" in h["note"] and h["p_value"] == 1.0
+    assert h["quadratic_form"] == pytest.approx(dd @ np.linalg.solve(v, dd), rel=1e-8)
+    assert ht.df == 4
+    # Produc: V_RE - V_FE is indefinite (the quadratic form is negative): flagged, no statistic
+    assert h["quadratic_form"] < 0 and not h["positive_definite"]
+    assert np.isnan(ht.statistic) and np.isnan(ht.p_value) and not ht.reject
+    assert "not positive definite" in ht.notes[0] and "not informative" in ht.verdict
 
 
 def test_random_effects_sem_without_unit_heterogeneity_is_pooled_sem(data):
@@ -489,7 +501,7 @@ def test_random_effects_sem_without_unit_heterogeneity_is_pooled_sem(data):
     y = 1 + xv @ np.array([0.1, 0.3, 0.6, -0.01]) + np.linalg.solve(np.eye(48) - 0.4 * wd, e)
     df = _frame().assign(ysim=y.ravel())
     with pytest.warns(UserWarning, match="estimated at zero"):
-        h = spatial_hausman(cm.Panel(df, unit="state", time="year"), "ysim", X, w, model="sem")
+        h = spatial_hausman(cm.Panel(df, unit="state", time="year"), "ysim", X, w, model="sem").details
     assert h["re_theta"] == 0.0 and h["re_phi"] == 1.0
     nb = {
         (s, t): [(states[j], t) for j in np.flatnonzero(wd[i])]
@@ -593,7 +605,7 @@ def test_partial_durbin_and_table(data):
     panel, w = data
     res = spatial_panel(panel, "lgsp", X, w, model="sdm", durbin=["lpcap"], effects="twoway")
     assert res.terms == [*X, "W*lpcap", "rho"]
-    tab = impacts(res, draws=100, seed=1)
+    tab = impacts(res, n_draws=100, seed=1).tidy()
     d = tab[tab["effect"] == "direct"].set_index("term")["estimate"]
     assert d["lpc"] != res.coef("lpc")  # feedback through rho
     assert "rho" in res.to_markdown()
@@ -634,13 +646,16 @@ def test_blocked_lu_traces_equal_dense():
     w = _torus_weights(25, 24)
     rho = 0.6
     wt = np.linalg.solve(np.eye(w.n) - rho * w.dense(), w.dense())
-    apply, tr1, tr2, frob = sm._traces(w, rho, time_fe_ly=False)
-    assert tr1 == pytest.approx(np.trace(wt), rel=1e-10)
-    assert tr2 == pytest.approx(np.trace(wt @ wt), rel=1e-10)
-    assert frob == pytest.approx(np.sum(wt**2), rel=1e-10)
+    tr = sm._traces(w, rho, time_fe_ly=False)
+    assert tr.tr1 == pytest.approx(np.trace(wt), rel=1e-10)
+    assert tr.tr2 == pytest.approx(np.trace(wt @ wt), rel=1e-10)
+    assert tr.frob == pytest.approx(np.sum(wt**2), rel=1e-10)
+    np.testing.assert_allclose(tr.diag, np.diag(wt), rtol=1e-10)
     v = np.random.default_rng(0).normal(size=(w.n, 3))
-    np.testing.assert_allclose(apply(v), wt @ v, rtol=1e-10, atol=1e-12)
-    _, t1, t2, f2 = sm._traces(w, rho, time_fe_ly=True)
+    np.testing.assert_allclose(tr.apply(v), wt @ v, rtol=1e-10, atol=1e-12)
+    ly = sm._traces(w, rho, time_fe_ly=True)
+    t1, t2, f2 = ly.tr1, ly.tr2, ly.frob
+    assert ly.diag.sum() == pytest.approx(t1, rel=1e-10)
     j = np.eye(w.n) - 1 / w.n
     assert t1 == pytest.approx(np.trace(j @ wt), rel=1e-10)
     assert t2 == pytest.approx(np.trace(j @ wt @ j @ wt), rel=1e-10)
@@ -658,7 +673,7 @@ def test_lu_fit_and_trace_effects_match_eigen():
     # both exact; the gap is the optimiser's x tolerance acting on rounding-level differences
     np.testing.assert_allclose(lu.coefs["estimate"], eig.coefs["estimate"], rtol=1e-7)
     np.testing.assert_allclose(lu.coefs["std_error"], eig.coefs["std_error"], rtol=1e-7)
-    a, b = impacts(lu, draws=50, seed=1), impacts(eig, draws=50, seed=1)
+    a, b = impacts(lu, n_draws=50, seed=1).tidy(), impacts(eig, n_draws=50, seed=1).tidy()
     np.testing.assert_allclose(a["estimate"], b["estimate"], rtol=2e-3)
     assert abs(lu.coef("rho") - 0.5) < 0.05
 

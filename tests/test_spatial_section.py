@@ -31,7 +31,7 @@ def test_moran_row_equals_direct_call(built):
     p = sim.panel
     w = contiguity("province", p.units, attach_islands="nearest").standardized()
     y2012 = p.df[p.df["year"] == 2012].set_index("province")["lnci"]
-    direct = moran(y2012, w, permutations=0)
+    direct = moran(y2012, w, n_draws=0)
     row = next(r for r in out.summary["moran"]["W1 0-1 contiguity"] if r["year"] == 2012)
     assert row["I"] == pytest.approx(direct.I, abs=1e-12)
     assert row["z_rand"] == pytest.approx(direct.z_rand, abs=1e-12)
@@ -40,14 +40,23 @@ def test_moran_row_equals_direct_call(built):
 def test_model_and_effects_equal_direct_calls(built):
     sim, out = built
     w = contiguity("province", sim.panel.units, attach_islands="nearest").standardized()
-    fit = spatial_panel(sim.panel, "lnci", ["lnde", *CONTROLS], w, model="sdm", effects="twoway")
-    got = out.results[0].coefs.set_index("term")["estimate"]
-    assert got.to_dict() == pytest.approx(fit.coefs.set_index("term")["estimate"].to_dict(), abs=1e-12)
-    eff = impacts(fit, draws=200, seed=0)
+    fit = spatial_panel(sim.panel, "lnci", ["lnde", *CONTROLS], w, model="sdm", effects="twoway",
+                        cluster="unit")
+    got = out.results[0].coefs.set_index("term")
+    assert got["estimate"].to_dict() == pytest.approx(fit.coefs.set_index("term")["estimate"].to_dict(), abs=1e-12)
+    # the study clusters by unit (its default), so the spatial standard errors are clustered too
+    assert out.results[0].vcov == "cluster" and out.summary["vcov"] == "cluster"
+    assert got["std_error"].to_dict() == pytest.approx(fit.coefs.set_index("term")["std_error"].to_dict(), rel=1e-10)
+    eff = impacts(fit, n_draws=200, seed=0)
     mine = out.summary["effects"]["W1 0-1 contiguity"]
-    pick = lambda rows, k: next(r["estimate"] for r in rows if r["term"] == "lnde" and r["effect"] == k)  # noqa: E731
-    for kind in ("direct", "indirect", "total"):  # point effects are exact (no simulation)
-        assert pick(mine, kind) == pytest.approx(pick(eff.to_dict("records"), kind), abs=1e-12)
+    pick = lambda rows, k, c="estimate": next(r[c] for r in rows if r["term"] == "lnde" and r["effect"] == k)  # noqa: E731
+    for kind in ("direct", "indirect", "total"):  # same draws, same covariance: same SEs
+        assert pick(mine, kind) == pytest.approx(pick(eff.tidy().to_dict("records"), kind), abs=1e-12)
+        assert pick(mine, kind, "std_error") == pytest.approx(pick(eff.tidy().to_dict("records"), kind, "std_error"))
+    assert out.summary["discarded_draws"]["W1 0-1 contiguity"] == eff.discarded_share
+    # the notes and the reading say which covariance the effects' standard errors rest on
+    assert "clustered by province" in " ".join(out.tables["spatial_effects"].notes)
+    assert "clustered by province" in out.section.reading
 
 
 def test_section_layout(built):
@@ -70,13 +79,14 @@ def test_hausman_row_for_the_sem():
            "spatial": {"enabled": True, "weights": ["contiguity"], "model": "sem", "effects": "unit",
                        "permutations": 0}}
     out = spatial_section(Context(panel=sim.panel, config=parse_config(raw).values, truth=sim.truth))
-    row = next(r for r in out.summary["tests"] if r["test"].startswith("Hausman"))
+    row = next(r for r in out.summary["tests"] if "Hausman" in r["test"])
     w = contiguity("province", sim.panel.units, attach_islands="nearest").standardized()
     h = spatial_hausman(sim.panel, "lnci", ["lnde", *CONTROLS], w, model="sem")
-    assert row["test"] == "Hausman FE vs RE (SEM)" and row["df"] == 3
-    assert row["statistic"] == pytest.approx(h["statistic"], rel=1e-12)
-    assert row["p_value"] == pytest.approx(h["p_value"], rel=1e-12)
-    assert (f"Hausman test: {h['note']}" in out.section.paragraphs) == bool(h["note"])
+    assert row["test"] == "Spatial Hausman FE vs RE (SEM)" and row["df"] == 3
+    assert row["positive_definite"] == h.details["positive_definite"]
+    assert row["statistic"] == pytest.approx(h.statistic, rel=1e-12, nan_ok=True)
+    assert row["p_value"] == pytest.approx(h.p_value, rel=1e-12, nan_ok=True)
+    assert (h.verdict in out.section.paragraphs) == (not h.details["positive_definite"])
     assert "spatial_effects" not in out.tables
 
 

@@ -80,7 +80,7 @@ def classify(values, edges: np.ndarray) -> np.ndarray:
 
 def _unit_codes(units: pd.Series, level: str) -> pd.Series:
     """Adcode of each distinct unit value; provinces also accept 台湾 / 香港 / 澳门 adcodes."""
-    from ..estimate.spatial.weights import match_units
+    from ..data.geography import match_units
 
     uniq = pd.Index(units.dropna().unique())
     extra = [
@@ -124,7 +124,7 @@ def choropleth(
     ----------
     data
         A :class:`~climetrics.Panel` or DataFrame; ``unit`` holds adcodes, Chinese or English
-        names (matched as in :func:`climetrics.estimate.spatial.weights.match_units`), ``time``
+        names (matched as in :func:`climetrics.data.geography.match_units`), ``time``
         the period (omit it for a cross-section).
     years
         Periods to draw (default: all). Classes are computed once over the drawn years, so

@@ -56,8 +56,8 @@ def _variation(panel: Panel, key: str, col: str, *, treatment: bool) -> str | No
 def _spatial_unit_problems(cfg: Any, panel: Panel) -> list[str]:
     """The bundled matrices and maps need Chinese provinces or cities as units; a weights file
     must fit the panel's units."""
+    from ..data.geography import match_units
     from ..errors import ConfigError, EstimationError
-    from ..estimate.spatial.weights import match_units
     from .spatial_section import weights_from_file
 
     sp, problems = cfg["spatial"], []

@@ -77,36 +77,46 @@ def weights_from_file(spatial: dict[str, Any], config_dir: Path, units: pd.Index
     return w
 
 
-def effects_table(effects: dict[str, pd.DataFrame], labels: dict[str, str], digits: int = 4) -> Table:
-    """Direct / indirect / total effects, one column per weights matrix, t-values in parentheses."""
+def effects_table(effects: dict[str, Any], labels: dict[str, str], digits: int = 4) -> Table:
+    """Direct / indirect / total effects (:class:`SpatialEffects`), one column per weights
+    matrix, z-values in parentheses; the notes say which covariance the draws used and how many
+    non-stationary draws were discarded under each matrix."""
     first = next(iter(effects.values()))
     rows: list[list[str]] = []
     for kind in ("direct", "indirect", "total"):
-        for term in dict.fromkeys(first["term"]):
+        for term in dict.fromkeys(first.frame["term"]):
             est, tval = [], []
-            for df in effects.values():
-                r = df[(df["term"] == term) & (df["effect"] == kind)].iloc[0]
+            for eff in effects.values():
+                r = eff.effect(term, kind)
                 est.append(fmt(r["estimate"], digits) + stars(r["p_value"]))
                 tval.append(f"({fmt(r['statistic'], 2)})")
             rows += [[f"{kind.capitalize()}: {labels.get(term, term)}", *est], ["", *tval]]
-    return Table(list(effects), rows, title="Direct, indirect (spillover) and total effects",
-                 notes=["LeSage & Pace (2009) average effects at the estimates; t-values (in parentheses) "
-                        "from the standard deviation of simulated effects over parameter draws from the "
-                        "estimates' asymptotic distribution. * p<0.1, ** p<0.05, *** p<0.01."])
+    notes = first.notes()[:1]
+    notes += [f"{lab}: " + n for lab, eff in effects.items() for n in eff.notes()[1:]]
+    return Table(list(effects), rows, title="Direct, indirect (spillover) and total effects", notes=notes)
 
 
-def selection_table(rows: list[dict[str, Any]], wlabel: str) -> Table:
-    return Table(["Statistic", "df", "p-value"],
-                 [[r["test"], fmt(r["statistic"], 3) + stars(r["p_value"]), str(r["df"]), fmt(r["p_value"], 4)]
-                  for r in rows],
-                 title=f"Spatial model selection tests ({wlabel})", stub="Test",
-                 notes=["LM tests (Anselin 1988; robust forms Anselin et al. 1996) on the fixed-effects model "
-                        "with I_T (x) W (Elhorst 2010); LR and Wald tests restrict the SDM to the SAR (theta = 0) "
-                        "and to the SEM (theta + rho beta = 0); the Hausman test compares unit fixed with random effects "
-                        "for the spatial model (as spreg's panel_Hausman; for the SEM over the slopes only)."])
+def selection_table(tests, wlabel: str) -> Table:
+    """The model-selection tests (a TestSet) with what each one restricts."""
+    t = tests.table(title=f"Spatial model selection tests ({wlabel})")
+    t.notes.append(
+        "LM tests (Anselin 1988; robust forms Anselin et al. 1996) on the fixed-effects model with "
+        "I_T (x) W (Elhorst 2010); LR and Wald tests restrict the SDM to the SAR (theta = 0) and to "
+        "the SEM (theta + rho beta = 0), the Wald tests with the models' covariance; the Hausman test "
+        "compares unit fixed with random effects over the slopes (splm's sphtest).")
+    return t
+
+
+def _covariance(ctx: Context) -> dict[str, Any]:
+    """The spatial models' covariance following the study's: clustered by unit unless the study
+    asks for robust (unclustered) standard errors; a coarser cluster column is not possible
+    for the spatial scores, which pair units, so it falls back to clustering by unit."""
+    c = ctx.cluster
+    return {"vcov": "hetero"} if c is None else {"cluster": "unit"}
 
 
 def spatial_section(ctx: Context) -> Output:
+    from ..core.results import TestSet
     from ..estimate.spatial.effects import impacts
     from ..estimate.spatial.lm_tests import lm_tests, lr_test, sdm_wald, spatial_hausman
     from ..estimate.spatial.models import spatial_panel
@@ -120,7 +130,7 @@ def spatial_section(ctx: Context) -> Output:
     out = Output(Section("spatial", "Spatial effects", paragraphs=[
         "Weights: " + "; ".join(f"{lab}: {w.kind}, row-standardised" for lab, w in ws.items()) + "."]))
 
-    mor = {lab: moran_by_year(p, c["moran_variable"] or ctx.y, w, permutations=c["permutations"], seed=seed)
+    mor = {lab: moran_by_year(p, c["moran_variable"] or ctx.y, w, n_draws=c["permutations"], seed=seed)
            for lab, w in ws.items()}
     t = moran_table(mor, time=p.time)
     t.title = f"Global Moran's I of {ctx.label(c['moran_variable'] or ctx.y)}"
@@ -130,16 +140,19 @@ def spatial_section(ctx: Context) -> Output:
     out.add_figure("moran_scatter", moran_scatter(last, w1),
                    f"Moran scatter plot of {ctx.label(c['moran_variable'] or ctx.y)} in {p.periods[-1]} ({w1_label}).")
 
-    kw, model = dict(effects=c["effects"], lee_yu=c["lee_yu"]), c["model"]
+    cov = _covariance(ctx)
+    if ctx.cluster not in (None, "unit", p.unit):
+        out.section.paragraphs.append(
+            f"The study clusters by '{ctx.cluster}'; the spatial models cluster by {p.unit} (their scores "
+            "pair units, so coarser clusters are not available).")
+    kw, model = dict(effects=c["effects"], lee_yu=c["lee_yu"], **cov), c["model"]
     fits = {m: spatial_panel(p, ctx.y, xs, w1, model=m, **kw) for m in ("sdm", "sar", "sem")}
-    tests = [*lm_tests(p, ctx.y, xs, w1, effects=c["effects"]).to_dict("records"),
-             lr_test(fits["sar"], fits["sdm"]), lr_test(fits["sem"], fits["sdm"]),
-             {**sdm_wald(fits["sdm"], "sar"), "test": "Wald SDM vs SAR"},
-             {**sdm_wald(fits["sdm"], "sem"), "test": "Wald SDM vs SEM"}]
     h = spatial_hausman(p, ctx.y, xs, w1, model=model)
-    tests.append({k: h[k] for k in ("test", "statistic", "df", "p_value")})
-    if h.get("note"):
-        out.section.paragraphs.append(f"Hausman test: {h['note']}")
+    tests = TestSet([*lm_tests(p, ctx.y, xs, w1, effects=c["effects"]),
+                     lr_test(fits["sar"], fits["sdm"]), lr_test(fits["sem"], fits["sdm"]),
+                     sdm_wald(fits["sdm"], "sar"), sdm_wald(fits["sdm"], "sem"), h])
+    if not h.details["positive_definite"]:
+        out.section.paragraphs.append(h.verdict)
     out.add_table("spatial_tests", selection_table(tests, w1_label))
 
     res = {lab: (fits[model] if w is w1 else spatial_panel(p, ctx.y, xs, w, model=model, **kw))
@@ -151,7 +164,7 @@ def spatial_section(ctx: Context) -> Output:
     out.results = list(res.values())
     effects = {}
     if model != "sem":
-        effects = {lab: impacts(r, draws=c["draws"], seed=seed) for lab, r in res.items()}
+        effects = {lab: impacts(r, n_draws=c["draws"], seed=seed) for lab, r in res.items()}
         out.add_table("spatial_effects", effects_table(effects, ctx.labels))
 
     for var in c["maps"]:
@@ -159,14 +172,22 @@ def spatial_section(ctx: Context) -> Output:
         out.add_figure(f"map_{var}", choropleth(p, var, level=c["level"], years=years),
                        f"Spatial distribution of {ctx.label(var)} in {', '.join(map(str, years))}.")
 
+    rows = [{"test": t.name, "statistic": t.statistic, "df": t.df, "p_value": t.p_value} for t in tests]
+    rows[-1]["positive_definite"] = h.details["positive_definite"]
     out.summary = {
         "moran": {lab: df.to_dict("records") for lab, df in mor.items()},
-        "tests": tests,
-        "effects": {lab: df.to_dict("records") for lab, df in effects.items()},
+        "tests": rows,
+        "effects": {lab: e.tidy().to_dict("records") for lab, e in effects.items()},
+        "discarded_draws": {lab: e.discarded_share for lab, e in effects.items()},
+        "vcov": fits[model].vcov,
         "rho": {lab: float(r.coefs.set_index("term").loc["lambda" if model == "sem" else "rho", "estimate"])
                 for lab, r in res.items()},
     }
-    out.section.reading = readings.spatial_reading(mor, tests, effects, ctx.d, ctx.label(ctx.d), ctx.label(ctx.y))
+    reading = readings.spatial_reading(mor, rows, {}, ctx.d, ctx.label(ctx.d), ctx.label(ctx.y))
+    for lab, e in effects.items():
+        if ctx.d in set(e.frame["term"]):
+            reading += f" Under {lab}: " + e.reading(ctx.d, label=ctx.label(ctx.d), outcome_label=ctx.label(ctx.y))
+    out.section.reading = reading
     t = ctx.truth
     if t is not None and t.get("model") == "SDM" and t.get("treatment") in xs and model == "sdm":
         e = t["effects"]

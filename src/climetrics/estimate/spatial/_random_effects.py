@@ -49,7 +49,7 @@ import numpy as np
 from scipy import sparse
 
 from .logdet import LogDet
-from .models import _BLOCK, _optimise, information
+from .models import _BLOCK, _optimise, _traces, information
 
 
 def fit_re_lag(y: np.ndarray, z: np.ndarray, w, ld: LogDet) -> dict:
@@ -90,7 +90,7 @@ def fit_re_lag(y: np.ndarray, z: np.ndarray, w, ld: LogDet) -> dict:
         "phi": phi,
         "sigma2": s2,
         "loglik": -negll - n * t / 2 * (np.log(2 * np.pi) + 1),
-        "information": information("sar", w, "none", rho, g, zs, s2, n, t, False),
+        "information": information("sar", _traces(w, rho, False), "none", g, zs, s2, n, t),
     }
 
 

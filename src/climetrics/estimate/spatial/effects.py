@@ -17,17 +17,29 @@ power series ``sum_j rho^j tr(W^j) / N`` with traces estimated by Hutchinson's e
 Rademacher probes above; the truncation error of the series is below 1e-10.
 
 Inference follows LeSage & Pace (2009) and xsmle: parameters are drawn from their
-asymptotic normal distribution ``N(theta_hat, V)``, the effects are computed for every draw
+asymptotic normal distribution ``N(theta_hat, V)`` -- ``V`` the covariance of the fit, so
+cluster-robust when the model was clustered -- the effects are computed for every draw
 (vectorised over draws), and the standard deviation of the draws is the standard error.
+Draws of rho outside the stationary interval ``(1 / lambda_min, 1 / lambda_max)`` (where
+``(I - rho W)^-1`` has no convergent series and the total effect ``1 / (1 - rho)`` changes
+sign) are discarded and replaced by new ones, i.e. the draws come from the normal truncated to
+that interval (the truncation LeSage & Pace's MCMC prior imposes); the share discarded is
+reported (``discarded_share``) and noted under the table when positive.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
-from ...core.results import EstimationResult
+from ...core.results import EstimationResult, Result, jsonable, tidy_frame
 from ...errors import EstimationError
+
+if TYPE_CHECKING:
+    from ...report.tables import Table
 
 EFFECT_COLUMNS = [
     "term",
@@ -88,26 +100,141 @@ def _effects(fit, beta: np.ndarray, theta: np.ndarray, rho: np.ndarray) -> np.nd
     return np.stack([direct, total - direct, total])
 
 
-def impacts(result: EstimationResult, draws: int = 1000, seed: int | None = None) -> pd.DataFrame:
+@dataclass(eq=False)
+class SpatialEffects(Result):
+    """Average direct, indirect and total effects of a SAR / SDM (LeSage & Pace 2009).
+
+    ``frame`` has one row per regressor and effect (columns :data:`EFFECT_COLUMNS`);
+    ``fit`` is the model; ``n_draws`` the kept parameter draws and ``discarded_share`` the
+    share of draws with a non-stationary rho that were discarded.
+    """
+
+    frame: pd.DataFrame
+    fit: EstimationResult
+    n_draws: int
+    discarded_share: float
+    alpha: float = 0.05
+
+    def tidy(self) -> pd.DataFrame:
+        return tidy_frame(self.frame)
+
+    @property
+    def results(self) -> list[EstimationResult]:
+        return [self.fit]
+
+    def effect(self, term: str, kind: str = "direct") -> pd.Series:
+        """The row of ``term``'s ``kind`` effect (``direct``, ``indirect`` or ``total``)."""
+        hit = self.frame[(self.frame["term"] == term) & (self.frame["effect"] == kind)]
+        if hit.empty:
+            raise KeyError(f"no {kind} effect of {term!r}; terms are {list(dict.fromkeys(self.frame['term']))}")
+        return hit.iloc[0]
+
+    def notes(self) -> list[str]:
+        """Table notes: what the standard errors rest on and the discarded draws."""
+        from ...core.results import _vcov_phrase
+
+        kind = _vcov_phrase(self.fit).lstrip("; ")
+        out = [
+            f"LeSage & Pace (2009) average effects at the estimates; standard errors from "
+            f"{self.n_draws:,} parameter draws from the estimates' asymptotic normal "
+            f"distribution with the model's covariance ({kind}); {100 * (1 - self.alpha):g}% "
+            "intervals are percentiles of the draws. * p<0.1, ** p<0.05, *** p<0.01."
+        ]
+        if self.discarded_share > 0:
+            out.append(
+                f"{100 * self.discarded_share:.1f}% of the draws had a non-stationary rho "
+                "(outside its admissible interval) and were discarded."
+            )
+        return out
+
+    def table(self, *, digits: int = 4, title: str | None = None, labels=None) -> Table:
+        """Rows: each regressor's direct, indirect and total effect with its t-value."""
+        from ...report.tables import Table, fmt, stars
+
+        labels = labels or {}
+        rows = []
+        for kind in ("direct", "indirect", "total"):
+            for term in dict.fromkeys(self.frame["term"]):
+                r = self.effect(term, kind)
+                rows.append([
+                    f"{kind.capitalize()}: {labels.get(term, term)}",
+                    fmt(r["estimate"], digits) + stars(r["p_value"]),
+                    fmt(r["std_error"], digits),
+                    fmt(r["statistic"], 2),
+                ])
+        return Table(["Estimate", "Std. error", "z"], rows, stub="Effect",
+                     title=title or "Direct, indirect (spillover) and total effects",
+                     notes=self.notes())
+
+    def summary(self) -> dict:
+        """Each effect of the first regressor, plus the draws kept and discarded."""
+        term = self.frame["term"].iloc[0]
+        out = {"term": term, "n_draws": self.n_draws, "discarded_share": self.discarded_share,
+               "vcov": self.fit.vcov}
+        for kind in ("direct", "indirect", "total"):
+            r = self.effect(term, kind)
+            out.update({f"{kind}_{k}": jsonable(r[k]) for k in ("estimate", "std_error", "p_value")})
+        return out
+
+    def reading(self, term: str | None = None, *, label: str | None = None,
+                outcome_label: str | None = None) -> str:
+        """The direct and indirect effect of ``term`` (default: the first regressor) in words;
+        the significance wording follows the covariance the model was fitted with."""
+        from ...core.results import _vcov_phrase
+        from ...core.wording import p_phrase, significance_phrase
+
+        term = term or self.frame["term"].iloc[0]
+        label, outcome = label or term, outcome_label or self.fit.depvar
+        d, i, t = (self.effect(term, k) for k in ("direct", "indirect", "total"))
+        kind = _vcov_phrase(self.fit).lstrip("; ")
+        text = (
+            f"The direct effect of {label} on {outcome} is {d['estimate']:.4f} "
+            f"({p_phrase(d['p_value'])}, {significance_phrase(d['p_value'])}); the indirect "
+            f"(spillover) effect on neighbouring units is {i['estimate']:.4f} "
+            f"({p_phrase(i['p_value'])}, {significance_phrase(i['p_value'])}); the total effect "
+            f"is {t['estimate']:.4f} ({p_phrase(t['p_value'])}). Standard errors come from "
+            f"parameter draws using the model's covariance ({kind})"
+        )
+        if self.discarded_share > 0:
+            text += (
+                f"; {100 * self.discarded_share:.1f}% of the draws had a non-stationary rho and "
+                "were discarded"
+            )
+        return text + "."
+
+
+def impacts(
+    result: EstimationResult,
+    n_draws: int = 1000,
+    seed: int | None = None,
+    *,
+    alpha: float = 0.05,
+) -> SpatialEffects:
     """LeSage & Pace average direct / indirect / total effects with simulated standard errors.
 
     Parameters
     ----------
     result
-        A SAR or SDM fit of :func:`~.models.spatial_panel`.
-    draws
-        Parameter draws from the asymptotic normal distribution of the estimates.
+        A SAR or SDM fit of :func:`~.models.spatial_panel` with standard errors.
+    n_draws
+        Parameter draws (with a stationary rho) from the asymptotic normal distribution of the
+        estimates, with the fit's covariance (i.i.d., robust or clustered).
     seed
         Seed of the draws (same seed, same standard errors).
+    alpha
+        Interval level: the ``alpha / 2`` and ``1 - alpha / 2`` percentiles of the draws.
 
     Returns
     -------
-    pandas.DataFrame
-        One row per regressor and effect (``direct``, ``indirect``, ``total``): ``estimate``
-        (at the point estimates, exact), ``sim_mean`` (mean over draws), ``std_error``
-        (standard deviation over draws), ``statistic`` = estimate / std_error, two-sided normal
-        ``p_value`` and the 2.5 / 97.5 percentiles of the draws (``ci_low``, ``ci_high``).
+    SpatialEffects
+        ``.tidy()`` has one row per regressor (``term``) and ``effect`` (``direct``,
+        ``indirect``, ``total``): ``estimate`` (at the point estimates, exact), ``std_error``
+        (standard deviation over draws), ``statistic`` = estimate / std_error, two-sided
+        normal ``p_value``, percentile interval ``ci_low`` / ``ci_high`` and ``sim_mean``
+        (mean over draws); ``.discarded_share`` the share of non-stationary draws discarded.
     """
+    from scipy import stats
+
     fit = result.meta.get("spatial")
     if fit is None:
         raise EstimationError("impacts() needs a result of spatial_panel()")
@@ -117,9 +244,11 @@ def impacts(result: EstimationResult, draws: int = 1000, seed: int | None = None
             "its indirect effects zero; impacts() applies to the SAR and the SDM"
         )
     if result.cov is None:
-        raise EstimationError("impacts() needs standard errors; fit with vcov='asymptotic'")
-    if draws < 2:
-        raise EstimationError(f"draws must be at least 2, not {draws}")
+        raise EstimationError("impacts() needs standard errors; fit with vcov='iid' or 'hetero'")
+    if n_draws < 2:
+        raise EstimationError(f"n_draws must be at least 2, not {n_draws}")
+    if not 0 < alpha < 1:
+        raise EstimationError(f"alpha must be between 0 and 1, not {alpha}")
     k = len(fit.x)
     didx = [fit.x.index(d) for d in fit.durbin]
 
@@ -132,11 +261,23 @@ def impacts(result: EstimationResult, draws: int = 1000, seed: int | None = None
     est = result.coefs["estimate"].to_numpy()
     point = _effects(fit, *split(est[None, :]))[:, 0, :]
     rng = np.random.default_rng(seed)
-    sims = _effects(fit, *split(rng.multivariate_normal(est, result.cov, size=draws)))
-    from scipy import stats
-
+    lo_b, hi_b = fit.logdet.bounds
+    kept, drawn = [], 0
+    while sum(len(b) for b in kept) < n_draws:
+        if drawn > 100 * n_draws:
+            raise EstimationError(
+                "fewer than 1% of the parameter draws have a stationary rho: the estimate of rho "
+                f"({est[-1]:.4f}) lies at the edge of its interval ({lo_b:.4f}, {hi_b:.4f}), so "
+                "its effects cannot be simulated"
+            )
+        batch = rng.multivariate_normal(est, result.cov, size=n_draws)
+        drawn += n_draws
+        kept.append(batch[(batch[:, -1] > lo_b) & (batch[:, -1] < hi_b)])
+    draws = np.concatenate(kept)[:n_draws]
+    discarded = 1 - sum(len(b) for b in kept) / drawn  # share of all draws made
+    sims = _effects(fit, *split(draws))
     se = sims.std(axis=1, ddof=1)
-    lo, hi = np.percentile(sims, [2.5, 97.5], axis=1)
+    lo, hi = np.percentile(sims, [100 * alpha / 2, 100 * (1 - alpha / 2)], axis=1)
     names = ["direct", "indirect", "total"]
     rows = [
         {
@@ -153,4 +294,5 @@ def impacts(result: EstimationResult, draws: int = 1000, seed: int | None = None
         for j in range(k)
         for e in range(3)
     ]
-    return pd.DataFrame(rows, columns=EFFECT_COLUMNS)
+    return SpatialEffects(pd.DataFrame(rows, columns=EFFECT_COLUMNS), result, n_draws,
+                          float(discarded), alpha)

@@ -20,19 +20,14 @@ restriction ``theta = -rho beta``). :func:`lr_test` compares log-likelihoods of 
 :func:`sdm_wald` computes the Wald statistic from the SDM alone (delta method for the
 non-linear restriction, gradient ``[rho I, I, beta]`` with respect to ``(beta, theta, rho)``).
 
-**Spatial Hausman test** (Elhorst 2014; the definition of PySAL's
-``spreg.panel_Hausman``): the SAR, SDM or SEM with unit fixed effects (direct approach) against
-the random-effects model of the same kind (:mod:`._random_effects`),
-``H = d' [V_RE - V_FE]^-1 d ~ chi²(dim d)``. For the lag models ``d = (beta, rho)_FE -
-(beta, rho)_RE`` and each ``V`` is the inverse of the (beta, rho) block of the information
-matrix (the variance given sigma² and phi). For the SEM ``d = beta_FE - beta_RE`` (lambda left
-out) and ``V = s² (X*'X*)^-1`` of the slopes, as ``panel_Hausman`` does for
-``Panel_FE_Error`` / ``Panel_RE_Error`` (so the two can be compared): the information matrix of
-the error model is block-diagonal between beta and (lambda, s², theta), so the variance of each
-beta estimate needs nothing from lambda, and the question the test asks (are the unit effects
-correlated with X?) is about beta. The degrees of freedom are ``dim d`` (the number of slopes);
-``panel_Hausman`` counts the constant too for the SEM, so its p-value differs from ours while
-the statistic is the same.
+**Spatial Hausman test** (Millo & Piras 2012, splm's ``sphtest``; Mutl & Pfaffermayr 2011): the
+SAR, SDM or SEM with unit fixed effects (direct approach) against the random-effects model of the
+same kind (:mod:`._random_effects`), over the slopes only (df = number of slopes); see
+:func:`spatial_hausman`. A non-positive-definite ``V_RE - V_FE`` is flagged and gives no
+statistic, never a negative chi² with p = 1.
+
+Every test returns a :class:`~climetrics.core.results.TestResult` (several: a
+:class:`~climetrics.core.results.TestSet`).
 """
 
 from __future__ import annotations
@@ -40,23 +35,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 
-from ...core.results import EstimationResult
+from ...core.results import EstimationResult, TestResult, TestSet
 from ...errors import EstimationError
 from .models import EFFECTS, _lag, demean, panel_arrays, spatial_panel
 from .weights import SpatialWeights
 
 
-def _chi2_row(name: str, stat: float, df: int) -> dict:
+def _chi2_test(name: str, stat: float, df: int, null: str, alpha: float = 0.05) -> TestResult:
     from scipy import stats
 
-    return {
-        "test": name,
-        "statistic": float(stat),
-        "df": df,
-        "p_value": float(stats.chi2.sf(stat, df)),
-    }
+    return TestResult(
+        name, float(stat), float(stats.chi2.sf(stat, df)), df=df, distribution="chi2",
+        null=null, alpha=alpha,
+    )
 
 
 def lm_tests(
@@ -66,12 +58,13 @@ def lm_tests(
     w: SpatialWeights,
     *,
     effects: str = "unit",
+    alpha: float = 0.05,
     allow_islands: bool = False,
-) -> pd.DataFrame:
+) -> TestSet:
     """LM lag, LM error and their robust versions on the fixed-effects (within) model.
 
-    Returns a table with columns ``test`` (``"LM lag"``, ``"LM error"``, ``"robust LM lag"``,
-    ``"robust LM error"``), ``statistic``, ``df`` and ``p_value`` (chi²(1)).
+    Returns a :class:`~climetrics.core.results.TestSet` of four chi²(1) tests named
+    ``"LM lag"``, ``"LM error"``, ``"robust LM lag"`` and ``"robust LM error"``.
     """
     if effects not in EFFECTS:
         raise EstimationError(f"effects must be 'unit', 'time' or 'twoway', not {effects!r}")
@@ -95,17 +88,27 @@ def lm_tests(
     d_lag = e @ wl(yd.ravel()) / s2
     d_err = e @ wl(e) / s2
     j = wxb @ mwxb / s2 + trw
-    return pd.DataFrame(
+    lag0, err0 = "no spatial lag of y (rho = 0)", "no spatial error correlation (lambda = 0)"
+    return TestSet(
         [
-            _chi2_row("LM lag", d_lag**2 / j, 1),
-            _chi2_row("LM error", d_err**2 / trw, 1),
-            _chi2_row("robust LM lag", (d_lag - d_err) ** 2 / (j - trw), 1),
-            _chi2_row("robust LM error", (d_err - trw / j * d_lag) ** 2 / (trw * (1 - trw / j)), 1),
-        ]
+            _chi2_test("LM lag", d_lag**2 / j, 1, lag0, alpha),
+            _chi2_test("LM error", d_err**2 / trw, 1, err0, alpha),
+            _chi2_test("robust LM lag", (d_lag - d_err) ** 2 / (j - trw), 1, lag0, alpha),
+            _chi2_test(
+                "robust LM error",
+                (d_err - trw / j * d_lag) ** 2 / (trw * (1 - trw / j)),
+                1,
+                err0,
+                alpha,
+            ),
+        ],
+        title="LM tests of spatial dependence",
     )
 
 
-def lr_test(restricted: EstimationResult, unrestricted: EstimationResult) -> dict:
+def lr_test(
+    restricted: EstimationResult, unrestricted: EstimationResult, *, alpha: float = 0.05
+) -> TestResult:
     """Likelihood-ratio test ``2 (LL_u - LL_r)``, chi² with the difference in parameters as df."""
     for r in (restricted, unrestricted):
         if "log_likelihood" not in r.meta:
@@ -121,10 +124,16 @@ def lr_test(restricted: EstimationResult, unrestricted: EstimationResult) -> dic
             "the unrestricted model must have more parameters than the restricted"
         )
     stat = 2 * (unrestricted.meta["log_likelihood"] - restricted.meta["log_likelihood"])
-    return _chi2_row(f"LR {restricted.model} vs {unrestricted.model}", stat, df)
+    return _chi2_test(
+        f"LR {restricted.model} vs {unrestricted.model}",
+        stat,
+        df,
+        f"the {restricted.model} restriction of the {unrestricted.model} holds",
+        alpha,
+    )
 
 
-def sdm_wald(result: EstimationResult, against: str = "sar") -> dict:
+def sdm_wald(result: EstimationResult, against: str = "sar", *, alpha: float = 0.05) -> TestResult:
     """Wald test of an SDM against the SAR (``theta = 0``) or the SEM (``theta + rho beta = 0``)."""
     fit = result.meta.get("spatial")
     if fit is None or fit.model != "sdm" or result.cov is None:
@@ -146,7 +155,8 @@ def sdm_wald(result: EstimationResult, against: str = "sar") -> dict:
         grad[np.arange(m), didx] = rho
         grad[:, -1] = est[didx]
     stat = float(g @ np.linalg.solve(grad @ cov @ grad.T, g))
-    return _chi2_row(f"Wald SDM vs {against.upper()}", stat, m)
+    null = "theta = 0" if against == "sar" else "theta + rho beta = 0 (common factor)"
+    return _chi2_test(f"Wald SDM vs {against.upper()}", stat, m, null, alpha)
 
 
 def spatial_hausman(
@@ -157,17 +167,31 @@ def spatial_hausman(
     *,
     model: str = "sar",
     durbin: Sequence[str] | None = None,
+    alpha: float = 0.05,
     allow_islands: bool = False,
-) -> dict:
+) -> TestResult:
     """Hausman test of unit fixed against random effects for the SAR, SDM or SEM.
 
-    Returns ``test``, ``statistic``, ``df``, ``p_value``, ``note`` (set when ``V_RE - V_FE`` is
-    not positive definite) plus the random-effects estimates (``re_coef``: constant, x, W*x,
-    rho or lambda; ``re_loglik``, the full log-likelihood; ``re_sigma2``; ``re_phi``, for the lag
-    models ``phi² = s² / (T s_mu² + s²)`` and for the SEM ``(1 + T theta)^-1/2``; for the SEM
-    also ``re_theta = s_mu² / s²``) and the fixed-effects fit (``fe_result``). For the SEM the
-    statistic covers the slopes only (see the module docstring).
+    The slopes-only form of splm's ``sphtest`` (Millo & Piras 2012, after Mutl & Pfaffermayr
+    2011): ``H = d' (V_RE - V_FE)^-1 d ~ chi²(k)`` with ``d`` the difference of the k slopes
+    (x and, for the SDM, W*x; not rho / lambda, not the RE constant). ``V_FE`` is the slopes'
+    block of the inverse information of the FE fit; ``V_RE`` the GLS variance of the RE slopes
+    given the estimated rho / lambda and phi (the inverse of the slopes' block of the RE
+    information), as splm computes them. For the SEM beta is information-orthogonal to lambda
+    and the two readings of "variance" coincide. When ``V_RE - V_FE`` is not positive definite
+    the quadratic form has no chi² distribution (it can even be negative): the statistic and
+    p-value are then NaN, ``details["positive_definite"]`` is False and the verdict says the
+    test is not informative (splm prints the absolute value instead;
+    ``details["quadratic_form"]`` keeps the raw value).
+
+    Returns a :class:`~climetrics.core.results.TestResult`; ``details`` also hold the
+    random-effects estimates (``re_coef``: constant, x, W*x, rho or lambda; ``re_loglik``;
+    ``re_sigma2``; ``re_phi``, for the lag models ``phi² = s² / (T s_mu² + s²)`` and for the
+    SEM ``(1 + T theta)^-1/2``; for the SEM ``re_theta = s_mu² / s²``) and the fixed-effects
+    fit (``fe_result``).
     """
+    from scipy import stats
+
     if model not in ("sar", "sdm", "sem"):
         raise EstimationError(
             f"the spatial Hausman test covers the SAR, SDM and SEM, not {model!r}"
@@ -190,31 +214,50 @@ def spatial_hausman(
     z = np.concatenate([data.x, _lag(data.w, data.x[:, :, didx])], axis=2)
     from ._random_effects import fit_re_error, fit_re_lag
 
-    if model == "sem":
-        re = fit_re_error(data.y, z, data.w, fit.logdet)
-        p = z.shape[2]  # slopes only: beta is information-orthogonal to lambda
-    else:
-        re = fit_re_lag(data.y, z, data.w, fit.logdet)
-        p = z.shape[2] + 1  # coefficients and rho
-    v_fe = np.linalg.inv(fe.meta["information"][:p, :p])
-    v_re = np.linalg.inv(re["information"][: p + 1, : p + 1])[1:, 1:]
-    d = fe.coefs["estimate"].to_numpy()[:p] - re["coef"][1 : p + 1]
-    diff = v_re - v_fe
-    stat = float(d @ np.linalg.solve(diff, d))
-    out = _chi2_row(f"Hausman FE vs RE ({model.upper()})", stat, p)
-    out["note"] = ""
-    if np.linalg.eigvalsh((diff + diff.T) / 2).min() <= 0:
-        out["note"] = (
-            "V_RE - V_FE is not positive definite (statistic may be negative); the test is "
-            "not informative here, which can happen in finite samples"
+    re = (fit_re_error if model == "sem" else fit_re_lag)(data.y, z, data.w, fit.logdet)
+    k = z.shape[2]
+    v_fe = np.asarray(fe.cov)[:k, :k]
+    v_re = np.linalg.inv(re["information"][: k + 1, : k + 1])[1:, 1:]
+    d = fe.coefs["estimate"].to_numpy()[:k] - re["coef"][1 : k + 1]
+    diff = (v_re - v_fe + (v_re - v_fe).T) / 2
+    min_eig = float(np.linalg.eigvalsh(diff).min())
+    quad = float(d @ np.linalg.lstsq(diff, d, rcond=None)[0])
+    pd_ok = bool(min_eig > 0)
+    name = f"Spatial Hausman FE vs RE ({model.upper()})"
+    null = "the unit effects are uncorrelated with the regressors (random effects consistent)"
+    notes, verdict = [], ""
+    if not pd_ok:
+        notes.append(
+            f"{name}: V_RE - V_FE is not positive definite (smallest eigenvalue {min_eig:.3g}); "
+            "no statistic is reported (the quadratic form would be "
+            f"{quad:.4g}), so the test cannot choose between fixed and random effects here."
         )
-    out.update(
-        re_coef=re["coef"],
-        re_phi=re["phi"],
-        re_sigma2=re["sigma2"],
-        re_loglik=re["loglik"],
-        fe_result=fe,
-    )
+        verdict = (
+            f"{name}: not informative, V_RE - V_FE is not positive definite, so no statistic "
+            "is reported; keep the fixed-effects model, which is consistent either way."
+        )
+    details = {
+        "quadratic_form": quad,
+        "positive_definite": pd_ok,
+        "min_eigenvalue": min_eig,
+        "slopes": list(fe.terms[:k]),
+        "re_coef": re["coef"],
+        "re_phi": re["phi"],
+        "re_sigma2": re["sigma2"],
+        "re_loglik": re["loglik"],
+        "fe_result": fe,
+    }
     if model == "sem":
-        out["re_theta"] = re["theta"]
-    return out
+        details["re_theta"] = re["theta"]
+    return TestResult(
+        name,
+        quad if pd_ok else np.nan,
+        float(stats.chi2.sf(quad, k)) if pd_ok else np.nan,
+        df=k,
+        distribution="chi2",
+        null=null,
+        alpha=alpha,
+        verdict=verdict,
+        details=details,
+        notes=notes,
+    )

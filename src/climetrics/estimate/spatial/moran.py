@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ...core.results import Result
+from ...core.results import Result, jsonable, tidy_frame
 from ...errors import EstimationError, PanelError
 from ...report.tables import Table, fmt
 from .weights import SpatialWeights
@@ -48,7 +48,8 @@ class MoranResult(Result):
     """Global Moran's I with its moments under normality and randomisation.
 
     ``p_norm`` / ``p_rand`` are two-sided normal p-values of ``z_norm`` / ``z_rand``;
-    ``p_perm`` is the permutation pseudo p-value (NaN without permutations).
+    ``p_perm`` is the permutation pseudo p-value (NaN without permutations); ``n_draws`` the
+    number of permutations.
     """
 
     I: float  # noqa: E741 (the statistic's name)
@@ -60,11 +61,46 @@ class MoranResult(Result):
     p_norm: float
     p_rand: float
     p_perm: float
-    permutations: int
+    n_draws: int
     n: int
+    alpha: float = 0.05
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
+
+    @property
+    def p_value(self) -> float:
+        """The p-value the reading uses: permutation if drawn, else randomisation."""
+        return self.p_perm if self.n_draws else self.p_rand
+
+    def tidy(self) -> pd.DataFrame:
+        """One row (term ``"Moran's I"``): I, its randomisation SD, z, the p-value of
+        :attr:`p_value`, and the normal-approximation interval of I; extra columns with the
+        other moments and p-values."""
+        crit = stats.norm.ppf(1 - self.alpha / 2)
+        sd = float(np.sqrt(self.var_rand))
+        return tidy_frame(pd.DataFrame([{
+            "term": "Moran's I", "estimate": self.I, "std_error": sd, "statistic": self.z_rand,
+            "p_value": self.p_value, "ci_low": self.I - crit * sd, "ci_high": self.I + crit * sd,
+            "expected": self.expected, "z_norm": self.z_norm, "p_norm": self.p_norm,
+            "p_rand": self.p_rand, "p_perm": self.p_perm, "n_draws": self.n_draws, "n": self.n,
+        }]))
+
+    def summary(self) -> dict:
+        return {k: jsonable(v) for k, v in self.as_dict().items()}
+
+    def reading(self) -> str:
+        """Whether the variable clusters in space, with the p-value the table reports."""
+        from ...core.wording import p_phrase
+
+        kind = f"permutation test, {self.n_draws:,} draws" if self.n_draws else "randomisation"
+        if self.p_value < self.alpha:
+            what = "positive: similar values cluster in space" if self.I > self.expected else (
+                "negative: neighbouring values tend to differ")
+            return (f"Moran's I = {self.I:.4f} (E(I) = {self.expected:.4f}; {p_phrase(self.p_value)}, "
+                    f"{kind}): spatial autocorrelation is {what}.")
+        return (f"Moran's I = {self.I:.4f} (E(I) = {self.expected:.4f}; {p_phrase(self.p_value)}, {kind}): "
+                f"no significant spatial autocorrelation at the {self.alpha:g} level.")
 
     def table(self, *, digits: int = 4, title: str = "Global Moran's I") -> Table:
         """The statistic, its expectation and the z / p under both assumptions (and the
@@ -77,8 +113,8 @@ class MoranResult(Result):
             ["p (two-sided)", fmt(self.p_norm, 4), fmt(self.p_rand, 4)],
         ]
         notes = [f"n = {self.n}."]
-        if self.permutations:
-            notes.append(f"Permutation pseudo p-value ({self.permutations} draws): {fmt(self.p_perm, 4)}.")
+        if self.n_draws:
+            notes.append(f"Permutation pseudo p-value ({self.n_draws} draws): {fmt(self.p_perm, 4)}.")
         return Table(columns=["Normality", "Randomisation"], rows=rows, title=title, notes=notes)
 
 
@@ -197,7 +233,7 @@ def _pseudo_p(above: np.ndarray, below: np.ndarray, r: int) -> np.ndarray:
 def moran(
     values,
     w: SpatialWeights,
-    permutations: int = 999,
+    n_draws: int = 999,
     seed=None,
     *,
     backend=None,
@@ -227,9 +263,9 @@ def moran(
     ) / ((n - 1) * (n - 2) * (n - 3) * s0**2) - e**2
     z_n, z_r = (i_obs - e) / np.sqrt(var_n), (i_obs - e) / np.sqrt(var_r)
     p_perm = np.nan
-    if permutations:
+    if n_draws:
         shared = (z, m, n / s0 / zz, i_obs, _seed(seed))
-        p_perm = float(_run(_global_kernel, permutations, shared, n, backend, chunk_size))
+        p_perm = float(_run(_global_kernel, n_draws, shared, n, backend, chunk_size))
     return MoranResult(
         I=i_obs,
         expected=e,
@@ -240,7 +276,7 @@ def moran(
         p_norm=2 * stats.norm.sf(abs(z_n)),
         p_rand=2 * stats.norm.sf(abs(z_r)),
         p_perm=p_perm,
-        permutations=int(permutations),
+        n_draws=int(n_draws),
         n=n,
     )
 
@@ -252,7 +288,7 @@ def moran_by_year(
     *,
     unit: str | None = None,
     time: str | None = None,
-    permutations: int = 999,
+    n_draws: int = 999,
     seed=None,
     backend=None,
 ) -> pd.DataFrame:
@@ -289,7 +325,7 @@ def moran_by_year(
         if s.isna().any():
             bad = s.index[s.isna()][0]
             raise PanelError(f"{unit} {bad!r} has no value of '{variable}' in {time} {period}.")
-        r = moran(s, w, permutations, seed=child, backend=backend)
+        r = moran(s, w, n_draws, seed=child, backend=backend)
         rows.append(
             {
                 time: period,
@@ -311,7 +347,7 @@ def moran_by_year(
 def local_moran(
     values,
     w: SpatialWeights,
-    permutations: int = 999,
+    n_draws: int = 999,
     seed=None,
     *,
     conditional: bool = True,
@@ -324,9 +360,9 @@ def local_moran(
     Columns: ``Ii``, ``E``, ``Var``, ``z``, ``p`` (two-sided normal; moments as R spdep
     ``localmoran(conditional=...)``), ``p_perm`` (conditional permutation pseudo p-value: the
     other n-1 values are permuted over unit i's neighbours, keeping ``z_i`` fixed; NaN without
-    permutations), ``quadrant`` (HH, LL, HL, LH from the signs of ``z_i`` and its spatial lag;
+    ``n_draws`` = 0), ``quadrant`` (HH, LL, HL, LH from the signs of ``z_i`` and its spatial lag;
     zero counts as low, as in spdep) and ``cluster`` (the quadrant when the p-value -- ``p_perm``
-    if permutations were drawn, else ``p`` -- is below ``alpha``; "not significant" otherwise).
+    if permutations were drawn (``n_draws`` > 0), else ``p`` -- is below ``alpha``; "not significant" otherwise).
     """
     x = _values(values, w, "Local Moran's I")
     n = x.size
@@ -346,15 +382,15 @@ def local_moran(
         var = (n - b2) / (n - 1) * wi2 + (2 * b2 - n) / ((n - 1) * (n - 2)) * (wi**2 - wi2) - e**2
     zs = (ii - e) / np.sqrt(var)
     p_perm = np.nan
-    if permutations:
+    if n_draws:
         counts = np.diff(m.indptr)
         wpad = np.zeros((n, int(counts.max())))
         wpad[np.arange(wpad.shape[1]) < counts[:, None]] = m.data  # row i: its weights, padded
         shared = (z, wpad, ii, m2, _seed(seed))
-        p_perm = _run(_local_kernel, permutations, shared, n, backend, chunk_size)
+        p_perm = _run(_local_kernel, n_draws, shared, n, backend, chunk_size)
     quadrant = _QUADRANTS[2 * (z > 0) + (lag > 0)]
     p = 2 * stats.norm.sf(np.abs(zs))
-    p_used = p_perm if permutations else p
+    p_used = p_perm if n_draws else p
     cluster = np.where(p_used < alpha, quadrant, "not significant")
     return pd.DataFrame(
         {
@@ -391,7 +427,7 @@ def moran_scatter(values, w: SpatialWeights, *, labels=None, ax=None, title: str
         fig = ax.figure
     ax.scatter(z, lag, s=14, color="#1f4e8c", alpha=0.8)
     grid = np.array([z.min(), z.max()])
-    i_val = moran(x, w, permutations=0).I
+    i_val = moran(x, w, n_draws=0).I
     ax.plot(grid, slope * grid, color="#b2182b", lw=1.2, label=f"Moran's I = {i_val:.3f}")
     ax.axhline(0, color="grey", lw=0.8, ls="--")
     ax.axvline(0, color="grey", lw=0.8, ls="--")

@@ -13,14 +13,13 @@ geometry library needed), :func:`link_islands`.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Hashable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from ...data.geography import bundled_units, match_units
 from ...errors import EstimationError
 
 EARTH_RADIUS_KM = 6371.0088  # IUGG mean Earth radius
@@ -140,96 +139,16 @@ class SpatialWeights:
             )
 
 
-# ---------------------------------------------------------------------------- unit matching
-_LEVELS = ("province", "city")
-
-
-def _units(level: str, include_county_level: bool = False) -> pd.DataFrame:
-    """Bundled units of ``level`` with columns adcode, name, short_name, name_en, lon, lat.
-
-    Provinces take the coordinates of their capital's government seat: the capital is the city
-    whose adcode is the province's plus 100 (石家庄 130100 for 河北 130000, ...), or the
-    municipality itself (北京, 天津, 上海, 重庆), which holds for all 31 mainland provinces.
-    """
-    from ... import data
-
-    if level not in _LEVELS:
-        raise EstimationError(f"level must be 'province' or 'city', got {level!r}")
-    cities = data.cities(include_county_level=True)
-    if level == "city":
-        keep = cities if include_county_level else data.cities()
-        return keep[["adcode", "name", "short_name", "name_en", "lon", "lat"]]
-    prov = data.provinces().rename(columns={"province_adcode": "adcode"})
-    seats = cities.set_index("adcode")[["lon", "lat"]]
-    capital = prov["adcode"].where(prov["adcode"].isin(seats.index), prov["adcode"] + 100)
-    return prov.assign(
-        lon=seats["lon"].reindex(capital).to_numpy(), lat=seats["lat"].reindex(capital).to_numpy()
-    )[["adcode", "name", "short_name", "name_en", "lon", "lat"]]
-
-
-def _norm(value: Hashable) -> str:
-    """Matching key: adcodes as 6-digit text, names without case, spaces or apostrophes."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = str(value).strip()
-    if text.isdigit() and len(text) == 12 and text.endswith("000000"):
-        text = text[:6]
-    return re.sub(r"['’\s\-]", "", text).lower().replace("ü", "v")
-
-
-def match_units(ids, level: str = "province", *, include_county_level: bool = False) -> pd.Series:
-    """Map unit ids (adcode, Chinese full or short name, or English name) to bundled adcodes.
-
-    Returns a Series indexed by ``ids`` (in their order) holding adcodes. Raises
-    :class:`EstimationError` naming ids that match no bundled unit, names shared by several
-    units (the English names Suzhou, Taizhou, ...), and two ids that are the same unit.
-    """
-    units = _units(level, include_county_level)
-    lookup: dict[str, set[int]] = {}
-    for col in ("adcode", "name", "short_name", "name_en"):
-        for key, code in zip(units[col].map(_norm), units["adcode"], strict=True):
-            lookup.setdefault(key, set()).add(int(code))
-    ids = pd.Index(ids)
-    found, unknown, ambiguous = [], [], []
-    for v in ids:
-        codes = lookup.get(_norm(v), set())
-        if len(codes) > 1:
-            ambiguous.append(f"{v!r} ({', '.join(map(str, sorted(codes)))})")
-        elif not codes:
-            unknown.append(repr(v))
-        found.append(next(iter(codes)) if len(codes) == 1 else None)
-    if unknown or ambiguous:
-        parts = []
-        if unknown:
-            parts.append(
-                f"{len(unknown)} unit(s) match no bundled {level}: {', '.join(unknown[:5])}"
-            )
-        if ambiguous:
-            parts.append(f"ambiguous names, use adcodes: {', '.join(ambiguous[:5])}")
-        raise EstimationError(
-            "; ".join(parts) + f". Ids may be adcodes, Chinese names or English names (see "
-            f"climetrics.data.{'provinces' if level == 'province' else 'cities'}())."
-        )
-    out = pd.Series(found, index=ids, dtype="int64")
-    dup = out[out.duplicated(keep=False)]
-    if len(dup):
-        same = dup[dup == dup.iloc[0]].index
-        raise EstimationError(
-            f"ids {', '.join(map(repr, same))} all refer to the same {level} ({dup.iloc[0]})."
-        )
-    return out
-
-
 def coordinates(
     level: str = "province", ids=None, *, include_county_level: bool = False
 ) -> pd.DataFrame:
     """Bundled point coordinates (id, lon, lat) for :func:`inverse_distance` and :func:`knn`.
 
     Cities use their government seat (``climetrics.data.cities()``, lon/lat); provinces use the
-    seat of their capital city (see :func:`_units`). ``ids`` (adcodes or names, as in a panel's
+    seat of their capital city (see :func:`~climetrics.data.geography.bundled_units`). ``ids`` (adcodes or names, as in a panel's
     unit column) label the rows; by default all bundled units, labelled by adcode.
     """
-    units = _units(level, include_county_level).set_index("adcode")
+    units = bundled_units(level, include_county_level).set_index("adcode")
     if ids is None:
         return units.reset_index()[["adcode", "lon", "lat"]].rename(columns={"adcode": "id"})
     codes = match_units(ids, level, include_county_level=include_county_level)
@@ -327,7 +246,7 @@ def contiguity(
     if attach_islands not in (None, "nearest"):
         raise EstimationError(f"attach_islands must be None or 'nearest', got {attach_islands!r}")
     if ids is None:
-        ids = _units(level, include_county_level)["adcode"]
+        ids = bundled_units(level, include_county_level)["adcode"]
     codes = match_units(ids, level, include_county_level=include_county_level)
     pairs = (
         data.province_adjacency(symmetric=False)
