@@ -69,8 +69,8 @@ def test_event_study_reproduces_reference_inputs():
 def test_callaway_santanna_dynamic_reproduces_reference_inputs():
     """CS with a universal base period: event-time ATTs and their influence-function covariance."""
     df = pd.read_csv(DATA / "mpdta.csv")
-    cs = cm.callaway_santanna(Panel(df, unit="countyreal", time="year"), "lemp", "first.treat",
-                              base_period="universal", n_boot=0)
+    cs = cm.callaway_santanna(Panel(df, unit="countyreal", time="year"), "lemp", adoption="first.treat",
+                              base_period="universal", n_draws=0)
     from climetrics.estimate.did.honest_did import event_estimates
 
     got = event_estimates(cs)
@@ -82,7 +82,7 @@ def test_callaway_santanna_dynamic_reproduces_reference_inputs():
 
 def test_varying_base_period_is_refused():
     df = pd.read_csv(DATA / "mpdta.csv")
-    cs = cm.callaway_santanna(Panel(df, unit="countyreal", time="year"), "lemp", "first.treat", n_boot=0)
+    cs = cm.callaway_santanna(Panel(df, unit="countyreal", time="year"), "lemp", adoption="first.treat", n_draws=0)
     with pytest.raises(EstimationError, match="base_period='universal'"):
         honest_did(cs)
 
