@@ -525,6 +525,8 @@ class StudyConfig:
     values: dict[str, Any]
     base_dir: Path = field(default_factory=Path.cwd)
     source: str | None = None
+    #: the TOML file the config was read from (None for a config built in Python)
+    path: Path | None = None
 
     def __getitem__(self, key: str) -> Any:
         return self.values[key]
@@ -866,12 +868,22 @@ def load_config(path: str | Path) -> StudyConfig:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"config file not found: {path}")
-    text = path.read_text(encoding="utf-8")
+    if not path.is_file():
+        raise ConfigError(f"config path {path} is a folder, not a TOML file")
+    try:
+        # utf-8-sig: a byte-order mark written by some Windows editors is accepted and dropped
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"{path.name} is not UTF-8 text (byte {err.start}); save the config as UTF-8"
+        ) from err
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path.name} is not valid TOML: {err}") from err
-    return parse_config(raw, base_dir=path.resolve().parent, source=text)
+    cfg = parse_config(raw, base_dir=path.resolve().parent, source=text)
+    cfg.path = path.resolve()
+    return cfg
 
 
 def variable_columns(cfg: Any) -> Iterator[tuple[str, str]]:
