@@ -247,6 +247,10 @@ SCHEMA: dict[str, Any] = {
         "columns": _f(
             list, None, item=str, help="read only these columns (plus unit and time) from the file"
         ),
+        "na_values": _f(
+            list, [], item=str,
+            help="text cells meaning 'missing' (e.g. ['n/a', '-']); empty cells always are",
+        ),
         "simulate": SIMULATE_SCHEMA,
         "simulate_provinces": SIMULATE_PROVINCES_SCHEMA,
     },

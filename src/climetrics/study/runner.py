@@ -159,7 +159,8 @@ class Study:
         else:
             path = cfg.data_path()
             panel = Panel.from_file(
-                path, d["unit"], d["time"], sheet=d["sheet"], columns=d["columns"]
+                path, d["unit"], d["time"], sheet=d["sheet"], columns=d["columns"],
+                na_values=d["na_values"],
             )
             self.data_note = f"Data: {path.name} ({len(panel)} rows)."
         self.data_hash = frame_hash(panel.df)

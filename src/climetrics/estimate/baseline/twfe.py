@@ -136,6 +136,22 @@ def _check_treatment(df: pd.DataFrame, treat: str, unit: str, time: str) -> dict
     return info
 
 
+def _few_treated_note(df: pd.DataFrame, treat: str, unit: str) -> list[str]:
+    """Warn (and return a note) when a binary treatment switches on in a single unit: its
+    effect is then identified by one unit and clustered standard errors badly understate the
+    uncertainty (Conley & Taber 2011; MacKinnon & Webb 2017)."""
+    v = df[treat]
+    if not set(np.unique(v)) <= {0.0, 1.0}:
+        return []
+    treated = df.loc[v == 1, unit].unique()
+    if len(treated) != 1:
+        return []
+    msg = (f"only one unit is ever treated by '{treat}' ({unit} {treated[0]!s}): the estimate rests "
+           "on that unit alone and its clustered standard error is unreliable (Conley & Taber 2011)")
+    warnings.warn(msg, UserWarning, stacklevel=4)
+    return [msg[0].upper() + msg[1:] + "."]
+
+
 #: From this many rows on, ``engine="auto"`` fits clustered regressions with :func:`_within_fit`.
 LARGE_PANEL_ROWS = 200_000
 _ENGINES = ("auto", "pyfixest", "within")
@@ -203,9 +219,15 @@ def _fit_one(
         df = df.loc[complete].reset_index(drop=True)
     if df.empty:
         raise EstimationError(f"no complete observations for {y} ~ {' + '.join(treat + controls)}")
+    if df[y].nunique() < 2:
+        raise EstimationError(
+            f"outcome '{y}' takes the single value {df[y].iloc[0]:g} in every row used "
+            f"({len(df)} rows); there is no variation to explain"
+        )
     info = {}
     for t in treat:
         info = _check_treatment(df, t, panel.unit, panel.time) or info
+        notes += _few_treated_note(df, t, panel.unit)
     within = engine == "within" or (
         engine == "auto" and bool(fe) and bool(cluster) and len(df) >= LARGE_PANEL_ROWS
     )
@@ -213,6 +235,13 @@ def _fit_one(
         fit = _within_fit(df, y, treat, controls, fe, cluster, ssc)
     else:
         fit = _pyfixest_fit(df, y, treat, controls, fe, cluster, vcov, ssc)
+    perfect = [t for t, se in zip(fit.names, fit.se, strict=True) if t in treat and not se > 0]
+    if perfect:
+        raise EstimationError(
+            f"the standard error of '{perfect[0]}' is {fit.se[fit.names.index(perfect[0])]:g}: "
+            f"'{y}' is fitted exactly by the regressors and fixed effects (a perfect fit), so no "
+            "test is possible"
+        )
     regs = treat + fit.controls
     meta = {
         "treat": treat,

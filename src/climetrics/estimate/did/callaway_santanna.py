@@ -36,6 +36,7 @@ chunked over draws on the replicate engine (:mod:`climetrics.core.replicate`).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -288,9 +289,17 @@ def _cell_plan(
 # ---------------------------------------------------------------------- inference
 def analytic_se(psi: np.ndarray, cluster: np.ndarray) -> np.ndarray:
     """``sqrt(sum_c S_c^2) / n`` per column, S_c the within-cluster sum of the influence
-    function; with one unit per cluster this is ``sqrt(mean(psi^2) / n)`` (R ``did``)."""
-    s = cluster_sums(psi, cluster_codes(cluster)[0])
-    return np.sqrt((s**2).sum(0)) / psi.shape[0]
+    function; with one unit per cluster this is ``sqrt(mean(psi^2) / n)`` (R ``did``).
+
+    With a single cluster the influence functions sum to zero and this would be 0; a standard
+    error of 0 (one cluster, or no variation) is reported as NaN, so no p-value or star is
+    printed for an effect whose uncertainty cannot be estimated."""
+    codes, n_clusters = cluster_codes(cluster)[:2]
+    s = cluster_sums(psi, codes)
+    se = np.sqrt((s**2).sum(0)) / psi.shape[0]
+    if n_clusters < 2:
+        return np.full(se.shape, np.nan)
+    return np.where(se > 0, se, np.nan)
 
 
 def multiplier_weights(n_clusters: int, seed: int, draws: np.ndarray, kind: str) -> np.ndarray:
@@ -640,6 +649,27 @@ def _controls(cohort: np.ndarray, g: float, threshold: float, control: str) -> n
     return never | ((cohort > threshold) & (cohort != g))
 
 
+def _thin_inference_notes(des: _Design, cohorts: np.ndarray, unit: str, cluster: str) -> list[str]:
+    """Warnings (also returned as notes) for what the ATT(g,t) table would otherwise hide: a
+    cohort left with no unit, hence no ATT(g,t) cell; a single treated unit; a single cluster
+    (then every standard error is NaN, see :func:`analytic_se`)."""
+    out = []
+    empty = [f"{g:g}" for g in cohorts if not (des.cohort == g).any()]
+    if empty:
+        out.append(f"cohort(s) {', '.join(empty)} get no ATT(g,t) cell: all their {unit} units "
+                   "were dropped (missing periods or values)")
+    treated = np.isfinite(des.cohort)
+    if treated.sum() == 1:
+        out.append(f"only one treated {unit} ({show(des.units[treated][0])}): every ATT(g,t) rests "
+                   "on that unit alone and its standard error is unreliable (Conley & Taber 2011)")
+    if len(np.unique(des.cluster)) < 2:
+        out.append(f"all units are in one cluster of '{cluster}': standard errors cannot be "
+                   "estimated and are reported as missing")
+    for msg in out:
+        warnings.warn(msg, UserWarning, stacklevel=3)
+    return [m[0].upper() + m[1:] + "." for m in out]
+
+
 def _estimate_cells(des: _Design, plan, control: str, method: str, anticipation: int):
     """ATT(g,t) and the n x cells influence-function matrix."""
     kernel = _KERNELS[method]
@@ -771,6 +801,7 @@ def callaway_santanna(
         )
     des = _wide(panel, y, covs, cohort, cluster)
     notes += des.notes
+    notes += _thin_inference_notes(des, treated_cohorts, panel.unit, cluster or panel.unit)
     plan = _cell_plan(
         np.array([g for g in treated_cohorts if (des.cohort == g).any()]),
         des.periods,
