@@ -591,8 +591,7 @@ def parse_config(
                         f"{did_you_mean(name, POLICY_DESCRIPTIONS)}; bundled: {', '.join(POLICY_DESCRIPTIONS)}"
                         " (use robustness.concurrent_calendars for others)"
                     )
-        if values["placebo"]["n_draws"] < 1:
-            problems.append("'placebo.n_draws' must be at least 1")
+        problems += _range_problems(values)
         for sim in ("simulate", "simulate_provinces"):
             yrs = (data.get(sim) or {}).get("years")
             if yrs is not None and (len(yrs) != 2 or yrs[0] >= yrs[1]):
@@ -604,6 +603,34 @@ def parse_config(
     if problems:
         raise ConfigError(problems)
     return StudyConfig(values=values, base_dir=base_dir or Path.cwd(), source=source)
+
+
+#: numeric options with a valid range: (section, key, test, what the value must be)
+_RANGES: tuple[tuple[str, str, Callable[[Any], bool], str], ...] = (
+    ("placebo", "n_draws", lambda v: v >= 1, "at least 1"),
+    ("mediation", "n_boot", lambda v: v >= 0, ">= 0 (0 skips the bootstrap)"),
+    ("heterogeneity", "n_perm", lambda v: v >= 0, ">= 0 (0 skips the permutation test)"),
+    ("psm", "bandwidth", lambda v: v > 0, "> 0"),
+    ("psm", "caliper", lambda v: v is None or v > 0, "> 0"),
+    ("gmm", "lags", lambda v: v >= 1, "at least 1"),
+    ("spatial", "k", lambda v: v >= 1, "at least 1"),
+    ("spatial", "power", lambda v: v > 0, "> 0"),
+    ("spatial", "cutoff_km", lambda v: v is None or v > 0, "> 0 (km)"),
+)
+
+
+def _range_problems(values: dict[str, Any]) -> list[str]:
+    """Numeric options outside their range (e.g. a bandwidth of 0 or a negative count), and
+    non-finite numbers (TOML allows ``inf`` and ``nan``)."""
+    problems = []
+    for section, key, ok, what in _RANGES:
+        v = values[section][key]
+        if v is not None and (not math.isfinite(v) or not ok(v)):
+            problems.append(f"'{section}.{key}' must be {what}, got {v!r}")
+    for i, h in enumerate(values["heterogeneity"]["by"]):
+        if h["q"] is not None and h["q"] < 2:
+            problems.append(f"'heterogeneity.by[{i}].q' must be at least 2 groups, got {h['q']}")
+    return problems
 
 
 def _spatial_problems(sp: dict[str, Any]) -> list[str]:

@@ -252,6 +252,16 @@ def coordinates(
     )
 
 
+def require_weights(w: object, where: str) -> None:
+    """Raise EstimationError unless ``w`` is a :class:`SpatialWeights` (a bare matrix has no
+    unit ids, so its rows could not be matched to the panel's units)."""
+    if not isinstance(w, SpatialWeights):
+        raise EstimationError(
+            f"{where} needs spatial weights as a SpatialWeights (ids + matrix), got "
+            f"{type(w).__name__}; wrap a matrix with SpatialWeights.from_matrix(matrix, ids)"
+        )
+
+
 # ---------------------------------------------------------------------------- constructors
 def from_pairs(
     df: pd.DataFrame,
