@@ -47,7 +47,9 @@ MARKER = ".climetrics-output"
 MAX_NAME = 80
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
                      *(f"lpt{i}" for i in range(1, 10))}
-_UNSAFE = re.compile(r"[^\w.-]+")  # \w is unicode-aware: 城市 stays readable
+# runs of characters other than letters, digits, "_", "-", "." (\w is unicode-aware: 城市 stays
+# readable), together with any ".." inside them
+_UNSAFE = re.compile(r"(?:[^\w.-]|\.{2,})+")
 
 
 def slug(name: object, *, max_len: int = MAX_NAME) -> str:
@@ -60,8 +62,7 @@ def slug(name: object, *, max_len: int = MAX_NAME) -> str:
     distinct long names stay distinct.
     """
     text = unicodedata.normalize("NFKC", str(name))
-    out = _UNSAFE.sub("_", text).strip("._-") or "unnamed"
-    out = re.sub(r"\.{2,}", ".", out)
+    out = re.sub(r"_{2,}", "_", _UNSAFE.sub("_", text)).strip("._-") or "unnamed"
     if out.split(".")[0].lower() in _WINDOWS_RESERVED:
         out = "_" + out
     if len(out) > max_len:
