@@ -157,8 +157,12 @@ def _coerce_time(s: pd.Series, time: str) -> pd.Series:
         return s.dt.year.astype("int64")
     if pd.api.types.is_integer_dtype(s):
         return s.astype("int64")
-    if pd.api.types.is_bool_dtype(s):
-        raise PanelError(f"time column '{time}' is boolean; it must hold integer periods such as years")
+    flags = s.map(lambda v: isinstance(v, (bool, np.bool_))) if s.dtype == object else None
+    if pd.api.types.is_bool_dtype(s) or (flags is not None and flags.any()):
+        where = "" if flags is None or not flags.any() else f" (row {flags.idxmax()})"
+        raise PanelError(
+            f"time column '{time}' holds true/false{where}; it must hold integer periods such as years"
+        )
     num = pd.to_numeric(s, errors="coerce")
     bad = num.isna() & s.notna()
     if bad.any():
@@ -174,6 +178,30 @@ def _coerce_time(s: pd.Series, time: str) -> pd.Series:
             f"time column '{time}' must hold integer periods (e.g. 2015); row {i} has {show(s.loc[i])}"
         )
     return num.astype("int64")
+
+
+def _check_unit_keys(s: pd.Series, unit: str) -> None:
+    """Unit ids must be names or codes (hashable scalars, not containers or bytes), and not a
+    mix of text and numbers: ``'110000'`` and ``110000`` would silently be two units."""
+    if s.dtype != object or pd.api.types.infer_dtype(s, skipna=True) in (
+        "string", "integer", "floating", "mixed-integer-float", "boolean"
+    ):
+        return
+    odd = s.map(lambda v: not isinstance(v, (str, int, float, np.integer, np.floating, bool)))
+    if odd.any():
+        i = odd.idxmax()
+        raise PanelError(
+            f"unit column '{unit}' must hold names or codes; row {i} has a "
+            f"{type(s.loc[i]).__name__} ({show(s.loc[i])[:60]})"
+        )
+    is_text = s.map(lambda v: isinstance(v, str))
+    if is_text.any() and (~is_text & s.notna()).any():
+        i, j = is_text.idxmax(), (~is_text & s.notna()).idxmax()
+        raise PanelError(
+            f"unit column '{unit}' mixes text and numbers (row {i}: {show(s.loc[i])}, row {j}: "
+            f"{show(s.loc[j])}), which would count '1' and 1 as different units; convert it to "
+            f"one type, e.g. df['{unit}'].astype(str)"
+        )
 
 
 @dataclass(frozen=True)
@@ -248,6 +276,10 @@ class Panel:
                 )
         if unit == time:
             raise PanelError(f"unit and time must be different columns, both are '{unit}'")
+        twice = data.columns[data.columns.duplicated()]
+        if len(twice):
+            raise PanelError(f"column {show(twice[0])} appears more than once in the data; "
+                             "column names must be unique")
         if len(data) == 0:
             raise PanelError("the panel is empty: the data have no rows")
         df = data.copy()
@@ -260,6 +292,7 @@ class Panel:
                     "drop or fill them before building the panel"
                 )
         df[time] = _coerce_time(df[time], time)
+        _check_unit_keys(df[unit], unit)
         dup = df.duplicated([unit, time], keep=False)
         if dup.any():
             d = df.loc[dup, [unit, time]]
@@ -397,6 +430,8 @@ class Panel:
             s = self._df[c]
             if pd.api.types.is_bool_dtype(s):
                 continue
+            if pd.api.types.is_complex_dtype(s):
+                raise PanelError(f"column '{c}' holds complex numbers{where}; it must be real")
             if pd.api.types.is_numeric_dtype(s):
                 inf = np.isinf(s.to_numpy(dtype=float, na_value=np.nan))
                 if inf.any():
