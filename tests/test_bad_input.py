@@ -423,3 +423,20 @@ def test_cohort_without_cells_is_named() -> None:
         cs = cm.callaway_santanna(cm.Panel(df.loc[~gap], "city", "year"), "y", "g", n_boot=0)
     assert set(cs.attgt["g"]) == {2013}
     assert any("2014 get no ATT(g,t) cell" in n for n in cs.notes)
+
+
+def test_unwritable_out_is_exit_2_without_traceback(tmp_path: Path, capsys) -> None:
+    import os
+
+    if os.geteuid() == 0:  # root may write anywhere: simulate the refusal at the OS level
+        locked = tmp_path / "locked"
+        locked.write_text("a file where the folder's parent should be")
+        out = locked / "out"
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        out = locked / "out"
+    cfg = _sandbox(tmp_path, Case("perm", Exception, ()))
+    assert main(["run", str(cfg), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "locked" in err

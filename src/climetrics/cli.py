@@ -1,7 +1,8 @@
 """Command line: ``climetrics run study.toml``, ``demo``, ``check study.toml``, ``init data.csv``.
 
-Exit codes: 0 success; 1 some sections failed (the report says which); 2 the config or data
-are invalid (every problem is listed, no traceback).
+Exit codes: 0 success; 1 some sections failed (the report says which); 2 the config, the data
+or the output folder are invalid, or a file cannot be read or written (every problem is listed,
+no traceback).
 """
 
 from __future__ import annotations
@@ -131,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         return _check(args.config)
     except ClimetricsError as err:
         print(f"climetrics: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # e.g. no permission to write --out, disk full: the user's environment
+        print(f"climetrics: {err.strerror or err}: {err.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2
 
 

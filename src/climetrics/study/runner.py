@@ -1,9 +1,9 @@
 """Run a configured study: load and prepare the panel, run each section, write the outputs.
 
 A failed section is reported in the report (and in ``manifest.json``) and the run continues
-with the others. Outputs are staged and moved into the output
-directory only when the run finished (:mod:`.output`: ownership marker, safe file names,
-removal of the previous run's outputs); input files are only ever read.
+with the others. Outputs are staged and moved into the output directory only when the run
+finished (:mod:`.output`: ownership marker, safe file names, removal of the previous run's
+outputs); input files are only ever read.
 """
 
 from __future__ import annotations
@@ -324,10 +324,13 @@ class Study:
 
         With ``cache`` a section whose inputs are unchanged since the last run into the same output
         directory is reused from ``out_dir/.cache`` (see :meth:`_cache_key`); failed sections are
-        never cached. The output folder follows :class:`.output.OutputFolder`: a non-empty folder
-        that climetrics did not create is refused unless ``force``; outputs are staged and moved
-        into place at the end, replacing the previous run's. The prepared panel is cached there too (see :meth:`load_panel`). ``progress(done, total, title)`` is called before each section and once
-        at the end (the CLI draws a progress bar with it)."""
+        never cached. The prepared panel is cached there too (see :meth:`load_panel`).
+        ``progress(done, total, title)`` is called before each section and once at the end (the
+        CLI draws a progress bar with it).
+
+        The output folder follows :class:`.output.OutputFolder`: a non-empty folder that
+        climetrics did not create is refused unless ``force``, as is one holding an input file;
+        outputs are staged and moved into place at the end, replacing the previous run's."""
         from ..report.figures import save
         from .sections import SECTIONS, Context
 
