@@ -316,6 +316,12 @@ def test_output_folder_rules_directly(tmp_path: Path) -> None:
     folder = OutputFolder(tmp_path / "new" / "deep")
     folder.claim()
     assert (tmp_path / "new" / "deep" / MARKER).is_file()
+    # a run killed with SIGKILL leaves its staging folder; the next run removes it (its pid is gone)
+    dead = tmp_path / "new" / "deep" / ".staging-999999999-dead"
+    dead.mkdir()
+    (dead / "report.html").write_text("half")
+    OutputFolder(tmp_path / "new" / "deep").claim()
+    assert not dead.exists()
     stage = folder.staging()
     assert stage.stem("tables", "../x") == "tables/x" and stage.stem("tables", "..\\x") == "tables/x-2"
     stage.write("report.html", "ok")
