@@ -1,4 +1,5 @@
-"""Run every benchmark once and print each one's time and its ratio to the obvious alternative.
+"""Run every benchmark several times and print the median and range of its time and of its ratio
+to the obvious alternative, with the machine's load before and after.
 
 Benchmarks (each module's ``run()`` returns ``ours_seconds``, ``reference_seconds`` and
 ``ratio = reference / ours``; see the module docstrings for the designs):
@@ -9,12 +10,16 @@ Benchmarks (each module's ``run()`` returns ``ours_seconds``, ``reference_second
 * spatial (bench_spatial): panel SDM vs spreg's panel lag model;
 * engine (bench_engine): placebo draws on two worker processes vs the serial backend;
 * large panel (bench_large_panel): TWFE + event study on 1,000,000 rows, three FE;
+* wild cluster bootstrap (bench_wild): WCR vs the wildboottest package at G = 20/50/200;
+* fixed effects (bench_fe): twfe vs pyfixest feols, balanced / unbalanced, 2 and 3 FE, 1M and 5M rows;
 * the full demo study (``climetrics demo --no-cache``) wall time (no alternative);
 * ``climetrics --help`` start-up time vs a bare ``python -c pass``.
 
-The machine is described in the output. Results go to ``bench/results.json``.
+The machine is described in the output (with the 1-minute load average before and after each
+benchmark: a busy machine slows both sides, so the ratio is what compares). Results go to
+``bench/results.json``; ``--readme`` prints the README performance table from that file.
 
-Run: ``.venv/bin/python bench/run_all.py [--only placebo,dea,...]``
+Run: ``.venv/bin/python bench/run_all.py [--only placebo,dea,...] [--repeats 3] [--readme]``
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import importlib
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -139,15 +145,66 @@ BENCHMARKS = {
     "spatial": _module("bench_spatial"),
     "engine": _module("bench_engine"),
     "large_panel": _module("bench_large_panel"),
+    "fe": _module("bench_fe"),
+    "wild": _module("bench_wild"),
     "demo": bench_demo,
     "startup": bench_startup,
 }
 
 
+def _load() -> float | None:
+    """1-minute load average (None where the OS does not report it)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
+def repeated(fn, repeats: int) -> dict:
+    """Run a benchmark ``repeats`` times; the last run's fields plus the median and range of the
+    times and ratios over all runs, and the load average around them."""
+    runs, load_before = [], _load()
+    for _ in range(repeats):
+        runs.append(fn())
+    out = dict(runs[-1])
+    for key in ("ours_seconds", "reference_seconds", "ratio"):
+        values = [r[key] for r in runs if r.get(key) is not None]
+        if values:
+            out[key] = statistics.median(values)
+            out[f"{key}_range"] = [min(values), max(values)]
+    out.update(repeats=repeats, load_before=load_before, load_after=_load())
+    return out
+
+
+def _span(r: dict, key: str, unit: str) -> str:
+    if r.get(key) is None:
+        return "-"
+    lo, hi = r.get(f"{key}_range", [r[key], r[key]])
+    return f"{r[key]:.2f}{unit} [{lo:.2f}-{hi:.2f}]"
+
+
 def _line(key: str, r: dict) -> str:
-    ref = "-" if r["reference_seconds"] is None else f"{r['reference_seconds']:9.2f} s"
-    ratio = "-" if r["ratio"] is None else f"{r['ratio']:8.2f}x"
-    return f"{key:12s} {r['ours_seconds']:9.2f} s  {ref:>11s}  {ratio:>9s}  {r['name']}"
+    return (
+        f"{key:12s} {_span(r, 'ours_seconds', ' s'):>24s}  {_span(r, 'reference_seconds', ' s'):>26s}  "
+        f"{_span(r, 'ratio', 'x'):>24s}  load {r.get('load_before')}->{r.get('load_after')}  {r['name']}"
+    )
+
+
+def readme_table(results: dict) -> str:
+    """The README performance table (Markdown) from recorded results: median [range] of n runs."""
+    rows = [
+        "| benchmark | climetrics | alternative | ratio (alternative / climetrics) |",
+        "|---|---|---|---|",
+    ]
+    for r in results.values():
+        if "skipped" in r:
+            continue
+        n = r.get("repeats", 1)
+        rows.append(
+            f"| {r['name']} | {_span(r, 'ours_seconds', ' s')} | {_span(r, 'reference_seconds', ' s')} "
+            f"| {_span(r, 'ratio', 'x')} (median [range] of {n}) |"
+        )
+    return "\n".join(rows)
 
 
 def main(argv: list[str]) -> None:
@@ -158,20 +215,29 @@ def main(argv: list[str]) -> None:
         default=None,
         help=f"comma-separated subset of {','.join(BENCHMARKS)}; updates bench/results.json",
     )
+    parser.add_argument("--repeats", type=int, default=3, help="runs per benchmark (default 3)")
+    parser.add_argument(
+        "--readme", action="store_true", help="print the README table from bench/results.json and exit"
+    )
     args = parser.parse_args(argv)
+    if args.readme:
+        print(readme_table(json.loads(RESULTS.read_text())["results"]))
+        return
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
     only = None if args.only is None else set(args.only)
     if only is not None and only - set(BENCHMARKS):
         parser.error(f"unknown benchmark(s) {sorted(only - set(BENCHMARKS))}")
     sys.path.insert(0, str(HERE))
     info = machine()
     print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
-    print(f"{'benchmark':12s} {'climetrics':>11s}  {'alternative':>11s}  {'ratio':>9s}  design")
+    print(f"{'benchmark':12s} {'climetrics':>24s}  {'alternative':>26s}  {'ratio':>24s}  (median [range] of {args.repeats})")
     results: dict[str, dict] = {}
     for key, fn in BENCHMARKS.items():
         if only is not None and key not in only:
             continue
         try:
-            r = fn()
+            r = repeated(fn, args.repeats)
         except ModuleNotFoundError as err:  # an optional reference package is missing
             print(f"{key:12s} skipped: {err}")
             results[key] = {"skipped": str(err)}

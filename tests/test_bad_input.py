@@ -350,6 +350,8 @@ ESTIMATOR_CASES = [
      lambda: cm.spatial_panel(_panel(), "y", ["x"], _w_matrix())),
     ("weights-cover-extra-units", EstimationError, ("absent from the panel", "'c99'"),
      lambda: cm.spatial_panel(_panel(), "y", ["x"], _ring(["c99"]))),
+    ("regression-weights-as-array", PanelError, ("weights must name a column", "ndarray"),
+     lambda: cm.twfe(_panel(), "y", "did", weights=np.ones(96))),
     ("text-token-in-api", PanelError, ("'n/a'", "'c00'", "na_values"),
      lambda: cm.twfe(cm.Panel(frame().astype({"x": object}).assign(
          x=lambda d: d["x"].where(d.index != 5, "n/a")), "city", "year"), "y", "did", "x")),
@@ -398,9 +400,9 @@ def test_study_reports_degenerate_estimation_by_name(tmp_path: Path, capsys, cha
 def test_one_treated_unit_warns_and_cs_prints_no_zero_se() -> None:
     one = _panel(lambda d: d.assign(did=((d["city"] == "c00") & (d["year"] >= 2013)).astype(int),
                                     g=np.where(d["city"] == "c00", 2013, 0)))
-    with pytest.warns(UserWarning, match="only one unit is ever treated by 'did' \\(city c00\\)"):
+    with pytest.warns(UserWarning, match="Only one cluster is treated"):
         res = cm.twfe(one, "y", "did")
-    assert any("Conley & Taber" in n for n in res.notes)
+    assert any("MacKinnon & Webb" in n for n in res.notes)
     with pytest.warns(UserWarning, match="only one treated city \\('c00'\\)"):
         cs = cm.callaway_santanna(one, "y", "g", n_boot=0)
     assert any("only one treated" in n.lower() for n in cs.notes)

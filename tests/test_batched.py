@@ -193,7 +193,12 @@ def test_draw_without_within_variation_is_nan_and_reported():
     assert_matches(valid, pyfixest_loop(df, D[:, ok]))
 
 
-def test_non_convergence_raises():
+def test_non_convergence_raises(monkeypatch):
+    """The alternating projections (used when the FE other than the largest have many levels)
+    report non-convergence; the limit is lowered so this small panel takes that path."""
+    import climetrics.core.demean as dm
+
+    monkeypatch.setattr(dm, "CONCENTRATED_MAX_LEVELS", 0)
     df, D = make_panel(n_draws=2, drop_share=0.1, seed=7)
     fe = [df["unit"].to_numpy(), df["year"].to_numpy()]
     with pytest.raises(EstimationError, match="did not converge in 1 iterations"):
@@ -249,3 +254,67 @@ def test_collinear_control_rejected():
     df["x3"] = df["unit"] * 0.5  # absorbed by the unit FE
     with pytest.raises(EstimationError, match=r"control column\(s\) \[2\]"):
         run_batched(df, D)
+
+
+def _dummy_projection(X, fe, w=None):
+    """Reference: residuals of a (weighted) least-squares fit on explicit FE dummies."""
+    n = X.shape[0]
+    w = np.ones(n) if w is None else w
+    D = np.hstack([pd.get_dummies(pd.Series(f)).to_numpy(float) for f in fe])
+    sw = np.sqrt(w)[:, None]
+    coef = np.linalg.lstsq(D * sw, X * sw, rcond=None)[0]
+    return X - D @ coef
+
+
+@pytest.mark.parametrize("n_fe", [2, 3])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_concentrated_and_sweeps_equal_dummy_regression(monkeypatch, n_fe, weighted):
+    """The exact concentrated projection, the alternating projections and a dummy-variable
+    (weighted) least-squares fit give the same residuals to 1e-10 on an unbalanced panel."""
+    import climetrics.core.demean as dm
+
+    rng = np.random.default_rng(11)
+    n = 600
+    fe = [rng.integers(0, 60, n), rng.integers(0, 8, n), rng.integers(0, 5, n)][:n_fe]
+    X = rng.normal(size=(n, 3))
+    w = rng.uniform(0.2, 3.0, n) if weighted else None
+    ref = _dummy_projection(X, fe, w)
+    exact = dm.FixedEffects(fe, w)
+    assert np.abs(exact.demean(X) - ref).max() < 1e-10
+    assert exact._concentrated is not None
+    monkeypatch.setattr(dm, "CONCENTRATED_MAX_LEVELS", 0)
+    assert np.abs(dm.FixedEffects(fe, w).demean(X) - ref).max() < 1e-10
+
+
+def test_weighted_balanced_panel_skips_the_unweighted_closed_form():
+    rng = np.random.default_rng(3)
+    unit, year = np.repeat(np.arange(20), 6), np.tile(np.arange(6), 20)
+    X, w = rng.normal(size=(120, 2)), rng.uniform(0.5, 2, 120)
+    fx = FixedEffects([unit, year], w)
+    assert not fx.balanced
+    assert np.abs(fx.demean(X) - _dummy_projection(X, [unit, year], w)).max() < 1e-10
+
+
+def test_nested_fixed_effects_are_solved_exactly_in_one_pass(monkeypatch):
+    """Year nested in industry-year makes the concentrated system rank deficient beyond one
+    level per FE; the pivoted Cholesky solve still gives the projection, which then passes the
+    convergence check in a single sweep."""
+    import climetrics.core.demean as dm
+
+    rng = np.random.default_rng(5)
+    n = 800
+    unit, year, ind = rng.integers(0, 90, n), rng.integers(0, 6, n), rng.integers(0, 4, n)
+    fe = [unit, year, ind * 10 + year]
+    X = rng.normal(size=(n, 2))
+    ref = _dummy_projection(X, fe)
+    sweeps = []
+    real = dm._alternating_projections
+
+    def counting(M, factors, **kw):
+        out = real(M, factors, **kw, maxiter=1)  # raises unless one sweep converges
+        sweeps.append(1)
+        return out
+
+    monkeypatch.setattr(dm, "_alternating_projections", lambda M, f, *, tol, maxiter, start=None: counting(M, f, tol=tol, start=start))
+    assert np.abs(dm.FixedEffects(fe).demean(X) - ref).max() < 1e-10
+    assert sweeps == [1]

@@ -208,10 +208,29 @@ def test_low_carbon_province_pilots():
     assert 469030 in set(data.policy_calendar("low_carbon_pilot", expand_provinces=False, level="all")["adcode"])
 
 
-def test_innovative_caveat():
+def test_innovative_calendar_years():
+    """MOST's first batch of 2010 (20 cities and districts, gov.cn 2010-01-11) dates its members;
+    the other members of the 2016 cumulative list keep 2016 as an upper bound."""
     cal = data.policy_calendar("innovative_city_pilot").set_index("adcode")
-    assert "upper bound" in cal.loc[110100, "notes"]
+    assert cal["adoption_year"].value_counts().to_dict() == {2016: 40, 2010: 20, 2018: 17}
+    # 北京 via 海淀区, 天津 via 滨海新区, 上海 via 杨浦区, 重庆 via 沙坪坝区, 唐山, 兰州
+    assert cal.loc[[110100, 120100, 310100, 500000, 130200, 620100], "adoption_year"].tolist() == [2010] * 6
+    assert cal.loc[110100, "batch_years"] == "2010;2016"
+    assert "upper bound" not in cal.loc[110100, "notes"]
+    assert cal.loc[130100, "adoption_year"] == 2016 and "upper bound" in cal.loc[130100, "notes"]  # 石家庄
+    assert cal.loc[440300, "adoption_year"] == 2016  # 深圳: its 2008 NDRC designation is not sourced
     assert "upper bound" not in cal.loc[220200, "notes"]  # 吉林市, 2018
+    raw = _raw_calendar()
+    batch = raw[(raw["policy"] == "innovative_city_pilot") & (raw["batch_year"] == 2010)]
+    assert batch["listed_name"].nunique() == 20 and batch["verified"].all()
+    assert set(batch["adcode"]) <= set(raw.loc[(raw["policy"] == "innovative_city_pilot") & (raw["batch_year"] == 2016), "adcode"])
+
+
+def test_smart_city_is_not_bundled():
+    with pytest.raises(ValueError, match=r"smart_city.*建办科〔2013〕22号.*not bundled.*calendar="):
+        data.policy_calendar("smart_city")
+    with pytest.raises(ValueError, match="not bundled"):
+        data.policy_dummies(_panel([320500]), "smart_city")
 
 
 def test_policy_calendar_errors():
@@ -393,4 +412,4 @@ def test_bundled_files_match_a_fresh_build(tmp_path):
     bundled = resources.files("climetrics.data")
     for fname in sorted(p.name for p in tmp_path.glob("*.csv")):
         assert (tmp_path / fname).read_bytes() == bundled.joinpath(fname).read_bytes(), fname
-    assert len(list(tmp_path.glob("*.csv"))) == 5
+    assert len(list(tmp_path.glob("*.csv"))) == 6

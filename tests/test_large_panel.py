@@ -13,8 +13,6 @@ import pandas as pd
 import pytest
 
 import climetrics as cm
-from climetrics.errors import EstimationError
-from climetrics.estimate.baseline import twfe as fe_mod
 
 TOL = 1e-8
 X = ["lnpgdp", "gov", "str"]
@@ -88,15 +86,73 @@ def test_event_study_within_equals_pyfixest(sim):
     assert a.pretrend.statistic == pytest.approx(b.pretrend.statistic, rel=1e-8)
 
 
-def test_auto_engine_switches_at_the_row_threshold(sim, monkeypatch):
-    assert cm.twfe(sim, "lnci", "did", X).meta["engine"] == "pyfixest"
-    monkeypatch.setattr(fe_mod, "LARGE_PANEL_ROWS", 1000)
+def test_auto_engine_is_climetrics_own_fit(sim):
     assert cm.twfe(sim, "lnci", "did", X).meta["engine"] == "within"
-    assert cm.twfe(sim, "lnci", "did", X, cluster=None).meta["engine"] == "pyfixest"
-
-
-def test_within_engine_needs_clusters_and_fixed_effects(sim):
-    with pytest.raises(EstimationError, match="needs fixed effects and a cluster"):
-        cm.twfe(sim, "lnci", "did", X, cluster=None, engine="within")
+    assert cm.twfe(sim, "lnci", "did", X, engine="pyfixest").meta["engine"] == "pyfixest"
     with pytest.raises(ValueError, match="engine must be one of"):
         cm.twfe(sim, "lnci", "did", X, engine="dask")
+
+
+@pytest.mark.parametrize("fe", [None, [], ["city"]])
+@pytest.mark.parametrize("cluster,vcov", [("unit", "hetero"), (None, "hetero"), (None, "iid")])
+def test_own_fit_equals_pyfixest_for_every_vcov(fe, cluster, vcov):
+    """Estimates, SEs, t-statistics and degrees of freedom of climetrics' fit equal pyfixest's
+    ``feols`` (demeaning tolerance 1e-14) with and without fixed effects and clustering."""
+    import warnings
+
+    import pyfixest as pf
+
+    p = cm.simulate(seed=1, missing_rate=0.05).panel
+    a = cm.twfe(p, "lnci", "did", X, fe=fe, cluster=cluster, vcov=vcov)
+    df = p.df.dropna(subset=["lnci", "did", *X])
+    fes = ["city", "year"] if fe is None else fe
+    fml = "lnci ~ did + " + " + ".join(X) + (f" | {' + '.join(fes)}" if fes else "")
+    vc = {"CRV1": "city"} if cluster else vcov
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ssc = pf.ssc(k_fixef="nonnested") if cluster else pf.ssc(k_fixef="full")
+        ref = pf.feols(fml, data=df, vcov=vc, ssc=ssc, fixef_tol=1e-14)
+    names = ["Intercept" if t == "_cons" else t for t in a.terms]
+    for col, got in (("estimate", ref.coef()), ("std_error", ref.se()), ("statistic", ref.tstat())):
+        np.testing.assert_allclose(a.coefs[col].to_numpy(), got[names].to_numpy(), rtol=1e-8)
+    assert a.meta["df_t"] == pytest.approx(float(np.atleast_1d(ref._df_t)[0]))
+
+
+@pytest.mark.parametrize("fe", [None, ["city"], []])
+@pytest.mark.parametrize("cluster,vcov", [("unit", "hetero"), (None, "hetero"), (None, "iid")])
+def test_weighted_fit_equals_pyfixest(fe, cluster, vcov):
+    """Regression weights (issue 14): estimates, SEs and t equal pyfixest ``feols(weights=)``
+    with population-like weights, for every vcov, to 1e-8; the event study passes them on."""
+    import warnings
+
+    import pyfixest as pf
+
+    sim = cm.simulate(seed=2)
+    rng = np.random.default_rng(0)
+    pop = rng.uniform(0.5, 5.0, sim.panel.df["city"].nunique())
+    p = sim.panel.assign(pop=pop[pd.factorize(sim.panel.df["city"])[0]])
+    a = cm.twfe(p, "lnci", "did", X, fe=fe, cluster=cluster, vcov=vcov, weights="pop")
+    fes = ["city", "year"] if fe is None else fe
+    fml = "lnci ~ did + " + " + ".join(X) + (f" | {' + '.join(fes)}" if fes else "")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ssc = pf.ssc(k_fixef="nonnested") if cluster else pf.ssc(k_fixef="full")
+        ref = pf.feols(fml, data=p.df, vcov={"CRV1": "city"} if cluster else vcov, ssc=ssc,
+                       weights="pop", fixef_tol=1e-14)
+    names = ["Intercept" if t == "_cons" else t for t in a.terms]
+    for col, got in (("estimate", ref.coef()), ("std_error", ref.se()), ("statistic", ref.tstat())):
+        np.testing.assert_allclose(a.coefs[col].to_numpy(), got[names].to_numpy(), rtol=1e-8)
+    unweighted = cm.twfe(p, "lnci", "did", X, fe=fe, cluster=cluster, vcov=vcov)
+    assert abs(unweighted.coef("did") - a.coef("did")) > 1e-6  # the weights matter here
+    if fe is None and cluster:
+        es = cm.event_study(p, "lnci", treat="did", controls=X, window=(-3, 3), weights="pop")
+        plain = cm.event_study(p, "lnci", treat="did", controls=X, window=(-3, 3))
+        assert not np.allclose(es.coefs["estimate"], plain.coefs["estimate"])
+
+
+def test_weights_must_be_positive():
+    p = cm.simulate(seed=2).panel
+    w = np.ones(len(p.df))
+    w[5] = 0.0
+    with pytest.raises(cm.PanelError, match="weights 'w' must be positive.*has 0.0"):
+        cm.twfe(p.assign(w=w), "lnci", "did", X, weights="w")

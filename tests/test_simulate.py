@@ -103,3 +103,31 @@ def test_sample_and_synthetic_calendar():
     assert set(s.truth["cohorts"]) <= {2012, 2013, 2014} and 0.3 < s.truth["n_treated"] / df["city"].nunique() < 0.7
     with pytest.raises(ValueError, match="no bundled city attribute 'regio'"):
         cm.simulate(sample={"regio": ["East"]})
+
+
+def test_scenario_options_default_to_the_plain_design():
+    import numpy as np
+
+    a, b = cm.simulate(seed=4), cm.simulate(seed=4, anticipation=0, dynamic=0.0, pretrend=0.0)
+    assert np.array_equal(a.panel.df["lnci"], b.panel.df["lnci"])
+
+
+def test_anticipation_dynamic_and_pretrend_scenarios_have_the_stated_truth():
+    ant = cm.simulate(seed=4, anticipation=2).truth["effect_by_event_time"]
+    assert ant[-3] == 0.0 and ant[-2] < 0 and ant[-1] == ant[-2]
+    dyn = cm.simulate(seed=4, dynamic=0.5, lag=1).truth["effect_by_event_time"]
+    assert dyn[0] == 0.0 and dyn[2] / dyn[1] == pytest.approx(1.5, rel=0.05)
+    # a violated pre-trend is not an effect: the truth's effects are unchanged by it
+    plain = cm.simulate(seed=4).truth["effect_by_event_time"]
+    assert cm.simulate(seed=4, pretrend=0.02).truth["effect_by_event_time"] == plain
+
+
+def test_pretrend_scenario_is_detected_by_the_event_study_and_plain_one_is_not():
+    X = ["lnpgdp", "gov", "str", "lnpden"]
+    bad = cm.simulate(seed=4, pretrend=0.01)
+    good = cm.simulate(seed=4)
+    es_bad = cm.event_study(bad.panel, "lnci", treat="did", controls=X, window=(-4, 4))
+    es_good = cm.event_study(good.panel, "lnci", treat="did", controls=X, window=(-4, 4))
+    assert es_bad.pretrend.reject and es_bad.pretrend.p_value < 1e-6
+    assert not es_good.pretrend.reject
+    assert "k = -4, -3, -2" in es_bad.pretrend.null

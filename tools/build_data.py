@@ -5,7 +5,10 @@ Run by developers, not at install time; the generated CSVs are committed::
     python tools/build_data.py [RAW_DIR]
 
 ``RAW_DIR`` defaults to ``../shared/data/raw`` relative to the repository root and must hold
-the files described in its ``SOURCES.md``. English names are romanised with ``pypinyin``,
+the files described in its ``SOURCES.md``. Lists compiled in this repository are read from
+``tools/facts/``: ``policy_pilot_lists_extra.csv`` (more policy batches, same columns as the
+shared ``policy_pilot_lists_compiled.csv``) and ``city_groupings_compiled.csv`` (named city
+groupings: sub-provincial cities, city clusters, resource-based cities and their types). English names are romanised with ``pypinyin``,
 which is needed for this build only (``pip install pypinyin``), never at run time.
 
 The script prints every policy-list entry it cannot map to a city-level unit and exits with
@@ -26,6 +29,7 @@ from pypinyin import Style, lazy_pinyin
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_RAW = REPO.parent / "shared" / "data" / "raw"
 OUT_DIR = REPO / "src" / "climetrics" / "data"
+FACTS_DIR = REPO / "tools" / "facts"
 
 # Conventional English names; pinyin cannot tell Shanxi from Shaanxi.
 PROVINCE_EN = {
@@ -69,7 +73,8 @@ EXTRA_NOTES = {"重庆市荣昌区": "荣昌 was still 荣昌县 when designated
 CAVEATS = {
     ("innovative_city_pilot", 2016): (
         "batch_year 2016 is the year MOST published the cumulative list of 61 pilots; the "
-        "actual approval years (2008-2013) are not sourced, so 2016 is an upper bound"
+        "actual approval years (2008-2013) are not sourced except for MOST's first batch of "
+        "2010, so for this unit 2016 is an upper bound"
     ),
     ("low_carbon_pilot", 2010): "decision date and document number recalled, not sourced",
     ("low_carbon_pilot", 2012): "decision date and document number recalled, not sourced",
@@ -313,6 +318,24 @@ def build_policy_calendar(raw: pd.DataFrame, gaz: Gazetteer, provinces: pd.DataF
     return df
 
 
+def build_groupings(raw: pd.DataFrame, gaz: Gazetteer) -> pd.DataFrame:
+    """One row per (grouping, listed city), with the unit's adcode; names must match exactly.
+
+    An entry naming no bundled unit (莱芜市, merged into 济南市 in 2019) keeps an empty adcode
+    and must carry a note saying why; any other unknown name stops the build.
+    """
+    bad = raw[~raw["listed_name"].isin(gaz.cities.index) & raw["note"].isna()]
+    if not bad.empty:
+        raise SystemExit(f"grouping entries naming no city unit: {sorted(set(bad['listed_name']))}")
+    dup = raw[raw.duplicated(["grouping", "listed_name"])]
+    if not dup.empty:
+        raise SystemExit(f"duplicated grouping entries: {dup[['grouping', 'listed_name']].values.tolist()}")
+    adcode = raw["listed_name"].map(gaz.cities["adcode"]).astype("Int64")
+    out = raw.assign(adcode=adcode)
+    cols = ["grouping", "group", "listed_name", "adcode", "verified", "verification", "source", "note"]
+    return out[cols].sort_values(["grouping", "group", "adcode", "listed_name"]).reset_index(drop=True)
+
+
 def report(calendar: pd.DataFrame, cities: pd.DataFrame) -> int:
     """Print a summary and every unmatched entry; return the exit status."""
     print("mapping per policy:")
@@ -347,13 +370,18 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"adjacency refers to unknown adcodes {sorted(stray)}")
     cpca = pd.read_csv(args.raw / "cpca_adcodes.csv", dtype={"adcode": str})
     gaz = Gazetteer.from_raw(cities, cpca)
-    calendar = build_policy_calendar(
-        pd.read_csv(args.raw / "policy_pilot_lists_compiled.csv"), gaz, provinces
+    lists = pd.concat(
+        [pd.read_csv(args.raw / "policy_pilot_lists_compiled.csv"),
+         pd.read_csv(FACTS_DIR / "policy_pilot_lists_extra.csv")],
+        ignore_index=True,
     )
+    calendar = build_policy_calendar(lists, gaz, provinces)
+    groupings = build_groupings(pd.read_csv(FACTS_DIR / "city_groupings_compiled.csv"), gaz)
     args.out.mkdir(parents=True, exist_ok=True)
     outputs = {
         "cities.csv": cities, "provinces.csv": provinces, "province_adjacency.csv": prov_adj,
         "city_adjacency.csv": city_adj, "policy_calendar.csv": calendar,
+        "city_groupings.csv": groupings,
     }
     for fname, df in outputs.items():
         df.to_csv(args.out / fname, index=False, encoding="utf-8", lineterminator="\n")

@@ -52,11 +52,14 @@ from .demean import FixedEffects, find_singletons
 
 __all__ = ["BatchedFit", "batched_twfe", "batched_twfe_full"]
 
-#: Default size of one ``(n, chunk)`` float block. A chunk keeps about six such blocks alive;
-#: small blocks stay in cache and are faster than one huge block, and memory stays far below
-#: 500 MB whatever R is. 1 MiB measured fastest in bench/bench_placebo.py (4 MiB blocks were
-#: twice as slow: each chunk's freed blocks went back to the OS and were faulted in again).
-_CHUNK_BYTES = 2**20
+#: Default size of one ``(n, chunk)`` float block, and the fewest draws a chunk holds. A chunk
+#: keeps about six such blocks alive. Per-chunk overhead (the demeaning passes, the thin
+#: products with the controls' Q, the sparse cluster sums) is paid per call, so chunks of one
+#: or two draws -- what a 1 MiB block gives at 60,000+ rows -- were three times slower than
+#: chunks of 16+ draws (bench/bench_placebo.py at 3,000 x 20); 16 MiB blocks keep memory near
+#: 100 MB for small panels and about 300 MB at 400,000 rows.
+_CHUNK_BYTES = 16 * 2**20
+_MIN_CHUNK = 16
 
 
 @dataclass(frozen=True)
@@ -304,8 +307,9 @@ class _Model:
         return model, D
 
     def default_chunk(self) -> int:
-        """Draws per block: one ``(n, chunk)`` block of about :data:`_CHUNK_BYTES`."""
-        return max(1, _CHUNK_BYTES // (8 * self.rows.size))
+        """Draws per block: one ``(n, chunk)`` block of about :data:`_CHUNK_BYTES`, and at least
+        :data:`_MIN_CHUNK` draws."""
+        return max(_MIN_CHUNK, _CHUNK_BYTES // (8 * self.rows.size))
 
     def column_blocks(self, n_draws: int, chunk_size: int | None) -> Iterator[slice]:
         """Consecutive column slices of ``chunk_size`` (default :meth:`default_chunk`) draws."""

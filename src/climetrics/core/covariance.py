@@ -125,15 +125,18 @@ def coef_table(
     """Tidy coefficient table: t(df) statistics (standard normal when ``df`` is None), two-sided
     p-values and ``(1 - alpha)`` confidence intervals. A zero or missing standard error gives a
     missing statistic, p-value and interval, never a spurious "infinitely significant" row."""
-    from scipy import stats
+    # scipy.special, not scipy.stats: the same functions, and a fraction of the import time
+    from scipy import special
 
     est = np.asarray(estimate, dtype=float)
     se = np.asarray(std_error, dtype=float)
-    dist = stats.norm if df is None else stats.t(df)
     usable = np.isfinite(se) & (se > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(usable, est / np.where(usable, se, 1.0), np.nan)
-    crit = dist.ppf(1 - alpha / 2)
+    if df is None:
+        crit, tail = special.ndtri(1 - alpha / 2), special.ndtr(-np.abs(z))
+    else:
+        crit, tail = special.stdtrit(df, 1 - alpha / 2), special.stdtr(df, -np.abs(z))
     half = np.where(usable, crit * se, np.nan)
     return pd.DataFrame(
         {
@@ -141,7 +144,7 @@ def coef_table(
             "estimate": est,
             "std_error": se,
             "statistic": z,
-            "p_value": 2 * dist.sf(np.abs(z)),
+            "p_value": 2 * tail,
             "ci_low": est - half,
             "ci_high": est + half,
         }

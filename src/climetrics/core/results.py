@@ -257,7 +257,7 @@ def wald_test(
     Reported as ``F = W / q`` with F(q, df_denom) p-value when ``df_denom`` is given (as Stata's
     ``test`` after ``reghdfe``: df_denom = G - 1 with clustered errors), else chi²(q) on ``W``.
     """
-    from scipy import stats
+    from scipy import special
 
     b = np.atleast_1d(np.asarray(estimate, dtype=float))
     v = np.atleast_2d(np.asarray(cov, dtype=float))
@@ -267,9 +267,9 @@ def wald_test(
     diff = R @ b - r
     w = float(diff @ np.linalg.solve(R @ v @ R.T, diff))
     if df_denom is not None and math.isfinite(df_denom):
-        return TestResult(name, w / q, float(stats.f.sf(w / q, q, df_denom)), df=q, df_denom=float(df_denom),
-                          distribution="F", null=null, alpha=alpha)
-    return TestResult(name, w, float(stats.chi2.sf(w, q)), df=q, distribution="chi2", null=null, alpha=alpha)
+        p = float(special.fdtrc(q, df_denom, w / q))
+        return TestResult(name, w / q, p, df=q, df_denom=float(df_denom), distribution="F", null=null, alpha=alpha)
+    return TestResult(name, w, float(special.chdtrc(q, w)), df=q, distribution="chi2", null=null, alpha=alpha)
 
 
 @dataclass(eq=False)  # results compare by identity; their tables are not hashable values
@@ -367,7 +367,9 @@ class EstimationResult(Result):
                 return t
         return self.terms[0]
 
-    def wald_test(self, terms: Sequence[str], *, name: str | None = None, alpha: float = 0.05) -> TestResult:
+    def wald_test(
+        self, terms: Sequence[str], *, name: str | None = None, null: str | None = None, alpha: float = 0.05
+    ) -> TestResult:
         """Joint test that ``terms`` are all zero: ``F = b' V^-1 b / q``.
 
         The p-value uses F(q, df) with df the t-test degrees of freedom of the fit (G-1 with
@@ -381,7 +383,7 @@ class EstimationResult(Result):
         v = np.asarray(self.cov)[np.ix_(idx, idx)]
         return wald_test(
             b, v, name=name or f"Wald test: {', '.join(terms)} = 0",
-            null=f"{', '.join(terms)} {'is' if len(terms) == 1 else 'are all'} zero",
+            null=null or f"{', '.join(terms)} {'is' if len(terms) == 1 else 'are all'} zero",
             df_denom=self.meta.get("df_t"), alpha=alpha,
         )
 
@@ -438,6 +440,9 @@ class EstimationResult(Result):
 
 def _vcov_phrase(res: EstimationResult) -> str:
     """``'; SEs clustered by city'`` etc. -- readings say which covariance their p-value uses."""
+    if res.vcov in ("WCR", "WCU"):
+        kind = "restricted" if res.vcov == "WCR" else "unrestricted"
+        return f"; p-value from the {kind} wild cluster bootstrap by {res.cluster}"
     if res.cluster:
         return f"; standard errors clustered by {res.cluster}"
     return {"hetero": "; heteroskedasticity-robust standard errors", "iid": "; i.i.d. standard errors"}.get(

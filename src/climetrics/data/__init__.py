@@ -10,6 +10,10 @@ Tables (provenance and licences in ``SOURCES.md`` next to this file):
 - :func:`policies`, :func:`policy_calendar` -- pilot lists mapped to city adcodes, with the
   earliest batch year in which each unit is covered.
 - :func:`policy_dummies` -- add staggered-DID treatment columns to a :class:`~climetrics.Panel`.
+- :func:`adoption_dummies` -- the same columns from an adoption-year column (any units).
+- :func:`groupings`, :func:`grouping`, :func:`city_groups`, :func:`grouping_members` -- named
+  groupings of cities (coastal, region, city clusters, sub-provincial, resource-based) for
+  heterogeneity analysis; :func:`city_size_class` -- the 2014 city-size classes.
 
 Every function returns a fresh copy, so changing a result never changes later results.
 """
@@ -26,13 +30,22 @@ import pandas as pd
 
 from ..errors import PanelError, did_you_mean
 from ..panel import Panel
+from .adoption import adoption_dummies
 
 __all__ = [
+    "GROUPINGS",
     "POLICY_DESCRIPTIONS",
+    "SIZE_CLASSES",
     "cities",
+    "city_groups",
+    "city_size_class",
+    "grouping",
+    "grouping_members",
+    "groupings",
     "city_adjacency",
     "policies",
     "policy_calendar",
+    "adoption_dummies",
     "policy_dummies",
     "province_adjacency",
     "provinces",
@@ -42,14 +55,26 @@ POLICY_DESCRIPTIONS = {
     "broadband_china": "'Broadband China' demonstration cities (MIIT/NDRC), batches 2014-2016",
     "cbec_pilot_zone": "Cross-border e-commerce comprehensive pilot zones (State Council), batches 2015-2022",
     "innovative_city_pilot": (
-        "Innovative city pilots (MOST/NDRC); the 2016 batch is the cumulative list published "
-        "in 2016, whose actual approval years (2008-2013) are not sourced"
+        "Innovative city pilots (MOST/NDRC): MOST's first batch of 2010, the cumulative list "
+        "published in 2016 (for its other members the approval years 2008-2013 are not "
+        "sourced, so 2016 is an upper bound) and the 2018 additions"
     ),
     "low_carbon_pilot": "Low-carbon province and city pilots (NDRC), batches 2010, 2012 and 2017",
 }
 
+# Policies whose lists are known to exist but are not bundled, with the reason.
+NOT_BUNDLED = {
+    "smart_city": (
+        "the MOHURD national smart-city pilot lists (2012 batch of 90 units published 2013-01-29, "
+        "2013 batch of 103 units 建办科〔2013〕22号, 2014 batch of 84 + 13 units published "
+        "2015-04-07; mostly districts, counties and towns) are not bundled because no public copy "
+        "of the member lists could be verified"
+    ),
+}
+
 _DTYPES = {
     "policy_calendar.csv": {"adcode": "Int64", "province_adcode": "Int64", "verified": "bool"},
+    "city_groupings.csv": {"adcode": "Int64", "verified": "bool"},
 }
 _LEVELS = ("prefecture", "all")
 _UNIT_KEYS = ("auto", "adcode", "name", "name_en", "exact")
@@ -124,6 +149,11 @@ def city_adjacency(symmetric: bool = True, *, include_county_level: bool = False
 def _policy_rows(policy: str) -> pd.DataFrame:
     """Rows of the bundled calendar for ``policy``; ValueError naming the choices if unknown."""
     df = _read("policy_calendar.csv")
+    if policy in NOT_BUNDLED:
+        raise ValueError(
+            f"'{policy}': {NOT_BUNDLED[policy]}. Pass your own calendar to "
+            "policy_dummies(calendar=...) (a unit column and adoption_year)"
+        )
     if policy not in POLICY_DESCRIPTIONS:
         raise ValueError(
             f"unknown policy '{policy}'{did_you_mean(policy, POLICY_DESCRIPTIONS)}; bundled "
@@ -374,8 +404,11 @@ def _match_name_en(values: list, known: pd.DataFrame, column: str) -> tuple[dict
     return found, bad
 
 
-def _matcher(key: str, column: str) -> Callable[[pd.Series, str], pd.Series]:
-    """A function mapping unit values to adcodes (or to themselves for key='exact')."""
+def _matcher(
+    key: str, column: str, hint: str = "or pass your own calendar= with unit_key='exact'"
+) -> Callable[[pd.Series, str], pd.Series]:
+    """A function mapping unit values to adcodes (or to themselves for key='exact');
+    ``hint`` ends the error message for unknown values."""
     if key not in _UNIT_KEYS:
         raise PanelError(f"unit_key must be one of {_UNIT_KEYS}, got {key!r}{did_you_mean(key, _UNIT_KEYS)}")
 
@@ -394,8 +427,7 @@ def _matcher(key: str, column: str) -> Callable[[pd.Series, str], pd.Series]:
         if bad:
             raise PanelError(
                 f"{len(bad)} {where} values of '{column}' are not bundled city-level units "
-                f"(matched by {k}): {_first(bad)}. Recode them (see climetrics.data.cities()) "
-                "or pass your own calendar= with unit_key='exact'"
+                f"(matched by {k}): {_first(bad)}. Recode them (see climetrics.data.cities()) {hint}"
             )
         return pd.Series(found)
 
@@ -533,3 +565,14 @@ def policy_dummies(
     year = rows.map(codes).map(years).astype(float)
     treated = (panel.df[panel.time] >= year).astype(int)
     return panel.assign(**{new_cols[0]: year.notna().astype(int), new_cols[1]: year, new_cols[2]: treated})
+
+
+from .groupings import (  # noqa: E402 - groupings uses the loaders above
+    GROUPINGS,
+    SIZE_CLASSES,
+    city_groups,
+    city_size_class,
+    grouping,
+    grouping_members,
+    groupings,
+)

@@ -211,9 +211,10 @@ class Table:
         head = [[self.stub, *self.columns], *([""] + h for h in self.header_rows)]
         grid = head + self.rows
         t = doc.add_table(rows=len(grid), cols=len(grid[0]))
-        for i, row in enumerate(grid):
-            for j, v in enumerate(row):
-                cell = t.cell(i, j)
+        # row.cells once per row: Table.cell(i, j) re-walks the whole grid on every call, which
+        # made export quadratic in the number of cells
+        for i, (row, values) in enumerate(zip(t.rows, grid, strict=True)):
+            for j, (cell, v) in enumerate(zip(row.cells, values, strict=True)):
                 cell.text = v
                 par = cell.paragraphs[0]
                 par.alignment = WD_ALIGN_PARAGRAPH.LEFT if j == 0 else WD_ALIGN_PARAGRAPH.CENTER

@@ -112,6 +112,9 @@ def simulate(
     digital_index: float | None = None,
     agglomeration_a: float = 0.5,
     agglomeration_b: float = 0.012,
+    anticipation: int = 0,
+    dynamic: float = 0.0,
+    pretrend: float = 0.0,
     seed: int = 0,
 ) -> Simulated:
     """Simulate a city-year panel with a known effect of a staggered policy.
@@ -159,6 +162,17 @@ def simulate(
         ``dei`` grows more slowly with distance from Hangzhou (a relevant instrument) and shares
         a shock with ``lnci`` (so OLS is biased and IV is needed). Drawn from a separate random
         stream, so all other variables are the same as without it.
+    anticipation
+        Years before adoption from which the effect is already on (units anticipate the
+        policy); 0 = none. With anticipation the effect starts at event time ``-anticipation``
+        (and ``lag`` is not used).
+    dynamic
+        Growth of the effect per year once it is on (``effect * (1 + dynamic * years_on)``):
+        dynamic treatment effects that a static TWFE averages with forbidden comparisons.
+    pretrend
+        Differential linear trend of treated units' outcome per year, before and after adoption
+        (``pretrend * (year - adoption year)``): a violation of parallel trends that is not an
+        effect of the policy (the truth's effects exclude it).
     seed
         Seed of the random generator; the same seed gives identical data.
     """
@@ -214,8 +228,12 @@ def simulate(
     gg = np.where(treated, g, np.inf)[:, None]
     did = (year_grid >= gg).astype(float)
     event = np.where(treated[:, None], year_grid - gg, np.nan)
-    on = (year_grid - gg >= lag) & treated[:, None]
-    exposure = on * h[:, None]
+    if anticipation < 0:
+        raise ValueError(f"anticipation must be >= 0 years, got {anticipation}")
+    onset = -anticipation if anticipation else lag
+    on = (year_grid - gg >= onset) & treated[:, None]
+    years_on = np.where(on, year_grid - gg - onset, 0.0)
+    exposure = on * h[:, None] * (1.0 + dynamic * years_on)
     theta = effect - mediator_a * mediator_b
     med = 1.0 + 0.5 * size[:, None] + 0.03 * (yrs - yrs[0]) + mediator_a * exposure + _ar1(rng, n, t, 0.5, 0.05)
 
@@ -240,6 +258,8 @@ def simulate(
         + beta["lnpgdp"] * lnpgdp + beta["gov"] * gov + beta["str"] * struct + beta["lnpden"] * lnpden
         + theta * exposure + mediator_b * med + spillover * wd + rng.normal(0, noise, (n, t))
     )
+    if pretrend:
+        lnci = lnci + pretrend * np.where(treated[:, None], year_grid - gg, 0.0)
 
     dei = agglom = None
     if digital_index is not None:
@@ -296,7 +316,8 @@ def simulate(
 
     tau = (theta + mediator_a * mediator_b) * exposure  # total effect per cell
     post = did.astype(bool)
-    ev = pd.Series(flat(tau)[flat(post)]).groupby(flat(event)[flat(post)]).mean()
+    cells = treated[:, None] & np.isfinite(event)
+    ev = pd.Series(flat(tau)[flat(cells)]).groupby(flat(event)[flat(cells)]).mean()
     high_cells = post & (high[:, None] == 1)
     low_cells = post & (high[:, None] == 0)
     truth = {
@@ -314,6 +335,9 @@ def simulate(
         "mediated_share": float(mediator_a * mediator_b / effect) if effect else float("nan"),
         "mediator": "green_innov",
         "lag": lag,
+        "anticipation": anticipation,
+        "dynamic": dynamic,
+        "pretrend": pretrend,
         "spillover": spillover,
         "control_coefficients": beta,
         "n_treated": int(treated.sum()),
@@ -332,5 +356,6 @@ def simulate(
                   missing_rate=missing_rate, unit_types=unit_types, sample=sample,
                   synthetic_batches=synthetic_batches, treated_share=treated_share,
                   digital_index=digital_index, agglomeration_a=agglomeration_a,
-                  agglomeration_b=agglomeration_b, seed=seed)
+                  agglomeration_b=agglomeration_b, anticipation=anticipation, dynamic=dynamic,
+                  pretrend=pretrend, seed=seed)
     return Simulated(panel=Panel(df, "city", "year"), truth=truth, params=params)

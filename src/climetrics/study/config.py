@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..data import GROUPINGS
 from ..errors import ConfigError, did_you_mean
 
 
@@ -105,7 +106,19 @@ POLICY_SCHEMA: dict[str, Field] = {
     ),
     "column": _f(str, None, help="name of the DID dummy to create (default: the policy name)"),
     "calendar": _f(str, None, help="csv with a unit column and 'adoption_year' for user policies"),
-    "unit_key": _f(str, "auto", choices=("auto", "adcode", "name", "name_en")),
+    "adoption": _f(
+        str,
+        None,
+        help="column of the data holding each unit's first treated period (0/empty: never), "
+        "e.g. 'first_treat'; instead of a calendar, for any units",
+    ),
+    "unit_key": _f(
+        str,
+        "auto",
+        choices=("auto", "adcode", "name", "name_en", "exact"),
+        help="how calendar units are matched; 'exact' compares the panel's own unit ids (states, "
+        "counties, firms) as they are",
+    ),
     "city": _f(
         str, None, help="column naming each row's city when units are firms (default: the unit)"
     ),
@@ -297,6 +310,16 @@ SCHEMA: dict[str, Any] = {
         "fixed_effects": _f(list, None, item=str, help="default: unit and time"),
         "stat": _f(str, "t", choices=("t", "se")),
         "ssc": _f(str, "nested", choices=("nested", "full")),
+        "inference": _f(
+            str, "auto", choices=("auto", "analytic", "wild"),
+            help="p-values of the treatment here and in the event study: 'auto' uses the wild "
+            "cluster bootstrap when there are fewer than 50 clusters or 10 treated clusters",
+        ),
+        "wild_draws": _f(int, 9999, help="draws of the wild cluster bootstrap (>= 99)"),
+        "wild_weights": _f(
+            str, "auto", choices=("auto", "rademacher", "webb"),
+            help="'auto': Webb's six-point weights with at most 12 clusters, else Rademacher",
+        ),
     },
     "model_selection": {
         "enabled": _f(bool, True),
@@ -359,6 +382,18 @@ SCHEMA: dict[str, Any] = {
         ),
         "degree": _f(int, 2, choices=(2, 3)),
     },
+    "threshold": {
+        "enabled": _f(bool, True),
+        "threshold_var": _f(
+            str, None, help="threshold variable q of Hansen's (1999) panel threshold model; unset skips the section"
+        ),
+        "treat": _f(str, None, help="regime-dependent regressor (default: the treatment variable)"),
+        "n_thresholds": _f(int, 1, choices=(1, 2, 3)),
+        "fe": _f(str, "unit", choices=("unit", "twoway")),
+        "trim": _f((int, float), 0.01, help="smallest share of observations in a regime"),
+        "grid": _f(int, None, help="candidate thresholds at evenly spaced ranks (default: every distinct value)"),
+        "n_draws": _f(int, 300, help="bootstrap draws per F test of the number of thresholds"),
+    },
     "psm": {
         "enabled": _f(bool, True),
         "covariates": _f(list, None, item=str, help="matching covariates (default: the controls)"),
@@ -380,9 +415,19 @@ SCHEMA: dict[str, Any] = {
         "enabled": _f(bool, True),
         "by": [
             {
-                "column": _f(str, required=True, help="grouping column, e.g. 'income' or 'region'"),
-                "split": _f(str, "median", choices=("median", "mean", "quantile", "category")),
+                "column": _f(
+                    str, required=True,
+                    help="grouping column, e.g. 'income' or 'region', or a bundled grouping the data "
+                    "lacks: 'city_cluster', 'resource_based', 'sub_provincial', 'size_class', ...",
+                ),
+                "split": _f(
+                    str, None, choices=("median", "mean", "quantile", "category", "threshold"),
+                    help="default: 'category' for bundled groupings, 'median' otherwise",
+                ),
                 "q": _f(int, None, help="number of quantile groups with split = 'quantile'"),
+                "threshold": _f((int, float), None, help="fixed cut with split = 'threshold'"),
+                "population": _f(str, None, help="population column for column = 'size_class'"),
+                "population_unit": _f(str, None, choices=("persons", "10k persons")),
             }
         ],
         "n_perm": _f(int, 999),
@@ -591,6 +636,12 @@ def parse_config(
                         f"{did_you_mean(name, POLICY_DESCRIPTIONS)}; bundled: {', '.join(POLICY_DESCRIPTIONS)}"
                         " (use robustness.concurrent_calendars for others)"
                     )
+        if values["baseline"]["wild_draws"] < 99:
+            problems.append("'baseline.wild_draws' must be at least 99")
+        if values["baseline"]["inference"] == "wild" and values["variables"]["cluster"] == "none":
+            problems.append(
+                "'baseline.inference' = 'wild' needs clustered errors, but 'variables.cluster' is 'none'"
+            )
         problems += _range_problems(values)
         for sim in ("simulate", "simulate_provinces"):
             yrs = (data.get(sim) or {}).get("years")
@@ -703,6 +754,15 @@ def digital_column_key(spec: dict[str, Any], measure: str) -> str:
 def _prepare_problems(prepare: dict[str, Any]) -> list[str]:
     """Checks of the [prepare] measurement steps that the schema cannot express."""
     problems: list[str] = []
+    for i, pol in enumerate(prepare["policies"]):
+        key = f"prepare.policies[{i}]"
+        if pol["adoption"] and pol["calendar"]:
+            problems.append(f"'{key}' has both 'adoption' and 'calendar': give one treatment source")
+        if pol["unit_key"] == "exact" and not pol["calendar"]:
+            problems.append(
+                f"'{key}.unit_key' = 'exact' matches the units of your own calendar; give 'calendar' "
+                "(or 'adoption' for an adoption-year column of the data)"
+            )
     for i, c in enumerate(prepare["carbon"]):
         if c["fuels"] == {}:
             problems.append(
@@ -930,6 +990,9 @@ def variable_columns(cfg: Any) -> Iterator[tuple[str, str]]:
         yield f"iv.instruments[{i}]", c
     if cfg["nonlinear"]["x"] is not None:
         yield "nonlinear.x", cfg["nonlinear"]["x"]
+    for key in ("threshold_var", "treat"):
+        if cfg["threshold"][key] is not None:
+            yield f"threshold.{key}", cfg["threshold"][key]
     for i, c in enumerate(cfg["psm"]["covariates"] or []):
         yield f"psm.covariates[{i}]", c
     for key in ("replace_treatment", "alternative_outcomes"):
@@ -967,13 +1030,18 @@ def check_against_data(cfg: StudyConfig, columns: list[str]) -> list[str]:
     need("prepare.interpolate_by", cfg["prepare"]["interpolate_by"])
     for i, pol in enumerate(cfg["prepare"]["policies"]):
         need(f"prepare.policies[{i}].city", pol["city"])
+        need(f"prepare.policies[{i}].adoption", pol["adoption"])
     for i, n in enumerate(cfg["prepare"]["nddf"]):
         for key in ("inputs", "good", "bad"):
             for j, c in enumerate(n[key]):
                 need(f"prepare.nddf[{i}].{key}[{j}]", c)
     _measure_columns(cfg["prepare"], need)
     for i, h in enumerate(cfg["heterogeneity"]["by"]):
-        need(f"heterogeneity.by[{i}].column", h["column"])
+        if h["column"] not in GROUPINGS:
+            need(f"heterogeneity.by[{i}].column", h["column"])
+        need(f"heterogeneity.by[{i}].population", h["population"])
+        if (h["split"] == "threshold") != (h["threshold"] is not None):
+            problems.append(f"'heterogeneity.by[{i}]': split = 'threshold' and threshold go together")
     for i, c in enumerate(cfg["baseline"]["fixed_effects"] or []):
         need(f"baseline.fixed_effects[{i}]", c)
     sp = cfg["spatial"]

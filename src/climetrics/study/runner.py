@@ -247,6 +247,11 @@ class Study:
         from .. import data as cmdata
 
         for pol in p["policies"]:
+            if pol["adoption"]:
+                from ..data.adoption import adoption_dummies
+
+                panel = adoption_dummies(panel, pol["adoption"], name=pol["column"] or pol["name"])
+                continue
             calendar = None
             if pol["calendar"]:
                 calendar = pd.read_csv((self.config.base_dir / pol["calendar"]).resolve())

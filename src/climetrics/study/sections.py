@@ -160,24 +160,62 @@ def correlation_section(ctx: Context) -> Output:
     return out
 
 
+def _inference(ctx: Context) -> tuple[Any, str]:
+    """``[baseline] inference`` resolved for this panel: ``"analytic"`` or the wild bootstrap's
+    options, and the sentence saying why the bootstrap is used (empty for analytic)."""
+    from ..core.wild_bootstrap import (
+        FEW_CLUSTERS,
+        FEW_TREATED_CLUSTERS,
+        WEBB_CLUSTERS,
+        WildOptions,
+        needs_wild,
+        treated_clusters,
+    )
+
+    b = ctx.config["baseline"]
+    clus = ctx.panel.unit if ctx.cluster == "unit" else ctx.cluster
+    if b["inference"] == "analytic" or clus is None:
+        return "analytic", ""
+    df = ctx.panel.df
+    n_clusters, n_treated = int(df[clus].nunique()), treated_clusters(df[ctx.d].to_numpy(), df[clus].to_numpy())
+    if b["inference"] == "auto" and not needs_wild(n_clusters, n_treated):
+        return "analytic", ""
+    if b["inference"] == "wild":
+        why = "As configured"
+    elif n_clusters < FEW_CLUSTERS:
+        why = f"Because there are only {n_clusters} clusters (fewer than {FEW_CLUSTERS})"
+    else:
+        why = f"Because only {n_treated} clusters are treated (fewer than {FEW_TREATED_CLUSTERS})"
+    # with few clusters Rademacher weights allow only 2^G distinct draws (Webb 2023)
+    weights = b["wild_weights"] if b["wild_weights"] != "auto" else (
+        "webb" if n_clusters <= WEBB_CLUSTERS else "rademacher")
+    options = WildOptions(n_draws=b["wild_draws"], weights_type=weights, seed=ctx.config["study"]["seed"])
+    return options, f"{why}, p-values and confidence intervals come from the wild cluster bootstrap."
+
+
 def baseline_section(ctx: Context) -> Output:
+    from ..core.wild_bootstrap import wild_reading
     from ..estimate.baseline.twfe import twfe
     from ..report.figures import group_trends
 
     b = ctx.config["baseline"]
     p, y, d = ctx.panel, ctx.y, ctx.d
+    inference, why = _inference(ctx)
     rs = twfe(p, y, d, ctx.controls, fe=b["fixed_effects"], cluster=ctx.cluster, stepwise=b["stepwise"],
-              pooled_first=b["pooled_first"], ssc=b["ssc"])
+              pooled_first=b["pooled_first"], ssc=b["ssc"], inference=inference)
     rs = rs if isinstance(rs, ResultSet) else ResultSet([rs])
+    reading = readings.baseline_reading(rs, d, y, ctx.labels)
+    if why:
+        reading += f" {why} " + wild_reading(rs.last.meta["wild"][0])
     keep = [d, *ctx.controls, *(["_cons"] if b["pooled_first"] else [])]
     t = rs.table(labels=ctx.labels, stat=b["stat"], keep=keep, title="Baseline regression: two-way fixed effects")
     paras = [f"Two-way fixed-effects (multi-period DID) estimates of {ctx.label(y)} on {ctx.label(d)}"
              + (", adding the controls one at a time." if b["stepwise"] else ".")]
     if ctx.truth_applies(spatial=True):
         paras.append(readings.truth_paragraph(rs.last, d, ctx.truth))
-    out = Output(Section("baseline", "Baseline regression", paragraphs=paras,
-                         reading=readings.baseline_reading(rs, d, y, ctx.labels)),
-                 results=list(rs), summary={"estimate": rs.last.coef(d), "se": rs.last.se(d), "p": rs.last.pvalue(d)})
+    out = Output(Section("baseline", "Baseline regression", paragraphs=paras, reading=reading),
+                 results=list(rs), summary={"estimate": rs.last.coef(d), "se": rs.last.se(d), "p": rs.last.pvalue(d),
+                                            "inference": rs.last.vcov})
     out.add_table("baseline", t)
     ever = p.df.groupby(p.unit)[d].transform("max").to_numpy()
     adopt = sorted(p.df[p.df[d] == 1].groupby(p.unit)[p.time].min().unique())
@@ -231,8 +269,14 @@ def event_study_section(ctx: Context) -> Output:
 
     e = ctx.config["event_study"]
     ref = e["ref"] if isinstance(e["ref"], int) else tuple(e["ref"])
+    inference, why = _inference(ctx)
     es = event_study(ctx.panel, ctx.y, treat=ctx.d, controls=ctx.controls, window=tuple(e["window"]),
-                     bin_endpoints=e["bin_endpoints"], ref=ref, control=e["control"], cluster=ctx.cluster)
+                     bin_endpoints=e["bin_endpoints"], ref=ref, control=e["control"], cluster=ctx.cluster,
+                     inference=inference)
+    reading = readings.event_study_reading(es)
+    if why:
+        reading += (f" {why} It is the {es.fit.meta['wild'][0].describe()}, with the same draws for every "
+                    "period; the joint test of the leads stays the analytic Wald test.")
     t = es.table()
     t.title = f"Event study: {ctx.label(ctx.y)} around adoption"
     paras = ["Coefficients on event-time dummies (years relative to adoption) in a two-way fixed-effects "
@@ -241,8 +285,7 @@ def event_study_section(ctx: Context) -> Output:
     if ctx.truth_applies():
         paras.append("True effect by event time (simulated data): " + ", ".join(
             f"k={k}: {v:.4f}" for k, v in sorted(ctx.truth["effect_by_event_time"].items())) + ".")
-    out = Output(Section("event_study", "Parallel trends: event study", paragraphs=paras,
-                         reading=readings.event_study_reading(es)),
+    out = Output(Section("event_study", "Parallel trends: event study", paragraphs=paras, reading=reading),
                  results=[es.fit], summary={"pretrend": es.pretrend.summary() if es.pretrend else None})
     out.add_table("event_study", t)
     out.add_figure("event_study", es.figure(ylabel=f"Effect on {ctx.label(ctx.y)}"),
@@ -440,6 +483,31 @@ def nonlinear_section(ctx: Context) -> Output:
     return out
 
 
+def threshold_section(ctx: Context) -> Output:
+    """Hansen's (1999) panel threshold regression: thresholds with LR sets, bootstrap F tests,
+    the LR figure and its reading."""
+    from ..estimate.selection.threshold import threshold_regression
+
+    c = ctx.config["threshold"]
+    x, q = c["treat"] or ctx.d, c["threshold_var"]
+    res = threshold_regression(ctx.panel, ctx.y, x, [v for v in ctx.controls if v != x], threshold_var=q,
+                               n_thresholds=c["n_thresholds"], fe=c["fe"], trim=c["trim"], grid=c["grid"],
+                               n_draws=c["n_draws"], seed=ctx.config["study"]["seed"], cluster=ctx.cluster)
+    fe = "unit" if c["fe"] == "unit" else "unit and year"
+    out = Output(Section("threshold", "Threshold effects", paragraphs=[
+        f"Fixed-effects ({fe}) panel threshold regression (Hansen 1999): the slope of {ctx.label(x)} may change "
+        f"where {ctx.label(q)} crosses up to {c['n_thresholds']} unknown threshold(s), estimated by least squares "
+        "sequentially with refinement; F tests of the number of thresholds use Hansen's bootstrap and the "
+        "thresholds' confidence sets invert the likelihood-ratio statistic."], reading=res.reading()),
+        results=res.results, summary=res.summary())
+    out.add_table("threshold", res.table(labels=ctx.labels))
+    out.add_table("threshold_tests", res.test_table())
+    out.add_figure("threshold_lr", res.plot(), f"Likelihood-ratio statistic against the candidate threshold of "
+                   f"{ctx.label(q)}; the dashed line is the {100 * (1 - res.alpha):g}% critical value, below which "
+                   "lies the confidence set.")
+    return out
+
+
 def mediation_section(ctx: Context) -> Output:
     from ..estimate.mechanisms.mediation import mediation
 
@@ -473,7 +541,9 @@ def heterogeneity_section(ctx: Context) -> Output:
     texts = []
     for spec in h["by"]:
         col = spec["column"]
-        res = heterogeneity(ctx.panel, ctx.y, ctx.d, ctx.controls, by=col, split=spec["split"], q=spec["q"],
+        split = ("threshold", spec["threshold"]) if spec["split"] == "threshold" else spec["split"]
+        res = heterogeneity(ctx.panel, ctx.y, ctx.d, ctx.controls, by=col, split=split, q=spec["q"],
+                            population=spec["population"], population_unit=spec["population_unit"],
                             n_perm=h["n_perm"], seed=ctx.config["study"]["seed"], cluster=ctx.cluster)
         out.add_table(f"heterogeneity_{col}", res.table(labels=ctx.labels))
         out.add_figure(f"heterogeneity_{col}", res.forest_plot(),
@@ -527,5 +597,7 @@ SECTIONS: list[SectionSpec] = [
                 lambda cfg: cfg["heterogeneity"]["enabled"] and bool(cfg["heterogeneity"]["by"])),
     SectionSpec("nonlinear", "Nonlinearity", nonlinear_section,
                 lambda cfg: cfg["nonlinear"]["enabled"] and cfg["nonlinear"]["x"] is not None),
+    SectionSpec("threshold", "Threshold effects", threshold_section,
+                lambda cfg: cfg["threshold"]["enabled"] and cfg["threshold"]["threshold_var"] is not None),
     SectionSpec("spatial", "Spatial effects", spatial_section, _on("spatial")),
 ]

@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 
 from ...core.results import EstimationResult, Result
+from ...core.wild_bootstrap import WildOptions
 from ...errors import EstimationError, PanelError
 from ...panel import Panel
 from ...report.tables import Table, fmt, stars
-from .twfe import _as_list, _fit_one
+from .twfe import _as_list, _fit_one, _wild_options
 
 
 def adoption_year(panel: Panel, treat: str) -> pd.Series:
@@ -152,6 +153,10 @@ def event_study(
     cluster: str | None = "unit",
     ssc: str = "nested",
     engine: str = "auto",
+    weights: str | None = None,
+    inference: str | WildOptions = "analytic",
+    n_draws: int = 9999,
+    seed: int = 0,
 ) -> EventStudyResult:
     """Event-study regression around each unit's adoption year.
 
@@ -174,7 +179,13 @@ def event_study(
         dynamic TWFE). ``"notyet"``: drop never-treated units, comparing only units adopting at
         different times (requires two reference periods).
     engine
-        ``"auto"``, ``"pyfixest"`` or ``"within"`` (large panels), as in :func:`climetrics.twfe`.
+        ``"auto"`` (climetrics' own fit) or ``"pyfixest"``, as in :func:`climetrics.twfe`.
+    weights
+        Column of positive regression weights, as in :func:`climetrics.twfe`.
+    inference, n_draws, seed
+        ``"wild"``: p-values and intervals of every event-time coefficient from the wild cluster
+        bootstrap (same draws for all), as in :func:`climetrics.twfe`; the joint pre-trend
+        test stays the analytic Wald test.
     """
     if (treat is None) == (adoption is None):
         raise EstimationError(
@@ -241,7 +252,10 @@ def event_study(
     fe_l = [work.unit, work.time] if fe is None else list(fe)
     clus = work.unit if cluster == "unit" else cluster
     try:
-        fit = _fit_one(work, y, list(cols), _as_list(controls), fe_l, clus, "hetero", ssc, engine)
+        fit = _fit_one(
+            work, y, list(cols), _as_list(controls), fe_l, clus, "hetero", ssc, engine,
+            weights=weights, wild=_wild_options(inference, n_draws, seed),
+        )
     except EstimationError as err:
         if "collinear" in str(err):
             raise EstimationError(
@@ -280,8 +294,15 @@ def event_study(
             }
         )
     leads = [_dummy_name(p) for p in periods if p < 0]
+    lead_ks = ", ".join(str(p) for p in periods if p < 0)
     pretrend = (
-        fit.wald_test(leads, name="Joint test of the leads") if leads else None
+        fit.wald_test(
+            leads,
+            name="Joint test of the leads",
+            null=f"all lead coefficients (k = {lead_ks}) are zero (parallel pre-trends)",
+        )
+        if leads
+        else None
     )
     fit.coefs["term"] = fit.coefs["term"].replace(
         {_dummy_name(p): f"k={_label(p, lo, hi, bin_endpoints)}" for p in periods}

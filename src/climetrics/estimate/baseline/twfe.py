@@ -4,8 +4,9 @@ The model is the multi-period DID of the seeds (e.g. seed 000 eq. 1)::
 
     y_it = beta * DID_it + X_it' gamma + mu_i + lambda_t + e_it
 
-estimated by OLS after absorbing the fixed effects (pyfixest is the engine), with standard
-errors clustered by unit by default. Small-sample correction follows fixest / reghdfe:
+estimated by OLS after absorbing the fixed effects (climetrics' own within transformation,
+:mod:`climetrics.core.demean`; pyfixest is the reference engine, ``engine="pyfixest"``), with
+standard errors clustered by unit by default. Small-sample correction follows fixest / reghdfe:
 ``V = (N-1)/(N-K) * G/(G-1) * V0`` where K excludes fixed effects nested in the cluster
 variable (``ssc="nested"``); ``ssc="full"`` counts every fixed-effect level as Stata
 ``areg`` or a dummy-variable regression does.
@@ -25,8 +26,10 @@ import numpy as np
 import pandas as pd
 
 from ...core.covariance import cluster_codes, coef_table, sandwich
+from ...core.demean import FixedEffects
 from ...core.results import EstimationResult, ResultSet
-from ...errors import EstimationError, PanelError
+from ...core.wild_bootstrap import WildOptions
+from ...errors import EstimationError, PanelError, show
 from ...panel import Panel
 
 _SSC = ("nested", "full")
@@ -89,7 +92,13 @@ def _kept_rows(fit, n: int) -> np.ndarray:
 
 
 def _small_sample(
-    df: pd.DataFrame, fe: Sequence[str], cluster: str, *, n_slopes: int, nested: bool = True
+    df: pd.DataFrame,
+    fe: Sequence[str],
+    cluster: str,
+    *,
+    n_slopes: int,
+    nested: bool = True,
+    fx: FixedEffects | None = None,
 ) -> tuple[float, int, int]:
     """fixest/reghdfe CRV1 small-sample factor ``(N-1)/(N-K) * G/(G-1)``.
 
@@ -99,12 +108,12 @@ def _small_sample(
     Returns the factor, K and the number of clusters G.
     """
     from ...core.covariance import SmallSampleCorrection
-    from ...core.demean import FixedEffects
 
     clus = pd.factorize(df[cluster])[0]
     n, g = len(df), int(clus.max()) + 1
     rule = SmallSampleCorrection(k_fixef="nonnested" if nested else "full")
-    fx = FixedEffects(_codes(df, fe)) if fe else None
+    if fx is None and fe:
+        fx = FixedEffects(_codes(df, fe))
     k = rule.df_k(n_slopes, fx.n_levels if fx else [], fx.nested_in(clus) if fx else [])
     if n - k <= 0 or g < 2:
         raise EstimationError(
@@ -136,24 +145,6 @@ def _check_treatment(df: pd.DataFrame, treat: str, unit: str, time: str) -> dict
     return info
 
 
-def _few_treated_note(df: pd.DataFrame, treat: str, unit: str) -> list[str]:
-    """Warn (and return a note) when a binary treatment switches on in a single unit: its
-    effect is then identified by one unit and clustered standard errors badly understate the
-    uncertainty (Conley & Taber 2011; MacKinnon & Webb 2017)."""
-    v = df[treat]
-    if not set(np.unique(v)) <= {0.0, 1.0}:
-        return []
-    treated = df.loc[v == 1, unit].unique()
-    if len(treated) != 1:
-        return []
-    msg = (f"only one unit is ever treated by '{treat}' ({unit} {treated[0]!s}): the estimate rests "
-           "on that unit alone and its clustered standard error is unreliable (Conley & Taber 2011)")
-    warnings.warn(msg, UserWarning, stacklevel=4)
-    return [msg[0].upper() + msg[1:] + "."]
-
-
-#: From this many rows on, ``engine="auto"`` fits clustered regressions with :func:`_within_fit`.
-LARGE_PANEL_ROWS = 200_000
 _ENGINES = ("auto", "pyfixest", "within")
 
 
@@ -183,16 +174,23 @@ def _fit_one(
     vcov: str,
     ssc: str,
     engine: str = "auto",
+    weights: str | None = None,
+    wild: WildOptions | None = None,
 ) -> EstimationResult:
     if engine not in _ENGINES:
         raise ValueError(f"engine must be one of {_ENGINES}, got {engine!r}")
-    if engine == "within" and not (fe and cluster):
+    if weights is not None and not isinstance(weights, str):
+        raise PanelError(
+            f"weights must name a column of the panel, got a {type(weights).__name__}; add the "
+            "values first (panel.assign(w=values)) and pass weights='w'"
+        )
+    if weights and wild is not None:
         raise EstimationError(
-            "engine='within' (the large-panel path) needs fixed effects and a cluster variable "
-            "(it computes CRV1 standard errors); use engine='pyfixest' otherwise"
+            "the wild cluster bootstrap is not available with regression weights; use "
+            "inference='analytic' with weights, or drop weights="
         )
     df0 = panel.df
-    needed = [y, *treat, *controls]
+    needed = [y, *treat, *controls, *([weights] if weights else [])]
     panel.require(needed, context="twfe")
     panel.require(
         [c for c in fe + ([cluster] if cluster else []) if c not in needed],
@@ -219,6 +217,15 @@ def _fit_one(
         df = df.loc[complete].reset_index(drop=True)
     if df.empty:
         raise EstimationError(f"no complete observations for {y} ~ {' + '.join(treat + controls)}")
+    if weights:
+        bad = df[weights] <= 0
+        if bad.any() or not np.isfinite(df[weights]).all():
+            i = int(np.flatnonzero((bad | ~np.isfinite(df[weights])).to_numpy())[0])
+            raise PanelError(
+                f"regression weights '{weights}' must be positive and finite; {panel.unit} "
+                f"{show(df[panel.unit].iloc[i])} in {show(df[panel.time].iloc[i])} has "
+                f"{show(df[weights].iloc[i])}"
+            )
     if df[y].nunique() < 2:
         raise EstimationError(
             f"outcome '{y}' takes the single value {df[y].iloc[0]:g} in every row used "
@@ -227,14 +234,11 @@ def _fit_one(
     info = {}
     for t in treat:
         info = _check_treatment(df, t, panel.unit, panel.time) or info
-        notes += _few_treated_note(df, t, panel.unit)
-    within = engine == "within" or (
-        engine == "auto" and bool(fe) and bool(cluster) and len(df) >= LARGE_PANEL_ROWS
-    )
+    within = engine != "pyfixest"
     if within:
-        fit = _within_fit(df, y, treat, controls, fe, cluster, ssc)
+        fit = _within_fit(df, y, treat, controls, fe, cluster, vcov, ssc, weights)
     else:
-        fit = _pyfixest_fit(df, y, treat, controls, fe, cluster, vcov, ssc)
+        fit = _pyfixest_fit(df, y, treat, controls, fe, cluster, vcov, ssc, weights)
     perfect = [t for t, se in zip(fit.names, fit.se, strict=True) if t in treat and not se > 0]
     if perfect:
         raise EstimationError(
@@ -250,9 +254,10 @@ def _fit_one(
         "formula": f"{y} ~ {' + '.join(regs)}" + (f" | {' + '.join(fe)}" if fe else ""),
         "df_t": fit.df_t,
         "engine": "within" if within else "pyfixest",
+        "weights": weights,
         **info,
     }
-    return EstimationResult(
+    res = EstimationResult(
         coefs=coef_table(fit.names, fit.beta, fit.se, df=fit.df_t),
         depvar=y,
         model="TWFE" if len(fe) >= 2 else ("FE" if fe else "OLS"),
@@ -266,6 +271,26 @@ def _fit_one(
         meta=meta,
         cov=fit.cov,
     )
+    return _wild_or_caveat(res, df, y, treat, fit.controls, fe, cluster, ssc, wild)
+
+
+def _wild_or_caveat(
+    res: EstimationResult, df: pd.DataFrame, y: str, treat: list[str], controls: list[str],
+    fe: list[str], cluster: str | None, ssc: str, wild: WildOptions | None,
+) -> EstimationResult:
+    """Wild cluster bootstrap p-values and intervals for the treatments (``wild`` given), else
+    the one-treated-cluster caveat (MacKinnon & Webb 2017) in the notes and as a warning."""
+    from ...core import wild_bootstrap as wb
+    from ...core.covariance import SmallSampleCorrection
+
+    if wild is not None:
+        rule = SmallSampleCorrection(k_fixef="nonnested" if ssc == "nested" else "full")
+        return wb.apply_wild(res, df, y, treat, controls, fe, cluster, wild, ssc=rule)
+    if cluster and wb.treated_clusters(df[treat].max(axis=1).to_numpy(), df[cluster].to_numpy()) == 1:
+        caveat = wb.few_clusters_notes(res.n_clusters or 0, 1, wild=False)
+        warnings.warn(caveat[0], UserWarning, stacklevel=4)
+        res.notes.extend(caveat)
+    return res
 
 
 def _drop_collinear(
@@ -299,8 +324,9 @@ def _pyfixest_fit(
     cluster: str | None,
     vcov: str,
     ssc: str,
+    weights: str | None = None,
 ) -> _Fit:
-    """Fit with pyfixest after our own collinearity check (the default for small panels)."""
+    """Fit with pyfixest after our own collinearity check (the reference engine)."""
     import pyfixest as pf
 
     controls, notes = _drop_collinear(
@@ -310,7 +336,9 @@ def _pyfixest_fit(
     # Formula-safe internal names, mapped back afterwards.
     safe = {
         c: f"v{i}"
-        for i, c in enumerate(dict.fromkeys([y, *regs, *fe, *([cluster] if cluster else [])]))
+        for i, c in enumerate(
+            dict.fromkeys([y, *regs, *fe, *([cluster] if cluster else []), *([weights] if weights else [])])
+        )
     }
     data = df.rename(columns=safe)[list(safe.values())]
     rhs = " + ".join(safe[r] for r in regs)
@@ -321,7 +349,10 @@ def _pyfixest_fit(
         # Raw sandwich from pyfixest; the small-sample factor is applied by _small_sample below so
         # that it depends on the data only (pyfixest 0.60 detects nested FE by column *name*).
         raw = pf.ssc(k_adj=False, G_adj=False) if cluster else pf.ssc(k_fixef="full")
-        fit = pf.feols(fml, data=data, vcov=vc, ssc=raw, fixef_rm="singleton")
+        fit = pf.feols(
+            fml, data=data, vcov=vc, ssc=raw, fixef_rm="singleton",
+            weights=safe[weights] if weights else None,
+        )
     for w in caught:
         msg = str(w.message)
         if "singleton" in msg.lower():
@@ -361,51 +392,104 @@ def _within_fit(
     treat: list[str],
     controls: list[str],
     fe: list[str],
-    cluster: str,
+    cluster: str | None,
+    vcov: str,
     ssc: str,
+    weights: str | None = None,
 ) -> _Fit:
-    """Large-panel path: one within transformation shared by the collinearity check and the fit.
+    """climetrics' own fit: one within transformation shared by the collinearity check and OLS.
 
-    Singletons are dropped (iterated, as fixest does), ``[y, regressors]`` are demeaned once by
-    :class:`.within.FixedEffects` (no dummy matrices: memory is a few ``(n, k)`` float arrays),
-    then OLS on the demeaned data by QR (Frisch–Waugh–Lovell) and the CRV1 sandwich
-    ``(X~'X~)^{-1} (sum_g s_g s_g') (X~'X~)^{-1}``, ``s_g = sum_{i in g} x~_i e_i``, times the
-    small-sample factor of :func:`_small_sample` -- the same numbers as the pyfixest path.
+    With fixed effects, singletons are dropped (iterated, as fixest does) and ``[y, regressors]``
+    are demeaned once by :class:`climetrics.core.demean.FixedEffects` (no dummy matrices: memory
+    is a few ``(n, k)`` float arrays); without them the design gets a constant (``_cons``).
+    OLS by QR (Frisch-Waugh-Lovell), then
+
+    * clustered (CRV1): ``(X~'X~)^{-1} (sum_g s_g s_g') (X~'X~)^{-1}``, ``s_g = sum_{i in g} x~_i e_i``,
+      times the small-sample factor of :func:`_small_sample`, t(G - 1);
+    * ``"hetero"`` (HC1): the same sandwich with one observation per cluster, times
+      ``n / (n - K)``, t(n - K);
+    * ``"iid"``: ``s^2 (X~'X~)^{-1}``, ``s^2 = SSR / (n - K)``, t(n - K),
+
+    where K counts the slopes and every fixed-effect level (``ssc="full"``, as fixest and Stata
+    ``areg`` do without clustering). These are pyfixest's numbers (tests compare both engines).
     ``r2 = 1 - SSR / sum (y - ybar)^2`` and ``r2_within = 1 - SSR / sum y~^2``.
+
+    With regression ``weights`` w (analytic weights, as fixest / Stata ``aweight``), the
+    projection and OLS are weighted (``FixedEffects(codes, w)``, then rows scaled by sqrt(w)),
+    so scores are ``w_i x~_i e_i`` and sums of squares are weighted.
     """
     import scipy.linalg
 
-    from ...core.demean import FixedEffects, find_singletons
+    from ...core.demean import find_singletons
 
     notes: list[str] = []
-    codes = _codes(df, fe)
-    single = find_singletons(codes)
-    if single.any():
-        notes.append(_singleton_note(int(single.sum())))
-        df = df.loc[~single].reset_index(drop=True)
-        codes = [c[~single] for c in codes]
     regs = treat + controls
-    demeaned = FixedEffects(codes).demean(df[[y, *regs]].to_numpy(dtype=float))
+    values = df[[y, *regs]].to_numpy(dtype=float)
+    fx = None
+    w = df[weights].to_numpy(dtype=float) if weights else None
+    if fe:
+        codes = _codes(df, fe)
+        single = find_singletons(codes)
+        if single.any():
+            notes.append(_singleton_note(int(single.sum())))
+            df = df.loc[~single].reset_index(drop=True)
+            codes = [c[~single] for c in codes]
+            values = values[~single]
+            w = None if w is None else w[~single]
+        fx = FixedEffects(codes, w)
+        demeaned = fx.demean(values)
+    else:
+        demeaned = values - np.average(values, axis=0, weights=w)
+    root_w = np.ones(len(values)) if w is None else np.sqrt(w)
     controls, more = _drop_collinear(demeaned[:, 1:], treat, controls, fe)
     notes += more
     keep = [0] + [1 + regs.index(r) for r in treat + controls]
-    demeaned = demeaned[:, keep]
-    y_t, X = demeaned[:, 0], demeaned[:, 1:]
+    names = treat + controls
+    if fe:
+        y_t, X = demeaned[:, 0], demeaned[:, keep[1:]]
+    else:  # the constant is estimated, so fit on the raw values with a column of ones
+        y_t = values[:, 0]
+        X = np.column_stack([np.ones(len(values)), values[:, keep[1:]]])
+        names = ["_cons", *names]
+    y_t, X = y_t * root_w, X * root_w[:, None]
     q, r = np.linalg.qr(X)
     beta = scipy.linalg.solve_triangular(r, q.T @ y_t)
     resid = y_t - X @ beta
     r_inv = scipy.linalg.solve_triangular(r, np.eye(r.shape[0]))
     bread = r_inv @ r_inv.T
-    factor, _, g = _small_sample(df, fe, cluster, n_slopes=X.shape[1], nested=ssc == "nested")
-    cov = sandwich(bread, X * resid[:, None], cluster_codes(df[cluster])[0], factor=factor)
+    n = len(df)
+    k_full = X.shape[1] + (sum(fx.n_levels) - (len(fe) - 1) if fx else 0)
+    if cluster:
+        factor, _, g = _small_sample(
+            df, fe, cluster, n_slopes=X.shape[1], nested=ssc == "nested", fx=fx
+        )
+        cov = sandwich(bread, X * resid[:, None], cluster_codes(df[cluster])[0], factor=factor)
+        df_t, n_clusters = float(g - 1), g
+    else:
+        if n - k_full <= 0:
+            raise EstimationError(f"too few observations for the model (N={n}, K={k_full})")
+        if vcov == "hetero":
+            cov = sandwich(bread, X * resid[:, None], None, factor=n / (n - k_full))
+        else:
+            cov = bread * float(resid @ resid) / (n - k_full)
+        df_t, n_clusters = float(n - k_full), None
     ssr = float(resid @ resid)
     yv = df[y].to_numpy(dtype=float)
-    stats = {
-        "r2": 1.0 - ssr / float(np.sum((yv - yv.mean()) ** 2)),
-        "r2_within": 1.0 - ssr / float(y_t @ y_t),
-    }
-    names = treat + controls
-    return _Fit(names, beta, cov, np.sqrt(np.diag(cov)), g - 1, g, len(df), stats, controls, notes)
+    wv = np.ones(len(yv)) if w is None else w
+    stats = {"r2": 1.0 - ssr / float(np.sum(wv * (yv - np.average(yv, weights=wv)) ** 2))}
+    if fe:
+        stats["r2_within"] = 1.0 - ssr / float(np.sum(wv * demeaned[:, 0] ** 2))
+    se = np.sqrt(np.diag(cov))
+    return _Fit(names, beta, cov, se, df_t, n_clusters, n, stats, controls, notes)
+
+
+def _wild_options(inference: str | WildOptions, n_draws: int, seed: int) -> WildOptions | None:
+    """The bootstrap settings of ``inference`` (None for analytic inference)."""
+    if isinstance(inference, WildOptions):
+        return inference
+    if inference not in ("analytic", "wild"):
+        raise ValueError(f"inference must be 'analytic', 'wild' or a WildOptions, got {inference!r}")
+    return WildOptions(n_draws=n_draws, seed=seed) if inference == "wild" else None
 
 
 def twfe(
@@ -422,6 +506,10 @@ def twfe(
     ssc: str = "nested",
     title: str | None = None,
     engine: str = "auto",
+    weights: str | None = None,
+    inference: str | WildOptions = "analytic",
+    n_draws: int = 9999,
+    seed: int = 0,
 ) -> EstimationResult | ResultSet:
     """Two-way fixed-effects (multi-period DID) regression.
 
@@ -443,12 +531,22 @@ def twfe(
         Prepend a pooled OLS column without fixed effects or controls (seed 003 Table 3 col. 1).
     ssc
         ``"nested"`` (fixest / reghdfe default) or ``"full"`` (count every FE level).
+    weights
+        Column of positive regression (analytic) weights, e.g. population; ``None`` for OLS.
+        Weighted estimates equal pyfixest ``feols(..., weights=)`` / Stata ``[aw=]``.
     engine
-        ``"pyfixest"``: pyfixest fits the model; ``"within"``: the large-panel path (one
-        within transformation by :class:`climetrics.core.demean.FixedEffects` shared by the
-        collinearity check and the fit; clustered SEs only); ``"auto"`` (default): ``"within"``
-        for clustered fits with fixed effects on at least :data:`LARGE_PANEL_ROWS` rows, else
-        pyfixest. Both give the same estimates (tested to 1e-8).
+        ``"auto"`` or ``"within"`` (the same; default): climetrics' own fit, one within
+        transformation by :class:`climetrics.core.demean.FixedEffects` shared by the
+        collinearity check and OLS (no JIT warm-up: the first fit of a session takes
+        milliseconds); ``"pyfixest"``: pyfixest fits the model (the reference). Both give the
+        same estimates and standard errors for every ``cluster`` / ``vcov`` / ``ssc`` (tests
+        compare them to 1e-8).
+    inference
+        ``"analytic"`` (CRV1 t-test, default) or ``"wild"``: p-values and confidence intervals
+        of the treatment(s) from the WCR wild cluster bootstrap with Rademacher weights,
+        ``n_draws`` draws and ``seed`` (see :mod:`climetrics.core.wild_bootstrap`; the result's
+        ``vcov`` becomes ``"WCR"`` and a note says so). A
+        :class:`~climetrics.core.wild_bootstrap.WildOptions` sets every bootstrap option.
 
     Returns
     -------
@@ -470,8 +568,12 @@ def twfe(
     if vcov not in ("hetero", "iid"):
         raise ValueError(f"vcov must be 'hetero' or 'iid' (or give cluster=), got {vcov!r}")
 
+    wild = _wild_options(inference, n_draws, seed)
+
     def fit(ctrls: list[str], fes: list[str]) -> EstimationResult:
-        return _fit_one(panel, y, treat_l, ctrls, fes, clus, vcov, ssc, engine)
+        return _fit_one(
+            panel, y, treat_l, ctrls, fes, clus, vcov, ssc, engine, weights=weights, wild=wild
+        )
 
     if not stepwise and not pooled_first:
         res = fit(ctrl_l, fe_l)

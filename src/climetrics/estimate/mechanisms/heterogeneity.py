@@ -13,8 +13,13 @@ group definition, and tests the difference:
    period, each unit's own untreated periods are used instead). ``baseline_period`` fixes the
    value at one period instead. Numeric values are split at the median or the mean (``"low"``
    at or below, ``"high"`` above, as seed 000: "above the mean"), or into ``q`` quantile groups
-   ``Q1..Qq`` (``Qk`` holds the values in ``(cut_{k-1}, cut_k]``); categorical columns
-   (region, coastal, ...) give one group per category. The split is over units, unweighted.
+   ``Q1..Qq`` (``Qk`` holds the values in ``(cut_{k-1}, cut_k]``), or at fixed thresholds
+   (``split=("threshold", c)``: ``"low"`` at or below ``c``, ``"high"`` above); categorical
+   columns (region, coastal, ...) give one group per category. The split is over units,
+   unweighted. ``by`` may also name a grouping bundled in :mod:`climetrics.data.groupings`
+   (``"city_cluster"``, ``"resource_based"``, ``"sub_provincial"``, ``"size_class"`` with a
+   ``population`` column, ...) that the panel does not have as a column: the panel's units are
+   matched to the bundled city table by adcode or name.
 2. **Subsample regressions**: the baseline TWFE regression on each group separately (time
    effects and control coefficients free to differ across groups).
 3. **Interacted model** on the pooled sample with the common unit and time fixed effects::
@@ -71,6 +76,7 @@ from scipy import stats
 from ...core.covariance import SmallSampleCorrection
 from ...core.demean import FixedEffects, find_singletons
 from ...core.results import EstimationResult, Result
+from ...data import GROUPINGS, city_groups, city_size_class
 from ...errors import EstimationError, PanelError, show
 from ...panel import Panel
 from ...report.tables import Table, fmt, regression_table
@@ -78,7 +84,7 @@ from ..baseline.twfe import _as_list, twfe
 
 __all__ = ["GroupDefinition", "HeterogeneityResult", "define_groups", "heterogeneity"]
 
-SPLITS = ("median", "mean", "quantile", "category")
+SPLITS = ("median", "mean", "quantile", "category", "threshold")
 _CHUNK_BYTES = 16 * 2**20
 
 
@@ -115,6 +121,10 @@ class GroupDefinition:
             rule = f"one group per category of {self.by}"
         elif self.split == "quantile":
             rule = f"{len(self.labels)} quantile groups of {self.by} (cuts {', '.join(f'{c:.4g}' for c in self.cutpoints)})"
+        elif self.split == "threshold" and len(self.cutpoints) > 1:
+            rule = f"{self.by} cut at the fixed thresholds {', '.join(f'{c:.4g}' for c in self.cutpoints)}"
+        elif self.split == "threshold":
+            rule = f"{self.by} above the fixed threshold {self.cutpoints[0]:.4g} = high, otherwise low"
         else:
             rule = f"{self.by} above its {self.split} ({self.cutpoints[0]:.4g}) = high, otherwise low"
         return f"Groups: {rule}; unit value: {self.basis}."
@@ -171,11 +181,64 @@ def _unit_values(
     return vals, basis, notes
 
 
+def _parse_split(split) -> tuple[str, list[float]]:
+    """``(rule, thresholds)`` from ``split``: a rule name or ``("threshold", value(s))``."""
+    if isinstance(split, tuple):
+        if len(split) != 2 or split[0] != "threshold":
+            raise ValueError(f"a tuple split must be ('threshold', value or values), got {split!r}")
+        cuts = np.atleast_1d(np.asarray(split[1], dtype=float))
+        if cuts.size == 0 or not np.isfinite(cuts).all() or len(set(cuts)) != cuts.size:
+            raise ValueError(f"thresholds must be distinct finite numbers, got {split[1]!r}")
+        return "threshold", sorted(float(c) for c in cuts)
+    if split == "threshold":
+        raise ValueError("split='threshold' needs its value: split=('threshold', 0.5)")
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS[:-1]} or ('threshold', value), got {split!r}")
+    return split, []
+
+
+def _bundled_grouping(
+    panel: Panel,
+    by: str,
+    *,
+    population: str | None,
+    population_unit: str | None,
+    include_unverified: bool,
+    treat: str,
+    baseline_period: int | None,
+) -> tuple[Panel, str]:
+    """The panel with the bundled grouping ``by`` added as a column, and a note saying so.
+
+    ``size_class`` classifies each unit's ``population`` (formed as a numeric ``by`` would be:
+    time-invariant, pre-treatment mean or ``baseline_period`` value) with
+    :func:`climetrics.data.city_size_class`; other groupings map the units through
+    :func:`climetrics.data.city_groups`.
+    """
+    if by != "size_class":
+        if population is not None:
+            raise ValueError(f"population= is only used with by='size_class' (got by={by!r})")
+        col = city_groups(panel.df[panel.unit], by, include_unverified=include_unverified, column=panel.unit)
+        return panel.assign(**{by: col.to_numpy()}), f"Groups: the bundled grouping '{by}' ({GROUPINGS[by]})."
+    if population is None or population_unit is None:
+        raise ValueError(
+            "by='size_class' needs population= (a population column) and population_unit= "
+            "('persons' or '10k persons')"
+        )
+    panel.require([population], context="heterogeneity")
+    vals, basis, _ = _unit_values(panel, population, treat=treat, baseline_period=baseline_period, numeric=True)
+    classes = city_size_class(vals, unit=population_unit, detailed=False).astype(object)
+    note = (
+        f"Groups: the five city-size classes of 国发〔2014〕51号 applied to '{population}' ({basis}); the "
+        "official classes refer to urban-area resident population."
+    )
+    return panel.assign(size_class=panel.df[panel.unit].map(classes).to_numpy()), note
+
+
 def define_groups(
     panel: Panel,
     by: str,
     *,
-    split: str = "median",
+    split: str | tuple = "median",
     q: int | None = None,
     baseline_period: int | None = None,
     treat: str | None = None,
@@ -192,7 +255,9 @@ def define_groups(
         ``"median"`` or ``"mean"``: two groups, ``"high"`` strictly above the threshold and
         ``"low"`` otherwise; ``"quantile"``: ``q`` groups ``Q1..Qq`` cut at the ``k/q``
         quantiles of the unit values (``Qk`` takes values in ``(cut_{k-1}, cut_k]``);
-        ``"category"``: one group per distinct value (sorted).
+        ``("threshold", c)``: ``"low"`` at or below the fixed value ``c`` and ``"high"`` above;
+        ``("threshold", [c1, ..., ck])``: k + 1 groups ``"<= c1"``, ``"(c1, c2]"``, ...,
+        ``"> ck"``; ``"category"``: one group per distinct value (sorted).
     q
         Number of quantile groups (``split="quantile"`` only; at least 2).
     baseline_period
@@ -212,8 +277,7 @@ def define_groups(
         If fewer than two non-empty groups result (e.g. every unit has the same value) or a
         quantile group is empty because of ties.
     """
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    split, thresholds = _parse_split(split)
     if split == "quantile":
         if q is None or int(q) != q or q < 2:
             raise ValueError(f"split='quantile' needs an integer q >= 2 groups, got q={q!r}")
@@ -251,6 +315,12 @@ def define_groups(
             cuts = [cut]
             labels = ["low", "high"]
             idx = (x > cut).astype(int)
+        elif split == "threshold":
+            cuts = thresholds
+            labels = ["low", "high"] if len(cuts) == 1 else [
+                f"<= {cuts[0]:g}", *(f"({a:g}, {b:g}]" for a, b in zip(cuts[:-1], cuts[1:], strict=True)), f"> {cuts[-1]:g}"
+            ]
+            idx = np.searchsorted(np.asarray(cuts), x, side="left")
         else:
             cuts = [float(c) for c in np.quantile(x, np.arange(1, q) / q)]
             labels = [f"Q{k + 1}" for k in range(q)]
@@ -530,9 +600,12 @@ def heterogeneity(
     controls: str | Sequence[str] = (),
     *,
     by: str,
-    split: str = "median",
+    split: str | tuple | None = None,
     q: int | None = None,
     baseline_period: int | None = None,
+    population: str | None = None,
+    population_unit: str | None = None,
+    include_unverified: bool = False,
     interaction: bool = True,
     subsamples: bool = True,
     interact_controls: bool = False,
@@ -548,8 +621,19 @@ def heterogeneity(
     panel, y, treat, controls
         Data, outcome, treatment (e.g. the DID dummy) and controls of the baseline model.
     by, split, q, baseline_period
-        Group definition; see :func:`define_groups` (``split`` is ``"median"``, ``"mean"``,
+        Group definition; see :func:`define_groups`. ``by`` is a column or, if the panel has no
+        such column, a bundled grouping (:data:`climetrics.data.GROUPINGS`: ``"coastal"``,
+        ``"region"``, ``"city_cluster"``, ``"sub_provincial"``, ``"resource_based"``,
+        ``"resource_type"``, ``"size_class"``), matched to the panel's units by adcode or
+        city name. ``split`` defaults to ``"category"`` for bundled groupings and
+        ``"median"`` otherwise (``split`` is ``"median"``, ``"mean"``, ``("threshold", c)``,
         ``"quantile"`` with ``q`` groups, or ``"category"``).
+    population, population_unit
+        For ``by="size_class"``: the population column and its unit (``"persons"`` or
+        ``"10k persons"``), see :func:`climetrics.data.city_size_class`.
+    include_unverified
+        Use the entries of a bundled list that are not verified against a public source
+        (otherwise those units get no group and are left out, with a note).
     interaction
         Fit the pooled interacted model, the Wald test of equal effects and the seed-000
         ``treat x group`` regression.
@@ -587,9 +671,18 @@ def heterogeneity(
                   context="heterogeneity")
     if by in (y, treat):
         raise PanelError(f"cannot group by '{by}': it is the outcome or the treatment")
-    groups = define_groups(panel, by, split=split, q=q, baseline_period=baseline_period, treat=treat)
-    labels = groups.labels
     notes: list[str] = []
+    if by not in panel.columns and by in GROUPINGS:
+        panel, note = _bundled_grouping(
+            panel, by, population=population, population_unit=population_unit,
+            include_unverified=include_unverified, treat=treat, baseline_period=baseline_period,
+        )
+        notes.append(note)
+        split = "category" if split is None else split
+    elif population is not None:
+        raise ValueError(f"population= is only used with the bundled by='size_class' (got by={by!r})")
+    groups = define_groups(panel, by, split=split or "median", q=q, baseline_period=baseline_period, treat=treat)
+    labels = groups.labels
 
     # ------------------------------------------------------------ estimation sample
     df = panel.df
