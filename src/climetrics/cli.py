@@ -1,7 +1,8 @@
 """Command line: ``climetrics run study.toml``, ``demo``, ``check study.toml``, ``init data.csv``.
 
-Exit codes: 0 success; 1 some sections failed (the report says which); 2 the config or data
-are invalid (every problem is listed, no traceback).
+Exit codes: 0 success; 1 some sections failed (the report says which); 2 the config, the data
+or the output folder are invalid, or a file cannot be read or written (every problem is listed,
+no traceback).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ def _demo_config_path() -> Path:
     return Path(str(resources.files("climetrics.study").joinpath("demo.toml")))
 
 
-def _run(config: Path, out: str | None, cache: bool = True) -> int:
+def _run(config: Path, out: str | None, cache: bool = True, force: bool = False) -> int:
     from .study.runner import Study
 
     study = Study.from_file(config)
@@ -50,9 +51,10 @@ def _run(config: Path, out: str | None, cache: bool = True) -> int:
                     running = False
 
             with reporting_progress(replicates):
-                result = study.run(out, cache=cache, progress=advance, log=bar.console.print)
+                result = study.run(out, cache=cache, progress=advance, log=bar.console.print,
+                                   force=force)
     else:
-        result = study.run(out, cache=cache)
+        result = study.run(out, cache=cache, force=force)
     if result.failed:
         print(f"climetrics: {len(result.failed)} section(s) failed: {', '.join(result.failed)} "
               f"(see {result.report_path})", file=sys.stderr)
@@ -81,7 +83,7 @@ def _init(data: Path, out: Path | None, force: bool) -> int:
     if target.resolve() == data.resolve():
         print("climetrics: the config would overwrite the data file; choose another -o", file=sys.stderr)
         return 2
-    from .study.runner import atomic_write
+    from .study.output import atomic_write
 
     atomic_write(target, scaffold(data, config_dir=target.resolve().parent))
     print(f"climetrics: wrote {target}; check the detected columns, then run `climetrics check {target}`")
@@ -104,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
                             help="where placebo draws, bootstraps and DEA solves run (default: serial)")
         parser.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                             help="address of a running Dask scheduler (implies --backend dask)")
+        parser.add_argument("--force", action="store_true",
+                            help="write into a non-empty output folder that climetrics did not create "
+                                 "(files it did not write are kept)")
     c = sub.add_parser("check", help="validate a config and its data without running the study")
     c.add_argument("config", type=Path)
     i = sub.add_parser("init", help="write a commented study config for a data file (detects unit/time columns)")
@@ -121,12 +126,15 @@ def main(argv: list[str] | None = None) -> int:
 
             config = args.config if args.command == "run" else _demo_config_path()
             with using_backend(args.backend, scheduler=args.scheduler):
-                return _run(config, args.out, not args.no_cache)
+                return _run(config, args.out, not args.no_cache, args.force)
         if args.command == "init":
             return _init(args.data, args.output, args.force)
         return _check(args.config)
     except ClimetricsError as err:
         print(f"climetrics: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # e.g. no permission to write --out, disk full: the user's environment
+        print(f"climetrics: {err.strerror or err}: {err.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2
 
 

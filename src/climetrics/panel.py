@@ -8,6 +8,7 @@ Imputed cells are tracked cell by cell (``Panel.imputed``) with the method that 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,11 +40,14 @@ def _as_list(cols: str | Iterable[str] | None) -> list[str]:
 
 
 def _read_table(
-    path: Path, sheet: str | int | None, columns: list[str] | None = None
+    path: Path,
+    sheet: str | int | None,
+    columns: list[str] | None = None,
+    na_values: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """Read one table; with ``columns`` only those are read (parquet and Stata skip the other
-    columns on disk, csv/xlsx skip them while parsing), so a wide file costs what its used
-    columns cost. A requested column absent from the file is an error naming it."""
+    """Read one table (the missing-value rule of :meth:`Panel.from_file` applied); a file that
+    cannot be parsed (empty, truncated, corrupted, not the format its suffix says) raises
+    PanelError naming it."""
     kind = _READERS.get(path.suffix.lower())
     if kind is None:
         raise PanelError(
@@ -52,6 +56,47 @@ def _read_table(
         )
     if not path.exists():
         raise PanelError(f"data file not found: {path}")
+    if not path.is_file():
+        raise PanelError(f"data path {path} is a folder, not a {path.suffix} file")
+    if path.stat().st_size == 0:
+        raise PanelError(f"data file {path.name} is empty (0 bytes)")
+    try:
+        df = _parse(path, kind, sheet, columns)
+    except PanelError:
+        raise
+    except Exception as err:  # any reader failure on the user's file becomes a named error
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise PanelError(
+            f"cannot read {path.name} as a {kind} file ({type(err).__name__}: {first}); "
+            "is it complete and saved in that format?"
+        ) from err
+    return _apply_na_values(df, na_values)
+
+
+def _apply_na_values(df: pd.DataFrame, na_values: Sequence[str]) -> pd.DataFrame:
+    """Turn text cells equal to one of ``na_values`` (after trimming spaces) into missing values
+    and convert a text column that then holds only numbers to numbers."""
+    tokens = {str(t).strip() for t in na_values}
+    if not tokens:
+        return df
+    for c in df.columns:
+        s = df[c]
+        if s.dtype != object and not pd.api.types.is_string_dtype(s):
+            continue
+        hit = s.map(lambda v: isinstance(v, str) and v.strip() in tokens)
+        if hit.any():
+            s = s.mask(hit)
+            num = pd.to_numeric(s, errors="coerce")
+            df[c] = num if not (num.isna() & s.notna()).any() else s
+    return df
+
+
+def _parse(path: Path, kind: str, sheet: str | int | None, columns: list[str] | None) -> pd.DataFrame:
+    """Read one table; with ``columns`` only those are read (parquet and Stata skip the other
+    columns on disk, csv/xlsx skip them while parsing), so a wide file costs what its used
+    columns cost. A requested column absent from the file is an error naming it. In csv files
+    only empty cells are missing (``keep_default_na=False``): tokens such as ``n/a`` or ``NA``
+    stay text unless listed in ``na_values``, the same rule as for a DataFrame."""
     if kind in ("parquet", "stata"):  # their readers select columns by name from the header
         if columns is not None:
             _require_present(path, columns, _header(path, kind))
@@ -64,7 +109,8 @@ def _read_table(
         if kind == "excel":
             sheet_name = 0 if sheet is None else sheet
             return pd.read_excel(path, sheet_name=sheet_name, usecols=usecols, nrows=nrows)
-        return pd.read_csv(path, sep="\t" if kind == "tsv" else ",", usecols=usecols, nrows=nrows)
+        return pd.read_csv(path, sep="\t" if kind == "tsv" else ",", usecols=usecols, nrows=nrows,
+                           keep_default_na=False, na_values=[""], encoding_errors="strict")
 
     df = read(None if columns is None else set(columns).__contains__)
     if columns is not None and not set(columns) <= set(df.columns):
@@ -97,11 +143,26 @@ def non_numeric_cells(s: pd.Series) -> pd.Series:
 
 
 def _coerce_time(s: pd.Series, time: str) -> pd.Series:
-    """Return the time column as int64, or raise naming the first offending value."""
+    """Return the time column as int64, or raise naming the first offending value.
+
+    A column of dates (datetime64) is converted to calendar years with a warning: the
+    estimators work with integer periods, and epoch nanoseconds would be meaningless years."""
+    if pd.api.types.is_datetime64_any_dtype(s):
+        warnings.warn(
+            f"time column '{time}' holds dates; converted to calendar years "
+            f"({s.min():%Y-%m-%d} -> {s.min().year}). Aggregate sub-annual data to years first",
+            UserWarning,
+            stacklevel=4,
+        )
+        return s.dt.year.astype("int64")
     if pd.api.types.is_integer_dtype(s):
         return s.astype("int64")
-    if pd.api.types.is_bool_dtype(s):
-        raise PanelError(f"time column '{time}' is boolean; it must hold integer periods such as years")
+    flags = s.map(lambda v: isinstance(v, (bool, np.bool_))) if s.dtype == object else None
+    if pd.api.types.is_bool_dtype(s) or (flags is not None and flags.any()):
+        where = "" if flags is None or not flags.any() else f" (row {flags.idxmax()})"
+        raise PanelError(
+            f"time column '{time}' holds true/false{where}; it must hold integer periods such as years"
+        )
     num = pd.to_numeric(s, errors="coerce")
     bad = num.isna() & s.notna()
     if bad.any():
@@ -110,13 +171,37 @@ def _coerce_time(s: pd.Series, time: str) -> pd.Series:
             f"time column '{time}' must hold integer periods (e.g. 2015); "
             f"row {i} has {show(s.loc[i])}"
         )
-    frac = (num % 1) != 0
+    frac = ((num % 1) != 0) | (num.abs() >= 2**53)
     if frac.any():
         i = frac.idxmax()
         raise PanelError(
             f"time column '{time}' must hold integer periods (e.g. 2015); row {i} has {show(s.loc[i])}"
         )
     return num.astype("int64")
+
+
+def _check_unit_keys(s: pd.Series, unit: str) -> None:
+    """Unit ids must be names or codes (hashable scalars, not containers or bytes), and not a
+    mix of text and numbers: ``'110000'`` and ``110000`` would silently be two units."""
+    if s.dtype != object or pd.api.types.infer_dtype(s, skipna=True) in (
+        "string", "integer", "floating", "mixed-integer-float", "boolean"
+    ):
+        return
+    odd = s.map(lambda v: not isinstance(v, (str, int, float, np.integer, np.floating, bool)))
+    if odd.any():
+        i = odd.idxmax()
+        raise PanelError(
+            f"unit column '{unit}' must hold names or codes; row {i} has a "
+            f"{type(s.loc[i]).__name__} ({show(s.loc[i])[:60]})"
+        )
+    is_text = s.map(lambda v: isinstance(v, str))
+    if is_text.any() and (~is_text & s.notna()).any():
+        i, j = is_text.idxmax(), (~is_text & s.notna()).idxmax()
+        raise PanelError(
+            f"unit column '{unit}' mixes text and numbers (row {i}: {show(s.loc[i])}, row {j}: "
+            f"{show(s.loc[j])}), which would count '1' and 1 as different units; convert it to "
+            f"one type, e.g. df['{unit}'].astype(str)"
+        )
 
 
 @dataclass(frozen=True)
@@ -191,6 +276,10 @@ class Panel:
                 )
         if unit == time:
             raise PanelError(f"unit and time must be different columns, both are '{unit}'")
+        twice = data.columns[data.columns.duplicated()]
+        if len(twice):
+            raise PanelError(f"column {show(twice[0])} appears more than once in the data; "
+                             "column names must be unique")
         if len(data) == 0:
             raise PanelError("the panel is empty: the data have no rows")
         df = data.copy()
@@ -203,6 +292,7 @@ class Panel:
                     "drop or fill them before building the panel"
                 )
         df[time] = _coerce_time(df[time], time)
+        _check_unit_keys(df[unit], unit)
         dup = df.duplicated([unit, time], keep=False)
         if dup.any():
             d = df.loc[dup, [unit, time]]
@@ -241,16 +331,24 @@ class Panel:
         *,
         sheet: str | int | None = None,
         columns: Iterable[str] | None = None,
+        na_values: Iterable[str] = (),
     ) -> Panel:
         """Read csv / tsv / xlsx / dta / parquet and validate. The file is only read.
 
         ``columns`` restricts the read to those columns (``unit`` and ``time`` are always
         included): for a wide parquet file of millions of firm-years only the needed column
-        chunks are loaded."""
+        chunks are loaded.
+
+        Missing values (one rule for files and DataFrames): an empty cell is missing; a text
+        token such as ``n/a``, ``NA`` or ``-`` is missing only when listed in ``na_values``
+        (e.g. ``na_values=["n/a", "-"]``; in a study config ``[data] na_values``). Otherwise it
+        stays text, and a numeric use of its column raises PanelError naming the cell."""
         wanted = None
         if columns is not None:
             wanted = list(dict.fromkeys([unit, time, *_as_list(columns)]))
-        return cls(_read_table(Path(path), sheet, wanted), unit, time)
+        if isinstance(na_values, str):
+            na_values = [na_values]
+        return cls(_read_table(Path(path), sheet, wanted, list(na_values)), unit, time)
 
     def _new(self, df: pd.DataFrame, imputed: pd.DataFrame | None = None, step: str | None = None) -> Panel:
         hist = self.history + ((step,) if step else ())
@@ -330,14 +428,29 @@ class Panel:
             return
         for c in cols:
             s = self._df[c]
-            if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+            if pd.api.types.is_bool_dtype(s):
+                continue
+            if pd.api.types.is_complex_dtype(s):
+                raise PanelError(f"column '{c}' holds complex numbers{where}; it must be real")
+            if pd.api.types.is_numeric_dtype(s):
+                inf = np.isinf(s.to_numpy(dtype=float, na_value=np.nan))
+                if inf.any():
+                    i = int(np.argmax(inf))
+                    raise PanelError(
+                        f"column '{c}' holds an infinite value{where}: {self.unit} "
+                        f"{show(self._df.at[i, self.unit])} in {self._df.at[i, self.time]} has "
+                        f"{show(s.iat[i])} ({int(inf.sum())} such cells); replace it by a number or "
+                        "a missing value (a log of 0 or a division by 0 upstream?)"
+                    )
                 continue
             bad = non_numeric_cells(s)
             if bad.any():
                 i = bad.idxmax()
                 raise PanelError(
                     f"column '{c}' must be numeric{where}, but {self.unit} {show(self._df.at[i, self.unit])} "
-                    f"in {self._df.at[i, self.time]} has {show(s.at[i])} ({int(bad.sum())} such cells)"
+                    f"in {self._df.at[i, self.time]} has {show(s.at[i])} ({int(bad.sum())} such cells); "
+                    "if that text means 'missing', list it in na_values (Panel.from_file(..., "
+                    "na_values=[...]) or [data] na_values in a study config)"
                 )
             raise PanelError(
                 f"column '{c}' is stored as text{where}; convert it to numbers first "

@@ -8,6 +8,7 @@ effects, clustering, N and R².
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -38,6 +39,21 @@ def fmt(x: float | int | None, digits: int = 3) -> str:
     if not np.isfinite(x):
         return ""
     return f"{x:.{digits}f}"
+
+
+#: first characters that make a spreadsheet treat a cell as a formula (CSV/formula injection)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER_CELL = re.compile(r"\(?[-+]?(\d[\d,]*)?\.?\d+(e[-+]?\d+)?\)?\**")
+
+
+def neutralise(cell: object) -> str:
+    """A text cell safe to open in a spreadsheet: text starting with ``=``, ``+``, ``-``, ``@``,
+    tab or CR gets a leading apostrophe so that Excel/LibreOffice show it instead of evaluating
+    it (OWASP "CSV injection"). Number displays such as ``-0.123***`` or ``(-1.2)`` are kept."""
+    text = str(cell)
+    if text.startswith(_FORMULA_START) and text != "-" and not _NUMBER_CELL.fullmatch(text):
+        return "'" + text
+    return text
 
 
 @dataclass
@@ -145,8 +161,13 @@ class Table:
         return "\n".join(out)
 
 
+    def to_csv(self) -> str:
+        """The cells as CSV text (like :meth:`to_frame`), every text cell :func:`neutralise`-d."""
+        return self.to_frame().map(neutralise).to_csv(index=False)
+
     def to_xlsx(self, path) -> None:
-        """Write the table to an Excel sheet: title, header rows, cells, then notes."""
+        """Write the table to an Excel sheet: title, header rows, cells, then notes. Text that a
+        spreadsheet would run as a formula is :func:`neutralise`-d."""
         from openpyxl import Workbook
         from openpyxl.styles import Alignment, Border, Font, Side
 
@@ -155,25 +176,25 @@ class Table:
         ws.title = "table"
         r = 1
         if self.title:
-            ws.cell(r, 1, self.title).font = Font(bold=True)
+            ws.cell(r, 1, neutralise(self.title)).font = Font(bold=True)
             r += 1
         line = Side(style="thin")
         for i, row in enumerate([[self.stub, *self.columns], *([""] + h for h in self.header_rows)]):
             for j, v in enumerate(row, start=1):
-                c = ws.cell(r, j, v)
+                c = ws.cell(r, j, neutralise(v))
                 c.alignment = Alignment(horizontal="left" if j == 1 else "center")
                 if i == 0:
                     c.border = Border(top=line)
             r += 1
         for i, row in enumerate(self.rows):
             for j, v in enumerate(row, start=1):
-                c = ws.cell(r, j, v)
+                c = ws.cell(r, j, neutralise(v))
                 c.alignment = Alignment(horizontal="left" if j == 1 else "right")
                 if i in self.rules or i == 0:
                     c.border = Border(top=line)
             r += 1
         for n in self.notes:
-            ws.cell(r, 1, n).font = Font(italic=True, size=9)
+            ws.cell(r, 1, neutralise(n)).font = Font(italic=True, size=9)
             r += 1
         ws.column_dimensions["A"].width = max([len(x[0]) for x in self.rows] + [12]) + 2
         wb.save(path)

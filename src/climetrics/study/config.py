@@ -260,6 +260,10 @@ SCHEMA: dict[str, Any] = {
         "columns": _f(
             list, None, item=str, help="read only these columns (plus unit and time) from the file"
         ),
+        "na_values": _f(
+            list, [], item=str,
+            help="text cells meaning 'missing' (e.g. ['n/a', '-']); empty cells always are",
+        ),
         "simulate": SIMULATE_SCHEMA,
         "simulate_provinces": SIMULATE_PROVINCES_SCHEMA,
     },
@@ -582,6 +586,8 @@ class StudyConfig:
     values: dict[str, Any]
     base_dir: Path = field(default_factory=Path.cwd)
     source: str | None = None
+    #: the TOML file the config was read from (None for a config built in Python)
+    path: Path | None = None
 
     def __getitem__(self, key: str) -> Any:
         return self.values[key]
@@ -648,8 +654,7 @@ def parse_config(
             problems.append(
                 "'baseline.inference' = 'wild' needs clustered errors, but 'variables.cluster' is 'none'"
             )
-        if values["placebo"]["n_draws"] < 1:
-            problems.append("'placebo.n_draws' must be at least 1")
+        problems += _range_problems(values)
         for sim in ("simulate", "simulate_provinces"):
             yrs = (data.get(sim) or {}).get("years")
             if yrs is not None and (len(yrs) != 2 or yrs[0] >= yrs[1]):
@@ -661,6 +666,34 @@ def parse_config(
     if problems:
         raise ConfigError(problems)
     return StudyConfig(values=values, base_dir=base_dir or Path.cwd(), source=source)
+
+
+#: numeric options with a valid range: (section, key, test, what the value must be)
+_RANGES: tuple[tuple[str, str, Callable[[Any], bool], str], ...] = (
+    ("placebo", "n_draws", lambda v: v >= 1, "at least 1"),
+    ("mediation", "n_boot", lambda v: v >= 0, ">= 0 (0 skips the bootstrap)"),
+    ("heterogeneity", "n_perm", lambda v: v >= 0, ">= 0 (0 skips the permutation test)"),
+    ("psm", "bandwidth", lambda v: v > 0, "> 0"),
+    ("psm", "caliper", lambda v: v is None or v > 0, "> 0"),
+    ("gmm", "lags", lambda v: v >= 1, "at least 1"),
+    ("spatial", "k", lambda v: v >= 1, "at least 1"),
+    ("spatial", "power", lambda v: v > 0, "> 0"),
+    ("spatial", "cutoff_km", lambda v: v is None or v > 0, "> 0 (km)"),
+)
+
+
+def _range_problems(values: dict[str, Any]) -> list[str]:
+    """Numeric options outside their range (e.g. a bandwidth of 0 or a negative count), and
+    non-finite numbers (TOML allows ``inf`` and ``nan``)."""
+    problems = []
+    for section, key, ok, what in _RANGES:
+        v = values[section][key]
+        if v is not None and (not math.isfinite(v) or not ok(v)):
+            problems.append(f"'{section}.{key}' must be {what}, got {v!r}")
+    for i, h in enumerate(values["heterogeneity"]["by"]):
+        if h["q"] is not None and h["q"] < 2:
+            problems.append(f"'heterogeneity.by[{i}].q' must be at least 2 groups, got {h['q']}")
+    return problems
 
 
 def _spatial_problems(sp: dict[str, Any]) -> list[str]:
@@ -938,12 +971,22 @@ def load_config(path: str | Path) -> StudyConfig:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"config file not found: {path}")
-    text = path.read_text(encoding="utf-8")
+    if not path.is_file():
+        raise ConfigError(f"config path {path} is a folder, not a TOML file")
+    try:
+        # utf-8-sig: a byte-order mark written by some Windows editors is accepted and dropped
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"{path.name} is not UTF-8 text (byte {err.start}); save the config as UTF-8"
+        ) from err
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path.name} is not valid TOML: {err}") from err
-    return parse_config(raw, base_dir=path.resolve().parent, source=text)
+    cfg = parse_config(raw, base_dir=path.resolve().parent, source=text)
+    cfg.path = path.resolve()
+    return cfg
 
 
 def variable_columns(cfg: Any) -> Iterator[tuple[str, str]]:

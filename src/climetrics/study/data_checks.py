@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..errors import show
@@ -19,7 +20,13 @@ from .config import variable_columns
 
 
 def _not_numeric(panel: Panel, key: str, col: str) -> str | None:
-    bad = non_numeric_cells(panel.df[col])
+    """A text cell (or an infinite number) in a numeric variable, named by unit and period."""
+    s = panel.df[col]
+    bad = non_numeric_cells(s)
+    hint = "; if that text means 'missing', list it in [data] na_values"
+    if not bad.any() and pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        bad = pd.Series(np.isinf(s.to_numpy(dtype=float, na_value=np.nan)), index=s.index)
+        hint = "; replace it by a number or leave the cell empty"
     if not bad.any():
         return None
     i = bad.to_numpy().nonzero()[0][0]
@@ -28,6 +35,7 @@ def _not_numeric(panel: Panel, key: str, col: str) -> str | None:
         f"'{key}': column '{col}' must be numeric; {panel.unit} {show(row[panel.unit])}, "
         f"{panel.time} {row[panel.time]} holds {show(row[col])}"
         + (f" ({int(bad.sum())} such cells)" if bad.sum() > 1 else "")
+        + hint
     )
 
 

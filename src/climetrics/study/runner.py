@@ -1,8 +1,9 @@
 """Run a configured study: load and prepare the panel, run each section, write the outputs.
 
 A failed section is reported in the report (and in ``manifest.json``) and the run continues
-with the others. Outputs are written atomically (temporary file + rename) into the output
-directory; input files are only ever read.
+with the others. Outputs are staged and moved into the output directory only when the run
+finished (:mod:`.output`: ownership marker, safe file names, removal of the previous run's
+outputs); input files are only ever read.
 """
 
 from __future__ import annotations
@@ -10,10 +11,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import pickle
 import platform
-import tempfile
 import time
 import traceback
 import warnings
@@ -29,26 +28,11 @@ from ..errors import ConfigError, EstimationError, PanelError
 from ..panel import Panel
 from ..report.html import Section, render_report
 from .config import StudyConfig, check_against_data, load_config
+from .output import OutputFolder, atomic_write
 
 # warnings that concern library internals, not the user's data or model
 _LIBRARY_NOISE = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
 _PACKAGES = ("numpy", "pandas", "scipy", "pyfixest", "statsmodels", "matplotlib")
-
-
-def atomic_write(path: Path, data: str | bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = "wb" if isinstance(data, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(
-            fd, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8"})
-        ) as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _versions() -> dict[str, str]:
@@ -175,7 +159,8 @@ class Study:
         else:
             path = cfg.data_path()
             panel = Panel.from_file(
-                path, d["unit"], d["time"], sheet=d["sheet"], columns=d["columns"]
+                path, d["unit"], d["time"], sheet=d["sheet"], columns=d["columns"],
+                na_values=d["na_values"],
             )
             self.data_note = f"Data: {path.name} ({len(panel)} rows)."
         self.data_hash = frame_hash(panel.df)
@@ -190,7 +175,7 @@ class Study:
         self.warnings += found
         if cached is not None:
             for old in cached.parent.glob("prepared-*.pkl"):
-                old.unlink()
+                old.unlink(missing_ok=True)
             state = {
                 "panel": panel,
                 "raw_columns": raw_columns,
@@ -226,6 +211,20 @@ class Study:
         return hashlib.sha256(
             json.dumps(payload, sort_keys=True, default=str).encode()
         ).hexdigest()[:20]
+
+    def input_files(self) -> list[Path]:
+        """Every file the study reads: the config, the data, policy and concurrent-policy
+        calendars, spatial weights and the measurement steps' files. They are protected:
+        climetrics refuses an output folder that contains one of them."""
+        from . import measures
+
+        cfg, base = self.config, self.config.base_dir
+        files = [cfg.path, cfg.data_path(), *measures.input_files(cfg["prepare"], base)]
+        files += [base / pol["calendar"] for pol in cfg["prepare"]["policies"] if pol["calendar"]]
+        files += [base / c for c in cfg["robustness"]["concurrent_calendars"].values()]
+        if cfg["spatial"]["weights_file"]:
+            files.append(base / cfg["spatial"]["weights_file"])
+        return [Path(f).resolve() for f in files if f is not None]
 
     def prepare(self, panel: Panel) -> Panel:
         """Apply the [prepare] steps in a fixed, documented order:
@@ -324,27 +323,31 @@ class Study:
         log: Callable[[str], None] = print,
         cache: bool = True,
         progress: Callable[[int, int, str], None] | None = None,
+        force: bool = False,
     ) -> RunResult:
         """Run every enabled section and write report.html, tables/, figures/ and manifest.json.
 
         With ``cache`` a section whose inputs are unchanged since the last run into the same output
         directory is reused from ``out_dir/.cache`` (see :meth:`_cache_key`); failed sections are
-        never cached. The prepared panel is cached there too (see :meth:`load_panel`). ``progress(done, total, title)`` is called before each section and once
-        at the end (the CLI draws a progress bar with it)."""
+        never cached. The prepared panel is cached there too (see :meth:`load_panel`).
+        ``progress(done, total, title)`` is called before each section and once at the end (the
+        CLI draws a progress bar with it).
+
+        The output folder follows :class:`.output.OutputFolder`: a non-empty folder that
+        climetrics did not create is refused unless ``force``, as is one holding an input file;
+        outputs are staged and moved into place at the end, replacing the previous run's."""
         from ..report.figures import save
         from .sections import SECTIONS, Context
 
         cfg = self.config
         out = Path(out_dir) if out_dir is not None else (cfg.base_dir / cfg["study"]["output"])
-        out = out.resolve()
         src = cfg.data_path()
-        if src is not None and (src == out or out in src.parents):
-            raise ConfigError(
-                f"output directory {out} contains the input data {src}; choose another 'study.output'"
-            )
+        folder = OutputFolder(out, force=force, protected=self.input_files())
+        folder.claim()
+        out = folder.path
         t0 = time.perf_counter()
         log(f"climetrics: loading data ({src or 'simulated'})")
-        panel = self.load_panel(out / ".cache" if cache else None)
+        panel = self.load_panel(folder.cache_dir if cache else None)
         if self.prepared_from_cache:
             log("  (data and [prepare] unchanged: prepared panel reused from the cache)")
         for w in self.warnings:
@@ -365,6 +368,7 @@ class Study:
         n_table = n_fig = 0
         reused: list[str] = []
         enabled = [spec for spec in SECTIONS if spec.enabled(cfg.values)]
+        stage = folder.staging()
         for i, spec in enumerate(enabled):
             if progress:
                 progress(i, len(enabled), spec.title)
@@ -384,7 +388,7 @@ class Study:
                         got.section.paragraphs += [f"Note: {m}" for m in _user_warnings(caught)]
                     if cache:
                         for old in cached.parent.glob(f"{spec.key}-*.pkl"):
-                            old.unlink()
+                            old.unlink(missing_ok=True)
                         atomic_write(cached, pickle.dumps(got))
             except Exception as err:  # a failed section is reported, the run goes on
                 msg = f"{type(err).__name__}: {err}"
@@ -401,18 +405,20 @@ class Study:
                 table.title = (
                     f"Table {n_table}. {table.title}" if table.title else f"Table {n_table}"
                 )
-                atomic_write(out / "tables" / f"{name}.md", table.to_markdown() + "\n")
-                atomic_write(out / "tables" / f"{name}.html", table.to_html() + "\n")
-                atomic_write(out / "tables" / f"{name}.tex", table.to_latex() + "\n")
-                atomic_write(out / "tables" / f"{name}.csv", table.to_frame().to_csv(index=False))
+                stem = stage.stem("tables", name)  # a safe, unique file name (output.slug)
+                stage.write(f"{stem}.md", table.to_markdown() + "\n")
+                stage.write(f"{stem}.html", table.to_html() + "\n")
+                stage.write(f"{stem}.tex", table.to_latex() + "\n")
+                stage.write(f"{stem}.csv", table.to_csv())
                 for ext, writer in (("xlsx", table.to_xlsx), ("docx", table.to_docx)):
-                    atomic_write(out / "tables" / f"{name}.{ext}", _to_bytes(writer))
+                    stage.write(f"{stem}.{ext}", _to_bytes(writer))
             for (name, fig), shown in zip(got.figures.items(), got.section.figures, strict=True):
                 n_fig += 1
                 shown.caption = f"Figure {n_fig}. {shown.caption}"
-                atomic_write(out / "figures" / f"{name}.png", shown.png)
-                atomic_write(out / "figures" / f"{name}.svg", save(fig, "svg", close=False))
-                atomic_write(out / "figures" / f"{name}.pdf", save(fig, "pdf"))
+                stem = stage.stem("figures", name)
+                stage.write(f"{stem}.png", shown.png)
+                stage.write(f"{stem}.svg", save(fig, "svg", close=False))
+                stage.write(f"{stem}.pdf", save(fig, "pdf"))
             if got.results:
                 results[spec.key] = got.results
             if got.summary:
@@ -423,8 +429,8 @@ class Study:
         meta = [
             f"climetrics {_versions()['climetrics']} · {time.strftime('%Y-%m-%d %H:%M')} · seed {cfg['study']['seed']}"
         ]
-        atomic_write(
-            out / "report.html",
+        stage.write(
+            "report.html",
             render_report(
                 title,
                 sections,
@@ -454,17 +460,14 @@ class Study:
             "timings_s": timings,
             "reused_from_cache": reused,
             "results": {k: [r.to_dict() for r in v] for k, v in results.items()},
-            "files": sorted(
-                str(p.relative_to(out))
-                for p in out.rglob("*")
-                if p.is_file() and p.name != "manifest.json" and ".cache" not in p.parts
-            ),
+            "files": sorted(stage.files),
             "wall_time_s": round(time.perf_counter() - t0, 3),
         }
-        atomic_write(
-            out / "manifest.json",
+        stage.write(
+            "manifest.json",
             json.dumps(manifest, indent=2, ensure_ascii=False, default=_json_default),
         )
+        stage.commit()
         log(f"climetrics: wrote {out / 'report.html'} ({manifest['wall_time_s']:.1f} s)")
         return RunResult(out_dir=out, sections=sections, results=results, manifest=manifest)
 

@@ -179,6 +179,11 @@ def _fit_one(
 ) -> EstimationResult:
     if engine not in _ENGINES:
         raise ValueError(f"engine must be one of {_ENGINES}, got {engine!r}")
+    if weights is not None and not isinstance(weights, str):
+        raise PanelError(
+            f"weights must name a column of the panel, got a {type(weights).__name__}; add the "
+            "values first (panel.assign(w=values)) and pass weights='w'"
+        )
     if weights and wild is not None:
         raise EstimationError(
             "the wild cluster bootstrap is not available with regression weights; use "
@@ -221,6 +226,11 @@ def _fit_one(
                 f"{show(df[panel.unit].iloc[i])} in {show(df[panel.time].iloc[i])} has "
                 f"{show(df[weights].iloc[i])}"
             )
+    if df[y].nunique() < 2:
+        raise EstimationError(
+            f"outcome '{y}' takes the single value {df[y].iloc[0]:g} in every row used "
+            f"({len(df)} rows); there is no variation to explain"
+        )
     info = {}
     for t in treat:
         info = _check_treatment(df, t, panel.unit, panel.time) or info
@@ -229,6 +239,13 @@ def _fit_one(
         fit = _within_fit(df, y, treat, controls, fe, cluster, vcov, ssc, weights)
     else:
         fit = _pyfixest_fit(df, y, treat, controls, fe, cluster, vcov, ssc, weights)
+    perfect = [t for t, se in zip(fit.names, fit.se, strict=True) if t in treat and not se > 0]
+    if perfect:
+        raise EstimationError(
+            f"the standard error of '{perfect[0]}' is {fit.se[fit.names.index(perfect[0])]:g}: "
+            f"'{y}' is fitted exactly by the regressors and fixed effects (a perfect fit), so no "
+            "test is possible"
+        )
     regs = treat + fit.controls
     meta = {
         "treat": treat,

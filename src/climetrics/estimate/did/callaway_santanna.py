@@ -36,6 +36,7 @@ chunked over draws on the replicate engine (:mod:`climetrics.core.replicate`).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -293,6 +294,27 @@ def _controls(cohort: np.ndarray, g: float, threshold: float, control: str) -> n
     return never | ((cohort > threshold) & (cohort != g))
 
 
+def _thin_inference_notes(des: _Design, cohorts: np.ndarray, unit: str, cluster: str) -> list[str]:
+    """Warnings (also returned as notes) for what the ATT(g,t) table would otherwise hide: a
+    cohort left with no unit, hence no ATT(g,t) cell; a single treated unit; a single cluster
+    (then every standard error is NaN, see :func:`analytic_se`)."""
+    out = []
+    empty = [f"{g:g}" for g in cohorts if not (des.cohort == g).any()]
+    if empty:
+        out.append(f"cohort(s) {', '.join(empty)} get no ATT(g,t) cell: all their {unit} units "
+                   "were dropped (missing periods or values)")
+    treated = np.isfinite(des.cohort)
+    if treated.sum() == 1:
+        out.append(f"only one treated {unit} ({show(des.units[treated][0])}): every ATT(g,t) rests "
+                   "on that unit alone and its standard error is unreliable (Conley & Taber 2011)")
+    if len(np.unique(des.cluster)) < 2:
+        out.append(f"all units are in one cluster of '{cluster}': standard errors cannot be "
+                   "estimated and are reported as missing")
+    for msg in out:
+        warnings.warn(msg, UserWarning, stacklevel=3)
+    return [m[0].upper() + m[1:] + "." for m in out]
+
+
 def _estimate_cells(des: _Design, plan, control: str, method: str, anticipation: int,
                     names: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """ATT(g,t), the n x cells influence-function matrix and notes.
@@ -474,6 +496,7 @@ def callaway_santanna(
         )
     des = _wide(panel, y, covs, cohort, cluster)
     notes += des.notes
+    notes += _thin_inference_notes(des, treated_cohorts, panel.unit, cluster or panel.unit)
     present = np.array([g for g in treated_cohorts if (des.cohort == g).any()])
     estimable, thin = _thin_cohorts(des, present, panel.unit)
     notes += thin

@@ -32,9 +32,17 @@ _LEVEL_NAMES = {"dynamic": "event time", "group": "cohort", "calendar": "period"
 # ---------------------------------------------------------------------- inference
 def analytic_se(psi: np.ndarray, cluster: np.ndarray) -> np.ndarray:
     """``sqrt(sum_c S_c^2) / n`` per column, S_c the within-cluster sum of the influence
-    function; with one unit per cluster this is ``sqrt(mean(psi^2) / n)`` (R ``did``)."""
-    s = cluster_sums(psi, cluster_codes(cluster)[0])
-    return np.sqrt((s**2).sum(0)) / psi.shape[0]
+    function; with one unit per cluster this is ``sqrt(mean(psi^2) / n)`` (R ``did``).
+
+    With a single cluster the influence functions sum to zero and this would be 0; a standard
+    error of 0 (one cluster, or no variation) is reported as NaN, so no p-value or star is
+    printed for an effect whose uncertainty cannot be estimated."""
+    codes, n_clusters = cluster_codes(cluster)
+    s = cluster_sums(psi, codes)
+    se = np.sqrt((s**2).sum(0)) / psi.shape[0]
+    if n_clusters < 2:
+        return np.full(se.shape, np.nan)
+    return np.where(se > 0, se, np.nan)
 
 
 def multiplier_weights(n_clusters: int, seed: int, draws: np.ndarray, kind: str) -> np.ndarray:

@@ -52,7 +52,7 @@ def unit_cohorts(panel: Panel, group: str) -> pd.Series:
     ------
     EstimationError
         If the column varies within a unit (the unit and its values are named) or holds a
-        negative value.
+        negative or non-integer value.
     """
     panel.require([group], context="staggered DID (adoption = first-treatment period)")
     g = pd.to_numeric(panel.df[group]).astype(float)
@@ -72,6 +72,13 @@ def unit_cohorts(panel: Panel, group: str) -> pd.Series:
         raise EstimationError(
             f"adoption column '{group}' must hold first-treatment periods (0 or missing = never "
             f"treated); {panel.unit} {show(units.iloc[i])} has {g.iloc[i]:g}"
+        )
+    frac = (g.notna() & (g % 1 != 0)).to_numpy()
+    if frac.any():
+        i = int(np.argmax(frac))
+        raise EstimationError(
+            f"group column '{group}' must hold whole first-treatment periods (e.g. 2015); "
+            f"{panel.unit} {show(units.iloc[i])} has {g.iloc[i]:g}"
         )
     first = g.groupby(units, sort=True).first()
     return first.where(first.notna() & (first != 0), NEVER)

@@ -61,7 +61,7 @@ from scipy import sparse
 from ...core.results import EstimationResult
 from ...errors import EstimationError, PanelError, show
 from .logdet import LogDet
-from .weights import SpatialWeights
+from .weights import SpatialWeights, require_weights
 
 MODELS = ("sar", "sdm", "sem")
 EFFECTS = {
@@ -115,6 +115,7 @@ def _lag(w: SpatialWeights, a: np.ndarray) -> np.ndarray:
 
 def panel_arrays(panel, y: str, x: Sequence[str], w: SpatialWeights, allow_islands: bool) -> _Data:
     """Check the panel (balanced, complete) and W (covers the units, row-standardised)."""
+    require_weights(w, "spatial_panel")
     panel.require([y, *x], context="the spatial panel model")
     bal = panel.balance()
     if not bal.balanced:

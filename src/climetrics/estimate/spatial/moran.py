@@ -36,7 +36,7 @@ from scipy import stats
 from ...core.results import Result, jsonable, tidy_frame
 from ...errors import EstimationError, PanelError
 from ...report.tables import Table, fmt
-from .weights import SpatialWeights
+from .weights import SpatialWeights, require_weights
 
 PERMUTATION_BLOCK = 100
 _CHUNK_ELEMENTS = 4_000_000  # floats per vectorised step (chunk sizes and local unit steps)
@@ -120,6 +120,7 @@ class MoranResult(Result):
 
 def _values(values, w: SpatialWeights, what: str) -> np.ndarray:
     """Values in ``w.ids`` order (a Series is aligned by id); errors name the unit at fault."""
+    require_weights(w, what)
     if isinstance(values, pd.Series):
         missing = w.ids.difference(values.index)
         if len(missing):

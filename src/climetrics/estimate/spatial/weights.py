@@ -99,11 +99,13 @@ class SpatialWeights:
         m = sparse.csr_array(sparse.diags_array(scale) @ self.matrix)
         return SpatialWeights(self.ids, m, self.kind, row_standardized=True)
 
-    def aligned(self, ids) -> SpatialWeights:
-        """Reorder (and subset) to ``ids``; error naming units the weights do not cover.
+    def aligned(self, ids, *, drop_extra: bool = False) -> SpatialWeights:
+        """Reorder to ``ids``; error naming units the weights do not cover.
 
-        Subsetting drops neighbours outside ``ids``; a row-standardised matrix is re-standardised so
-        rows still sum to one over the units kept.
+        Units of the weights absent from ``ids`` (e.g. a province missing from the panel) are an
+        error naming them, because dropping them changes the neighbour structure of the units
+        kept; with ``drop_extra=True`` they are dropped knowingly: their links go, and a
+        row-standardised matrix is re-standardised so rows still sum to one over the units kept.
         """
         ids = pd.Index(ids)
         missing = ids.difference(self.ids)
@@ -112,6 +114,14 @@ class SpatialWeights:
             raise EstimationError(
                 f"Spatial weights have no row for {len(missing)} panel unit(s): {shown}. "
                 "Build W for the same units (ids must match the panel's unit column)."
+            )
+        extra = self.ids.difference(ids)
+        if len(extra) and not drop_extra:
+            shown = ", ".join(map(repr, list(extra[:5])))
+            raise EstimationError(
+                f"Spatial weights list {len(extra)} unit(s) absent from the panel: {shown}. "
+                "Dropping them would change their neighbours' weights; build W for the panel's "
+                "units, or pass w.aligned(panel.units, drop_extra=True) to drop them knowingly."
             )
         if ids.equals(self.ids):
             return self
@@ -159,6 +169,16 @@ def coordinates(
             "lat": units["lat"].reindex(codes).to_numpy(),
         }
     )
+
+
+def require_weights(w: object, where: str) -> None:
+    """Raise EstimationError unless ``w`` is a :class:`SpatialWeights` (a bare matrix has no
+    unit ids, so its rows could not be matched to the panel's units)."""
+    if not isinstance(w, SpatialWeights):
+        raise EstimationError(
+            f"{where} needs spatial weights as a SpatialWeights (ids + matrix), got "
+            f"{type(w).__name__}; wrap a matrix with SpatialWeights.from_matrix(matrix, ids)"
+        )
 
 
 # ---------------------------------------------------------------------------- constructors
