@@ -8,7 +8,7 @@ import pytest
 import climetrics as cm
 from climetrics.cli import main
 from climetrics.errors import PanelError
-from climetrics.study.scaffold import detect_roles
+from climetrics.study.scaffold import detect_roles, scaffold
 
 
 @pytest.fixture()
@@ -60,7 +60,6 @@ def test_commented_step_examples_are_valid_config(data):
     import tomllib
 
     from climetrics.study.config import parse_config
-    from climetrics.study.scaffold import scaffold
 
     text = scaffold(data)
     start, end = text.index("# Indicator steps"), text.index("[baseline]")
@@ -174,3 +173,21 @@ def test_init_then_run_has_no_failed_section(tmp_path, name, args):
     m = json.loads((out / "manifest.json").read_text())
     assert {"baseline", "event_study", "placebo", "robust_did", "psm"} <= set(m["sections"])
     assert set(m["sections"].values()) == {"ok"}, m["sections"]
+
+
+def test_group_flag_and_period_indicator_are_no_treatment(tmp_path):
+    """A 2x2 layout (mpdta's group flag 'treat' and a period indicator 'post' = year >= 2005, no
+    adoption column): each alone is collinear with a fixed effect, so none is proposed, the
+    config says to add their product, and --treatment post is refused naming the year FE."""
+    df = pd.read_csv(DATA / "mpdta.csv").drop(columns="first.treat")
+    df["post"] = (df.year >= 2005).astype(int)
+    g = detect_roles(df)
+    assert g.treatment is None and g.group_flags == ["treat"] and g.time_flags == ["post"]
+    path = tmp_path / "two.csv"
+    df.to_csv(path, index=False)
+    assert "Add their product (treat x post" in " ".join(scaffold(path).replace("\n# ", " ").split())
+    with pytest.raises(PanelError, match="collinear with the year fixed effects"):
+        detect_roles(df, treatment="post")
+    df["did"] = df.treat * df.post
+    g = detect_roles(df)
+    assert (g.treatment, g.treatment_kind, g.window) == ("did", "dummy", (-2, 2))  # one cohort: 2005 in 2003-2007

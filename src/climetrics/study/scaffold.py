@@ -232,10 +232,10 @@ def detect_roles(df: pd.DataFrame, *, outcome: str | None = None, treatment: str
     numeric = [c for c in df.columns if c not in (unit, time) and pd.api.types.is_numeric_dtype(df[c])
                and not _row_number(df[c])]
     binary = [c for c in numeric if set(df[c].dropna().unique()) <= {0, 1} and df[c].nunique() == 2]
-    switching = sorted((c for c in binary if _switches_on(df, c, unit, time)),
-                       key=lambda c: _hint_rank(str(c), _TREAT_HINTS))
     g.group_flags = [c for c in binary if not _varies_within(df, c, unit)]
     g.time_flags = [c for c in binary if not _varies_within(df, c, time) and c not in g.group_flags]
+    switching = sorted((c for c in binary if c not in g.time_flags and _switches_on(df, c, unit, time)),
+                       key=lambda c: _hint_rank(str(c), _TREAT_HINTS))
     timing = [c for c in numeric if c not in binary and _timing_like(df, c, unit, time)]
     adoptions = sorted((c for c in timing if _adoption_like(df, c, unit, time)),
                        key=lambda c: _hint_rank(str(c), _ADOPTION_HINTS))
@@ -261,6 +261,12 @@ def detect_roles(df: pd.DataFrame, *, outcome: str | None = None, treatment: str
                 f"--treatment '{treatment}' is constant within every {unit} (a group flag): it is collinear "
                 f"with the {unit} fixed effects. Give a 0/1 column that switches on at adoption, or "
                 f"--adoption with each {unit}'s first treated {time}")
+        if treatment in g.time_flags:
+            raise PanelError(
+                f"--treatment '{treatment}' is the same for every {unit} in each {time} (a period indicator): "
+                f"it is collinear with the {time} fixed effects. The DID dummy is 1 for treated {unit}s in "
+                "treated periods only" + (f", e.g. {g.group_flags[0]} x {treatment} as a column of the data"
+                                          if g.group_flags else ""))
         if treatment in binary:
             g.treatment_kind = "dummy"
             d = df[treatment]
@@ -374,9 +380,12 @@ def scaffold(data_path: Path, *, config_dir: Path | None = None, config_name: st
         if g.group_flags:
             flags += (f" {_names(g.group_flags)} is 0/1 and constant within every {g.unit}: a group flag, "
                       f"collinear with the {g.unit} fixed effects, so no treatment.")
-            if g.time_flags:
-                flags += (f" With the period indicator {_names(g.time_flags)}, add a column = flag x "
-                          "indicator (1 for treated units after adoption) to the data and name it here.")
+        if g.time_flags:
+            flags += (f" {_names(g.time_flags)} is 0/1 and the same for every {g.unit} in each {g.time}: a "
+                      f"period indicator, collinear with the {g.time} fixed effects.")
+        if g.group_flags and g.time_flags:
+            flags += (f" Add their product ({g.group_flags[0]} x {g.time_flags[0]}: 1 for treated {g.unit}s "
+                      "after adoption) to the data as the DID dummy.")
         treat_lines = _comment(
             "NO TREATMENT FOUND: no 0/1 column switches on within units and no column holds adoption "
             f"years.{flags} Rerun `climetrics init {data_path.name} --force --treatment COLUMN` (a 0/1 DID "
