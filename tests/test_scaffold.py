@@ -88,6 +88,11 @@ def test_mpdta_roles_come_from_the_data():
         detect_roles(pd.read_csv(DATA / "mpdta.csv"), treatment="treat")
     with pytest.raises(PanelError, match="did you mean 'lemp'"):
         detect_roles(pd.read_csv(DATA / "mpdta.csv"), outcome="lem")
+    with pytest.raises(PanelError, match="--adoption first.treat"):
+        detect_roles(pd.read_csv(DATA / "mpdta.csv"), treatment="first.treat")
+    for role in ("treatment", "outcome"):
+        with pytest.raises(PanelError, match=f"--{role} 'lpop' is constant within every countyreal"):
+            detect_roles(pd.read_csv(DATA / "mpdta.csv"), **{role: "lpop"})
 
 
 def test_castle_roles_and_window_from_event_time_support():

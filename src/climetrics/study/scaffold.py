@@ -267,6 +267,12 @@ def detect_roles(df: pd.DataFrame, *, outcome: str | None = None, treatment: str
                 f"it is collinear with the {time} fixed effects. The DID dummy is 1 for treated {unit}s in "
                 "treated periods only" + (f", e.g. {g.group_flags[0]} x {treatment} as a column of the data"
                                           if g.group_flags else ""))
+        if treatment in timing:
+            raise PanelError(f"--treatment '{treatment}' holds years or event times, not a treatment intensity; "
+                             f"give it as --adoption {treatment} (each {unit}'s first treated {time}, 0 = never)")
+        if treatment in g.unit_constant:
+            raise PanelError(f"--treatment '{treatment}' is constant within every {unit}: it is collinear with "
+                             f"the {unit} fixed effects")
         if treatment in binary:
             g.treatment_kind = "dummy"
             d = df[treatment]
@@ -296,6 +302,9 @@ def detect_roles(df: pd.DataFrame, *, outcome: str | None = None, treatment: str
         g.outcome = _column(df, outcome, "outcome")
         if outcome in (g.treatment, g.adoption):
             raise PanelError(f"--outcome '{outcome}' is also the treatment; choose another column")
+        if not _varies_within(df, outcome, unit):
+            raise PanelError(f"--outcome '{outcome}' is constant within every {unit}: the {unit} fixed effects "
+                             "absorb it, so no effect on it can be estimated")
     else:
         ranked = sorted((c for c in cont if c != g.treatment), key=lambda c: (
             not _outcome_like(str(c)), _core(str(c), names) == str(c).lower(),
@@ -420,7 +429,7 @@ def scaffold(data_path: Path, *, config_dir: Path | None = None, config_name: st
         es = (f"window = [{g.window[0]}, {g.window[1]}]   # event times observed for treated {g.unit}s in "
               f"the data; the ends also collect event times beyond them (bin_endpoints)")
     placebo = 'kinds = ["space"]\nn_draws = 500' if did else _disabled(why_not_did)
-    robust_did = "" if did else _disabled(why_not_did)
+    robust_did = "enabled = true" if did else _disabled(why_not_did)
     if not did:
         psm = _disabled(why_not_did)
     elif g.controls:
