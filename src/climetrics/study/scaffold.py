@@ -146,9 +146,11 @@ def _id_like(s: pd.Series) -> bool:
 
 
 def _row_number(s: pd.Series) -> bool:
-    """A row counter (R's ``rownames``): distinct consecutive integers."""
-    v = pd.to_numeric(s, errors="coerce")
-    return bool(v.notna().all() and v.is_unique and (np.diff(np.sort(v.to_numpy())) == 1).all())
+    """A row counter (R's ``rownames``): integers counting up by one from the first row."""
+    if not pd.api.types.is_integer_dtype(s):
+        return False
+    v = s.to_numpy()
+    return bool((v == v[0] + np.arange(len(v))).all())
 
 
 def _varies_within(df: pd.DataFrame, col: str, by: str) -> bool:
@@ -239,10 +241,11 @@ def detect_roles(df: pd.DataFrame, *, outcome: str | None = None, treatment: str
     timing = [c for c in numeric if c not in binary and _timing_like(df, c, unit, time)]
     adoptions = sorted((c for c in timing if _adoption_like(df, c, unit, time)),
                        key=lambda c: _hint_rank(str(c), _ADOPTION_HINTS))
-    cont = [c for c in numeric if c not in binary and c not in units and c not in timing]
-    cont = [c for c in cont if df[c].nunique() > 1]
-    g.unit_constant = [c for c in cont if not _varies_within(df, c, unit)]
-    cont = [c for c in cont if c not in g.unit_constant and not _unit_specific(df, c, unit)]
+    # event time moving with the calendar stays in `cont` as a last-resort outcome, never a control
+    cont = [c for c in numeric if c not in binary and c not in units and c not in adoptions
+            and df[c].nunique() > 1]
+    g.unit_constant = [c for c in cont if c not in timing and not _varies_within(df, c, unit)]
+    cont = [c for c in cont if _varies_within(df, c, unit) and not _unit_specific(df, c, unit)]
 
     # treatment
     d: pd.Series | None = None
@@ -264,7 +267,7 @@ def detect_roles(df: pd.DataFrame, *, outcome: str | None = None, treatment: str
         if treatment in g.time_flags:
             raise PanelError(
                 f"--treatment '{treatment}' is the same for every {unit} in each {time} (a period indicator): "
-                f"it is collinear with the {time} fixed effects. The DID dummy is 1 for treated {unit}s in "
+                f"it is collinear with the {time} fixed effects. The DID dummy is 1 for treated units ({unit}) in "
                 "treated periods only" + (f", e.g. {g.group_flags[0]} x {treatment} as a column of the data"
                                           if g.group_flags else ""))
         if treatment in timing:
@@ -277,7 +280,7 @@ def detect_roles(df: pd.DataFrame, *, outcome: str | None = None, treatment: str
             g.treatment_kind = "dummy"
             d = df[treatment]
             if treatment not in switching:
-                g.notes.append(f"'{treatment}' switches off again in some {unit}s: the event study and the "
+                g.notes.append(f"'{treatment}' switches off again in some units ({unit}): the event study and the "
                                "robust DID estimators date adoption at its first switch on")
         else:
             g.treatment_kind = "continuous"
@@ -285,7 +288,7 @@ def detect_roles(df: pd.DataFrame, *, outcome: str | None = None, treatment: str
         g.treatment, g.treatment_kind = switching[0], "dummy"
         hinted = [c for c in switching if _hint_rank(str(c), _TREAT_HINTS) < 2 * len(_TREAT_HINTS)]
         d = df[g.treatment]
-        g.notes.append(f"'{g.treatment}' is 0/1 and switches on within {unit}s, never back: a staggered "
+        g.notes.append(f"'{g.treatment}' is 0/1 and switches on within units ({unit}), never back: a staggered "
                        "DID dummy" + (f" (other candidates: {', '.join(map(str, hinted[1:4]))})"
                                       if len(hinted) > 1 else ""))
     if g.treatment_kind in ("dummy", "continuous") and adoptions:
@@ -307,18 +310,18 @@ def detect_roles(df: pd.DataFrame, *, outcome: str | None = None, treatment: str
                              "absorb it, so no effect on it can be estimated")
     else:
         ranked = sorted((c for c in cont if c != g.treatment), key=lambda c: (
-            not _outcome_like(str(c)), _core(str(c), names) == str(c).lower(),
+            c in timing, not _outcome_like(str(c)), _core(str(c), names) == str(c).lower(),
             _hint_rank(re.sub(r"^(ln|log)_?", "", str(c).lower()), _OUTCOME_HINTS),
             not str(c).lower().startswith("ln")))
         if not ranked:
-            raise PanelError(f"no numeric column varies within {unit}s, so no outcome can be proposed; "
+            raise PanelError(f"no numeric column varies within units ({unit}), so no outcome can be proposed; "
                              "pass --outcome COLUMN")
         g.outcome, g.outcome_alternatives = ranked[0], ranked[1:4]
 
     # controls: the outcome's family (other carbon outcomes, its level or log twin) and the
     # treatment's twin are no controls; of a level and its log only the log is kept
     roles = {_core(str(c), names) for c in (g.outcome, g.treatment) if c is not None}
-    pool = [c for c in cont if c not in (g.outcome, g.treatment) and _core(str(c), names) not in roles
+    pool = [c for c in cont if c not in (g.outcome, g.treatment, *timing) and _core(str(c), names) not in roles
             and not (_outcome_like(str(g.outcome)) and _outcome_like(str(c)))]
     logged = {_core(str(c), names) for c in pool if _core(str(c), names) != str(c).lower()}
     pool = [c for c in pool if str(c).lower() not in logged]
@@ -383,7 +386,7 @@ def scaffold(data_path: Path, *, config_dir: Path | None = None, config_name: st
         out_line = f"outcome = {_q(g.outcome)}   # given with --outcome"
     else:
         alt = f"; other candidates: {_names(g.outcome_alternatives)}" if g.outcome_alternatives else ""
-        out_line = f"outcome = {_q(g.outcome)}   # guessed: numeric and varies within {g.unit}s{alt}"
+        out_line = f"outcome = {_q(g.outcome)}   # guessed: numeric and varies within units{alt}"
     if g.treatment is None:
         flags = ""
         if g.group_flags:
@@ -393,7 +396,7 @@ def scaffold(data_path: Path, *, config_dir: Path | None = None, config_name: st
             flags += (f" {_names(g.time_flags)} is 0/1 and the same for every {g.unit} in each {g.time}: a "
                       f"period indicator, collinear with the {g.time} fixed effects.")
         if g.group_flags and g.time_flags:
-            flags += (f" Add their product ({g.group_flags[0]} x {g.time_flags[0]}: 1 for treated {g.unit}s "
+            flags += (f" Add their product ({g.group_flags[0]} x {g.time_flags[0]}: 1 for treated units "
                       "after adoption) to the data as the DID dummy.")
         treat_lines = _comment(
             "NO TREATMENT FOUND: no 0/1 column switches on within units and no column holds adoption "
@@ -406,7 +409,7 @@ def scaffold(data_path: Path, *, config_dir: Path | None = None, config_name: st
         treat_lines = f"treatment = {_q(g.treatment)}   # {src}: {how}"
     excluded = [c for c in (g.outcome, g.treatment, g.adoption) if c]
     ctrl = ", ".join(_q(c) for c in g.controls)
-    ctrl_note = (f"numeric, varying within {g.unit}s; never the outcome, treatment or adoption timing"
+    ctrl_note = ("numeric, varying within units; never the outcome, treatment or adoption timing"
                  + (f"; also candidates: {_names(g.more_controls[:8])}" if g.more_controls else ""))
     notes = "\n".join(_comment(n) for n in g.notes)
     if g.treatment_kind == "adoption":
@@ -423,10 +426,10 @@ def scaffold(data_path: Path, *, config_dir: Path | None = None, config_name: st
     if not did:
         es = _disabled(why_not_did)
     elif g.window is None:
-        es = _disabled(f"treated {g.unit}s are never observed two or more {g.time}s before adoption, "
+        es = _disabled("treated units are never observed two or more periods before adoption, "
                        "so no pre-trend can be tested")
     else:
-        es = (f"window = [{g.window[0]}, {g.window[1]}]   # event times observed for treated {g.unit}s in "
+        es = (f"window = [{g.window[0]}, {g.window[1]}]   # event times observed for treated units in "
               f"the data; the ends also collect event times beyond them (bin_endpoints)")
     placebo = 'kinds = ["space"]\nn_draws = 500' if did else _disabled(why_not_did)
     robust_did = "enabled = true" if did else _disabled(why_not_did)
@@ -445,11 +448,11 @@ def scaffold(data_path: Path, *, config_dir: Path | None = None, config_name: st
     else:
         spatial = _comment(
             f"Spatial models, maps and the bundled concurrent policies need Chinese cities or provinces; "
-            f"these {g.unit}s are not matched by them. For a spatial model give your own neighbour pairs:") + \
+            f"these units ({g.unit}) are not matched by them. For a spatial model give your own neighbour pairs:") + \
             "\n# [spatial]\n# enabled = true\n# weights = [\"file\"]\n# weights_file = \"neighbours.csv\"   " \
             "# columns unit, neighbor[, weight]\n"
     return (f"""# climetrics study generated by `climetrics init` from {data_path.name}
-# ({len(df)} rows, {n_units} {g.unit}s, {years[0]}-{years[1]}). Every role below is a guess from the data:
+# ({len(df)} rows, {n_units} units '{g.unit}', {years[0]}-{years[1]}). Every role below is a guess from the data:
 # check it, then
 #   climetrics check {config_name}   # validates every key and column, shows the panel's balance
 #   climetrics run {config_name}     # estimates every enabled section and writes the report
@@ -473,7 +476,7 @@ time = {_q(g.time)}   # detected{alt_t}
 controls = [{ctrl}]   # {ctrl_note}
 # cluster = "{g.unit}"   # default: the unit column
 # not controls: {_names(excluded)} (roles above)"""
-            + (f"; {_names(g.unit_constant)} (constant within {g.unit}s: absorbed by the fixed effects)"
+            + (f"; {_names(g.unit_constant)} (constant within units: absorbed by the fixed effects)"
                if g.unit_constant else "") + "\n\n"
             + LABELS.format(outcome=g.outcome) + policies + STEPS + f"""
 [baseline]
