@@ -72,7 +72,8 @@ def _check(config: Path) -> int:
     return 0
 
 
-def _init(data: Path, out: Path | None, force: bool) -> int:
+def _init(data: Path, out: Path | None, force: bool, *, outcome: str | None = None,
+          treatment: str | None = None, adoption: str | None = None) -> int:
     from .study.scaffold import scaffold
 
     target = out or data.with_suffix(".toml")
@@ -85,8 +86,13 @@ def _init(data: Path, out: Path | None, force: bool) -> int:
         return 2
     from .study.output import atomic_write
 
-    atomic_write(target, scaffold(data, config_dir=target.resolve().parent))
+    text = scaffold(data, config_dir=target.resolve().parent, config_name=str(target), outcome=outcome, treatment=treatment,
+                    adoption=adoption)
+    atomic_write(target, text)
     print(f"climetrics: wrote {target}; check the detected columns, then run `climetrics check {target}`")
+    if "\n# treatment = " in text:
+        print("climetrics: no treatment column found (no 0/1 column switching on within units, no "
+              "adoption-year column); pass --treatment COLUMN or --adoption COLUMN", file=sys.stderr)
     return 0
 
 
@@ -115,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("data", type=Path)
     i.add_argument("-o", "--output", type=Path, help="config file to write (default: DATA with .toml)")
     i.add_argument("--force", action="store_true", help="overwrite an existing config")
+    i.add_argument("--outcome", help="outcome column (default: guessed from the data)")
+    how = i.add_mutually_exclusive_group()
+    how.add_argument("--treatment", help="treatment column: a 0/1 DID dummy or a continuous regressor")
+    how.add_argument("--adoption", metavar="COLUMN",
+                     help="column with each unit's first treated year (0/empty: never); builds the DID dummy")
     return p
 
 
@@ -128,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
             with using_backend(args.backend, scheduler=args.scheduler):
                 return _run(config, args.out, not args.no_cache, args.force)
         if args.command == "init":
-            return _init(args.data, args.output, args.force)
+            return _init(args.data, args.output, args.force, outcome=args.outcome, treatment=args.treatment,
+                         adoption=args.adoption)
         return _check(args.config)
     except ClimetricsError as err:
         print(f"climetrics: {err}", file=sys.stderr)
