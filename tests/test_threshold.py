@@ -207,7 +207,7 @@ def test_bootstrap_draw_is_the_statistic_of_its_resampled_panel():
     beta = np.linalg.lstsq(Xw, yw, rcond=None)[0]
     fit, res = Xw @ beta, (yw - Xw @ beta).reshape(25, 5)
     for j in (0, 5):
-        units = replicate_rng(11, j).integers(0, 25, size=(1, 25))[0]
+        units = replicate_rng(11, j).integers(0, 25, size=(3, 25))[0]
         star = p.assign(y=fit + res[units].ravel())
         again = threshold_regression(star, "y", "x", "w", threshold_var="q", n_draws=0)
         assert r.draws[j, 0] == pytest.approx(again.tests[0].statistic, rel=1e-9)
@@ -239,6 +239,9 @@ def test_result_protocol_and_lr_critical_value():
     fig = r.plot()
     assert len(fig.axes) == 1
     assert r.tests[0].distribution == "bootstrap"
+    untested = threshold_regression(_simulated(1.0, 2.0, n_units=30, n_t=5), "y", "x", "w", threshold_var="q",
+                                    n_draws=0)
+    assert "was not tested" in untested.reading() and math.isnan(untested.tests[0].p_value)
 
 
 def test_bad_input_is_reported():

@@ -238,7 +238,8 @@ def _sequential(search: _Search, r: np.ndarray, s0: float, m: int, *, keep_paths
 def _bootstrap_kernel(indices: np.ndarray, shared: dict[str, Any]) -> np.ndarray:
     """F statistics of bootstrap samples ``indices``: column h is ``F_{h+1}`` computed on a
     sample drawn under the null of ``h`` thresholds (Hansen's fixed-regressor bootstrap with
-    residuals resampled by unit)."""
+    residuals resampled by unit). Replicate j draws row h of a ``(3, n_units)`` array of unit
+    indices from its own stream, so ``F_1*`` does not depend on how many thresholds are fitted."""
     from ...core.replicate import replicate_rng
 
     search: _Search = shared["search"]
@@ -249,7 +250,7 @@ def _bootstrap_kernel(indices: np.ndarray, shared: dict[str, Any]) -> np.ndarray
     for h in range(m):
         fitted, resid = shared["fitted"][h], shared["resid"][h].reshape(n_units, n_t)
         draws = np.stack([
-            replicate_rng(shared["seed"], int(j)).integers(0, n_units, size=(m, n_units))[h]
+            replicate_rng(shared["seed"], int(j)).integers(0, n_units, size=(MAX_THRESHOLDS, n_units))[h]
             for j in indices
         ])
         E = resid[draws].reshape(len(indices), -1).T  # (n, B): unit-major like the data
@@ -367,6 +368,14 @@ class ThresholdResult(Result):
         q = self.threshold_var
         first = self.tests[0]
         pct = f"{100 * (1 - self.alpha):g}%"
+        if self.n_draws == 0:
+            where = "; ".join(
+                f"{q} = {r.estimate:.4g} ({pct} LR confidence set [{r.ci_low:.4g}, {r.ci_high:.4g}])"
+                for r in self.thresholds.itertuples()
+            )
+            return (f"Estimated threshold{'s' if len(self.thresholds) > 1 else ''}: {where}. Whether a threshold "
+                    "exists at all was not tested (n_draws=0: no bootstrap), so these estimates are not evidence "
+                    f"of a threshold effect of {x}.")
         if not first.reject:
             return (
                 f"No evidence of a threshold effect: the bootstrap F test of a linear model against a "
