@@ -5,6 +5,8 @@ agglomeration, downscaling and gap filling.
   and city energy use (seed 002);
 * :func:`entropy_index` -- entropy-weight composite index (seeds 000, 002);
 * :func:`location_quotient`, :func:`producer_service_agglomeration` -- specialisation (seed 002 eq. 6);
+* :func:`capital_stock`, :func:`deflate` -- perpetual-inventory capital stock (Hall & Jones 1999)
+  and real values by a rebased price index (seed 000's DEA inputs);
 * :func:`downscale` -- provincial totals to cities in proportion to a proxy (seed 000);
 * :func:`fill_trailing` -- trailing years completed by a time-series forecast, each cell flagged (seed 003);
 * :func:`digital_economy_value_added`, :func:`provincial_digital_economy` -- digital-economy value
@@ -29,6 +31,7 @@ LP per frontier, updating only the evaluated DMU's data between solves
 from __future__ import annotations
 
 from .agglomeration import location_quotient, producer_service_agglomeration
+from .capital import capital_stock, deflate
 from .carbon import city_co2, emission_factors, fossil_co2
 from .dea import FRONTIERS, DEADataWarning, bcc, ccr, radial_efficiency
 from .downscale import downscale
@@ -43,6 +46,7 @@ __all__ = [
     "FRONTIERS",
     "DEADataWarning",
     "bcc",
+    "capital_stock",
     "ccr",
     "city_co2",
     "downscale",
@@ -56,6 +60,7 @@ __all__ = [
     "provincial_digital_economy",
     "read_io_table",
     "ddf_efficiency",
+    "deflate",
     "default_weights",
     "global_malmquist_luenberger",
     "malmquist_luenberger",
