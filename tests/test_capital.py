@@ -122,3 +122,133 @@ def test_degenerate_growth_and_inputs_are_errors():
         deflate(_panel([1.0, 2.0], p=[1.0, 1.1]), "inv", "p", 1990)
     with pytest.raises(PanelError, match=r"deflator 'p' is missing or <= 0 at u 'a', t 2001"):
         deflate(_panel([1.0, 2.0], p=[1.0, -1.0]), "inv", "p", 2000)
+
+
+STUDY_STEPS = """
+[[prepare.nddf]]
+column = "tfcpi"
+inputs = ["kstock", "labour", "energy"]
+good = ["gdp_real"]
+bad = ["co2"]
+
+[[prepare.capital_stock]]
+column = "kstock"
+investment = "inv"
+delta = 0.096
+deflator = "p_inv"
+base_year = 2005
+
+[[prepare.capital_stock]]
+column = "kstock_given"
+investment = "inv"
+delta = 0.1
+initial = "k0"
+
+[[prepare.deflate]]
+columns = ["gdp"]
+deflator = "cpi"
+base_year = 2005
+"""
+
+
+def _study_frame():
+    rng = np.random.default_rng(11)
+    rows = [(f"c{i}", t) for i in range(6) for t in range(2003, 2013)]
+    df = pd.DataFrame(rows, columns=["city", "year"])
+    n = len(df)
+    df["inv"] = 20 * np.exp(0.1 * (df["year"] - 2003)) * rng.uniform(0.8, 1.2, n)
+    df["p_inv"] = 100 * 1.03 ** (df["year"] - 2003) * rng.uniform(0.98, 1.02, n)
+    df["cpi"] = 100 * 1.02 ** (df["year"] - 2003) * rng.uniform(0.98, 1.02, n)
+    df["k0"] = rng.uniform(50, 150, n)
+    for c in ("labour", "energy", "gdp", "co2"):
+        df[c] = rng.uniform(10, 100, n)
+    df["did"] = (df["year"] >= 2008) & (df["city"] < "c3")
+    df["y"] = rng.normal(size=n)
+    return df
+
+
+def _study(tmp_path, steps=STUDY_STEPS, df=None):
+    from climetrics.study.config import load_config
+    from climetrics.study.runner import Study
+
+    (df if df is not None else _study_frame()).to_csv(tmp_path / "panel.csv", index=False)
+    cfg = tmp_path / "study.toml"
+    cfg.write_text(
+        '[data]\npath = "panel.csv"\nunit = "city"\ntime = "year"\n\n'
+        '[variables]\noutcome = "y"\ntreatment = "did"\n' + steps
+    )
+    return Study(load_config(cfg))
+
+
+def test_study_steps_equal_the_direct_calls_and_feed_nddf(tmp_path):
+    """[[prepare.deflate]] and [[prepare.capital_stock]] run before [[prepare.nddf]] (whatever
+    their order in the file) and give the direct calls' columns to 1e-12."""
+    import climetrics.measure as cm
+
+    got = _study(tmp_path).load_panel().df
+    base = Panel.from_file(tmp_path / "panel.csv", "city", "year")
+    k = capital_stock(base, "inv", 0.096, deflator="p_inv", base_year=2005)
+    np.testing.assert_allclose(got["kstock"], k, **TOL)
+    kg = capital_stock(base, "inv", 0.1, initial="k0")
+    np.testing.assert_allclose(got["kstock_given"], kg, **TOL)
+    real = deflate(base, "gdp", "cpi", 2005).df["gdp_real"]
+    np.testing.assert_allclose(got["gdp_real"], real, **TOL)
+    direct = base.assign(kstock=k.to_numpy(), gdp_real=real.to_numpy())
+    cpi = cm.nddf_performance(
+        direct, ["kstock", "labour", "energy"], "gdp_real", "co2", frontier="global"
+    )
+    cpi = got[["city", "year"]].merge(cpi, on=["city", "year"], how="left")["tfcpi"]
+    np.testing.assert_allclose(got["tfcpi"], cpi, **TOL)
+
+
+@pytest.mark.parametrize(
+    ("step", "pattern"),
+    [
+        (
+            '[[prepare.capital_stock]]\ncolumn = "k"\ninvestment = "inv"\ndelta = 9.6\n',
+            r"'prepare.capital_stock\[0\].delta' must be a depreciation rate in \(0, 1\)",
+        ),
+        (
+            '[[prepare.capital_stock]]\ncolumn = "k"\ninvestment = "inv"\ndelta = 0.1\n'
+            'deflator = "p_inv"\n',
+            r"'prepare.capital_stock\[0\]': 'deflator' and 'base_year' go together",
+        ),
+        (
+            '[[prepare.capital_stock]]\ncolumn = "k"\ninvestment = "inv"\n',
+            r"prepare.capital_stock\[0\].delta",
+        ),
+        (
+            '[[prepare.deflate]]\ncolumns = []\ndeflator = "cpi"\nbase_year = 2005\n',
+            r"'prepare.deflate\[0\].columns' must name at least one column",
+        ),
+        (
+            '[[prepare.deflate]]\ncolumns = ["gdp"]\ndeflator = "cpi"\nbase_year = 2005\n'
+            '[[prepare.capital_stock]]\ncolumn = "gdp_real"\ninvestment = "inv"\ndelta = 0.1\n',
+            r"'prepare.capital_stock\[0\].column': column 'gdp_real' is also created by "
+            r"'prepare.deflate\[0\].suffix'",
+        ),
+    ],
+)
+def test_step_config_errors_name_the_key(tmp_path, step, pattern):
+    from climetrics.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=pattern):
+        _study(tmp_path, step)
+
+
+def test_step_data_errors_name_the_key_unit_and_year(tmp_path):
+    from climetrics.errors import ConfigError
+
+    df = _study_frame()
+    df.loc[(df["city"] == "c2") & (df["year"] == 2007), "inv"] = np.nan
+    with pytest.raises(
+        ConfigError,
+        match=r"'prepare.capital_stock\[0\]': investment 'inv' is missing at city 'c2', year 2007",
+    ):
+        _study(tmp_path, STUDY_STEPS, df).load_panel()
+    with pytest.raises(
+        ConfigError, match=r"'prepare.deflate\[0\].columns\[0\]': column 'gdpp' is not in the data"
+    ):
+        _study(
+            tmp_path, '[[prepare.deflate]]\ncolumns = ["gdpp"]\ndeflator = "cpi"\nbase_year = 2005\n'
+        ).load_panel()

@@ -10,6 +10,10 @@ Each step adds one or more columns to the panel and equals the direct call of it
 * ``[[prepare.downscale]]`` -- :func:`~climetrics.measure.downscale` of a provincial column
   (repeated on every city row) by a city proxy (seed 000);
 * ``[[prepare.fill_trailing]]`` -- :func:`~climetrics.measure.fill_trailing` (seed 003);
+* ``[[prepare.deflate]]`` -- :func:`~climetrics.measure.deflate`: real values by a price index
+  rebased to a base year;
+* ``[[prepare.capital_stock]]`` -- :func:`~climetrics.measure.capital_stock`: perpetual-inventory
+  capital stock (Hall & Jones 1999 start), e.g. seed 000's DEA capital input;
 * ``[[prepare.agglomeration]]`` -- :func:`~climetrics.measure.producer_service_agglomeration`
   (seed 002 eq. 6);
 * ``[[prepare.entropy]]`` -- :func:`~climetrics.measure.entropy_index`, pooled or year by year;
@@ -316,6 +320,36 @@ def fill_trailing_years(panel: Panel, spec: dict[str, Any], key: str) -> Panel:
     for col in spec["columns"]:
         panel = _call(key, fill_trailing, panel, col, **opts)
     return panel
+
+
+def add_deflated(panel: Panel, spec: dict[str, Any], key: str) -> Panel:
+    """Real values ``<column><suffix> = column / (P / P_base_year)`` of each listed column."""
+    from ..measure import deflate
+
+    for c in spec["columns"]:
+        _new_column(panel, f"{key}.suffix", f"{c}{spec['suffix']}")
+    cols, deflator, base = spec["columns"], spec["deflator"], spec["base_year"]
+    return _call(key, deflate, panel, cols, deflator, base, suffix=spec["suffix"])
+
+
+def add_capital_stock(panel: Panel, spec: dict[str, Any], key: str) -> Panel:
+    """Perpetual-inventory capital stock ``K_t = K_{t-1}(1 - delta) + I_t / P_t``."""
+    from ..measure import capital_stock
+
+    _new_column(panel, f"{key}.column", spec["column"])
+    k = _call(
+        key,
+        capital_stock,
+        panel,
+        spec["investment"],
+        float(spec["delta"]),
+        deflator=spec["deflator"],
+        base_year=spec["base_year"],
+        initial=spec["initial"],
+        growth_years=spec["growth_years"],
+        name=spec["column"],
+    )
+    return panel.assign(**{spec["column"]: k.to_numpy()})
 
 
 def add_agglomeration(panel: Panel, spec: dict[str, Any], key: str) -> Panel:
