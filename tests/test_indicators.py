@@ -366,3 +366,75 @@ def test_fill_trailing_short_history():
     assert np.allclose(out.df[out.df.city == "A"]["co2"].to_numpy(), [1, 2, 3, 4, 5], atol=1e-12)
     with pytest.raises(PanelError, match="unknown method"):
         fill_trailing(p, "co2", method="arima")
+
+
+# ------------------------------------------------------------- digital economy by core sector
+def test_digital_economy_step_exports_core_sector_value_added(tmp_path):
+    """``columns`` of [[prepare.digital_economy]] exports each core sector's value added (seed
+    001's digital manufacturing = Electronics, digital services = ICT services) next to
+    industrial digitalisation. Closed forms on the bundled example table (value added
+    Electronics 25, ICT services 30, all sectors 497) scaled by ``s`` per province and year:
+    table years give ``25 s`` and ``30 s``; a year between tables (method "previous", parent =
+    gdp) gives ``VA_k / 497 x gdp(t)``. Tolerance 1e-12 relative."""
+    from climetrics.measure.io_digital import EXAMPLE_IO_TABLE, read_io_table
+    from climetrics.study.config import load_config
+    from climetrics.study.runner import Study
+
+    base = read_io_table(EXAMPLE_IO_TABLE)
+    (tmp_path / "io").mkdir()
+    scale = {("A", 2012): 1.0, ("A", 2017): 1.5, ("B", 2012): 2.0, ("B", 2017): 2.5}
+    for (p, y), s in scale.items():
+        (base * s).to_csv(tmp_path / "io" / f"{p}_{y}.csv", index_label="sector")
+    gdp14 = {"A": 600.0, "B": 1100.0}
+    pd.DataFrame(
+        [("A", 2014, gdp14["A"]), ("B", 2014, gdp14["B"])], columns=["province", "year", "gdp"]
+    ).to_csv(tmp_path / "annual.csv", index=False)
+    rows = [(p, y) for p in "AB" for y in (2012, 2014, 2017)]
+    df = pd.DataFrame(rows, columns=["province", "year"])
+    df = df.assign(did=[0, 0, 1, 0, 0, 0], y=[1.0, 2.0, 0.5, 3.0, 1.5, 2.5])
+    df.to_csv(tmp_path / "prov.csv", index=False)
+    (tmp_path / "study.toml").write_text(
+        '[data]\npath = "prov.csv"\nunit = "province"\ntime = "year"\n\n'
+        '[variables]\noutcome = "y"\ntreatment = "did"\n\n'
+        "[[prepare.digital_economy]]\n"
+        'tables = "io/{province}_{year}.csv"\ncore_sectors = ["Electronics", "ICT services"]\n'
+        'annual = "annual.csv"\n'
+        'columns = {Electronics = "dig_manuf", "ICT services" = "dig_serv", '
+        'industrial_digitalisation = "ind_dig", digital_industrialisation = "di"}\n'
+    )
+    got = Study(load_config(tmp_path / "study.toml")).load_panel().df.set_index(
+        ["province", "year"]
+    )
+    for (p, y), s in scale.items():
+        assert got.at[(p, y), "dig_manuf"] == pytest.approx(25 * s, rel=1e-12)
+        assert got.at[(p, y), "dig_serv"] == pytest.approx(30 * s, rel=1e-12)
+    for p, g in gdp14.items():
+        assert got.at[(p, 2014), "dig_manuf"] == pytest.approx(25 / 497 * g, rel=1e-12)
+        assert got.at[(p, 2014), "dig_serv"] == pytest.approx(30 / 497 * g, rel=1e-12)
+    np.testing.assert_allclose(got["dig_manuf"] + got["dig_serv"], got["di"], rtol=1e-12)
+    assert (got["ind_dig"] > 0).all()
+
+
+def test_digital_economy_columns_unknown_sector_is_named():
+    from climetrics.errors import ConfigError
+    from climetrics.study.config import parse_config
+
+    cfg = {
+        "data": {"simulate": {}},
+        "variables": {"outcome": "y", "treatment": "did"},
+        "prepare": {
+            "digital_economy": [
+                {
+                    "tables": "io/{province}_{year}.csv",
+                    "core_sectors": ["Electronics", "ICT services"],
+                    "columns": {"Electronic": "dm"},
+                }
+            ]
+        },
+    }
+    with pytest.raises(
+        ConfigError,
+        match=r"'prepare.digital_economy\[0\].columns.Electronic': unknown measure \(did you "
+        r"mean 'Electronics'\?\).*a core sector gives that sector's value added",
+    ):
+        parse_config(cfg)

@@ -200,7 +200,13 @@ DIGITAL_ECONOMY_SCHEMA: dict[str, Field] = {
         dict, None, item=list, help="{annual column = ['IO sectors']} parent of each core sector"
     ),
     "method": _f(str, "previous", choices=("previous", "linear")),
-    "columns": _f(dict, None, item=str, help="{summary measure = 'new column'}"),
+    "columns": _f(
+        dict,
+        None,
+        item=str,
+        help="{summary measure or core sector = 'new column'}; a core sector gives its value "
+        "added (seed 001: digital manufacturing, digital services)",
+    ),
     "prefix": _f(
         str, None, help="without 'columns': add <prefix>_share and <prefix>_va (default 'de')"
     ),
@@ -968,11 +974,12 @@ def _digital_problems(d: dict[str, Any], key: str) -> list[str]:
             problems.append(f"'{key}.columns' is empty; give {{summary measure = 'new column'}}")
         from ..measure.io_digital import SUMMARY_COLUMNS  # the measures a step can add
 
+        known = [*SUMMARY_COLUMNS, *(str(c).strip() for c in core or [])]
         for m in cols:
-            if m not in SUMMARY_COLUMNS:
+            if m.strip() not in known:
                 problems.append(
-                    f"'{key}.columns.{m}': unknown measure{did_you_mean(m, SUMMARY_COLUMNS)}; "
-                    f"use any of {', '.join(SUMMARY_COLUMNS)}"
+                    f"'{key}.columns.{m}': unknown measure{did_you_mean(m, known)}; use any of "
+                    f"{', '.join(known)} (a core sector gives that sector's value added)"
                 )
     return problems
 

@@ -7,6 +7,8 @@ Each step adds one or more columns to the panel and equals the direct call of it
   regional grid factor + gas + LPG + heat), grid factors inline or from a CSV file;
 * ``[[prepare.digital_economy]]`` -- :func:`~climetrics.measure.provincial_digital_economy`
   (seed 001 eqs. 1-4) from IO tables found by a path pattern, merged into a province-year panel;
+  its ``columns`` exports the summary measures and the value added of each core sector (the
+  seed's digital manufacturing and digital services);
 * ``[[prepare.downscale]]`` -- :func:`~climetrics.measure.downscale` of a provincial column
   (repeated on every city row) by a city proxy (seed 000);
 * ``[[prepare.fill_trailing]]`` -- :func:`~climetrics.measure.fill_trailing` (seed 003);
@@ -285,7 +287,13 @@ def add_digital_economy(panel: Panel, spec: dict[str, Any], key: str, base_dir: 
             "and years between tables need a row in 'annual'. Set outside = \"missing\" to leave "
             "such rows missing"
         )
-    return panel.assign(**{col: vals[m].to_numpy() for m, col in cols.items()})
+    core = res.core.reindex(idx)  # value added of each core sector
+    return panel.assign(
+        **{
+            col: (vals[m] if m in vals.columns else core[m.strip()]).to_numpy()
+            for m, col in cols.items()
+        }
+    )
 
 
 def add_downscaled(panel: Panel, spec: dict[str, Any], key: str) -> Panel:
