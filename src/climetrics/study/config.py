@@ -175,6 +175,12 @@ CITY_CO2_SCHEMA: dict[str, Field] = {
         help="{region = t CO2/MWh} or a CSV (region, factor[, year]) relative to the config file",
     ),
     "heat_factor": _f((int, float), None, help="t CO2 per GJ of heat (needed with heat)"),
+    "transport": _f(
+        dict,
+        None,
+        item=(int, float),
+        help="{fuel column = t CO2 per unit of the column}: transport term sum_f fuel_f x factor_f",
+    ),
     "units": _f(
         dict, None, item=str, help="{electricity = 'kWh', gas = 'm3', lpg = 't', heat = 'GJ'}"
     ),
@@ -862,10 +868,16 @@ def _city_co2_problems(c: dict[str, Any], key: str) -> list[str]:
 
     problems: list[str] = []
     sources = ("electricity", "gas", "lpg", "heat")
-    if all(c[s] is None for s in sources):
+    if all(c[s] is None for s in sources) and not c["transport"]:
         problems.append(
-            f"'{key}' needs at least one of 'electricity', 'gas', 'lpg', 'heat' (column names)"
+            f"'{key}' needs at least one of 'electricity', 'gas', 'lpg', 'heat' (column names) "
+            "or 'transport'"
         )
+    if c["transport"] == {}:
+        problems.append(f"'{key}.transport' is empty; give {{fuel column = t CO2 per unit}}")
+    for col, v in (c["transport"] or {}).items():
+        if not _nonneg(v):
+            problems.append(f"'{key}.transport.{col}' must be a number >= 0, got {v!r}")
     if c["electricity"] is not None:
         if c["grid_factors"] is None:
             problems.append(
@@ -1088,6 +1100,8 @@ def _measure_columns(prepare: dict[str, Any], need: Callable[[str, str | None], 
     for i, c in enumerate(prepare["city_co2"]):
         for key in ("electricity", "grid_region", "gas", "lpg", "heat"):
             need(f"prepare.city_co2[{i}].{key}", c[key])
+        for col in c["transport"] or {}:
+            need(f"prepare.city_co2[{i}].transport.{col}", col)
     for i, d in enumerate(prepare["downscale"]):
         for key in ("value", "proxy", "province"):
             need(f"prepare.downscale[{i}].{key}", d[key])

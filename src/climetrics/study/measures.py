@@ -4,7 +4,8 @@ Each step adds one or more columns to the panel and equals the direct call of it
 
 * ``[[prepare.carbon]]`` -- :func:`~climetrics.measure.fossil_co2` (seed 001 eq. 9);
 * ``[[prepare.city_co2]]`` -- :func:`~climetrics.measure.city_co2` (seed 002: electricity x
-  regional grid factor + gas + LPG + heat), grid factors inline or from a CSV file;
+  regional grid factor + gas + LPG + heat + an optional transport term sum_f fuel_f x
+  factor_f), grid factors inline or from a CSV file;
 * ``[[prepare.digital_economy]]`` -- :func:`~climetrics.measure.provincial_digital_economy`
   (seed 001 eqs. 1-4) from IO tables found by a path pattern, merged into a province-year panel;
   its ``columns`` exports the summary measures and the value added of each core sector (the
@@ -170,6 +171,7 @@ def add_city_co2(panel: Panel, spec: dict[str, Any], key: str, base_dir: Path) -
         spec["heat"],
         grid_factors=factors,
         heat_factor=spec["heat_factor"],
+        transport=spec["transport"],
         year=year,
         units=spec["units"],
         output_units=spec["output_units"],
