@@ -106,6 +106,8 @@ def test_nodata_outside_and_bad_rasters(tmp_path):
     assert out.at["edge", "partial"] and out.at["edge", "light_sum"] == 28 + 29 + 128 + 129
     with pytest.raises(PanelError, match="projected coordinate system; reproject"):
         read_geotiff(_write(tmp_path / "utm.tif", VALUES, 100.0, 40.0, 0.1, projected=True))
+    with pytest.raises(PanelError, match=r"outline 'x' must be a non-empty list of rings"):
+        city_light_sums(path, {"x": [[[100.0, 39.0], [100.5, 39.0]]]})
     tifffile.imwrite(tmp_path / "plain.tif", VALUES.astype(np.float32))
     with pytest.raises(PanelError, match="not a GeoTIFF with ModelPixelScale"):
         read_geotiff(tmp_path / "plain.tif")

@@ -152,6 +152,11 @@ def city_light_sums(
     nrow, ncol = r.values.shape
     rows = []
     for uid, rings in outlines.items():
+        if not rings or any(np.shape(g)[1:] != (2,) or len(g) < 3 for g in rings):
+            raise PanelError(
+                f"outline {show(uid)} must be a non-empty list of rings of at least three "
+                "[lon, lat] points"
+            )
         pts = np.concatenate([np.asarray(g, dtype=float) for g in rings])
         lo_lon, lo_lat = pts.min(axis=0)
         hi_lon, hi_lat = pts.max(axis=0)
