@@ -16,8 +16,8 @@ where ``g`` is the average geometric growth rate of real investment over the uni
 ``n`` years, ``g = (I_{t0+n} / I_{t0}) ** (1/n) - 1`` in real terms. (It is the
 balanced-growth stock for the timing ``K_{t+1} = K_t (1 - delta) + I_t``; with the timing above
 a series growing at exactly ``g`` gives ``K_t = I_{t0} ((1+g)^(t-t0+1) - g (1-delta)^(t-t0)) /
-(g + delta)``.) Young (2003) builds
-China's provincial stocks the same way. Zhang, Wu & Zhang (2004) estimate Chinese provincial
+(g + delta)``.) Young (2003) starts China's capital series with the same kind of
+steady-state ratio of investment to growth plus depreciation. Zhang, Wu & Zhang (2004) estimate Chinese provincial
 stocks with ``delta = 9.6%``; the rate is an input here, never a default.
 
 Unrolled, ``K_t = (1 - delta)^(t - t0) K_{t0} + sum_{s=t0+1}^{t} (1 - delta)^(t - s) I_s / P_s``
