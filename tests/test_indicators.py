@@ -133,6 +133,26 @@ def test_city_co2():
     assert np.allclose(got2.to_numpy(), [900.0, 350.0], rtol=1e-12)
 
 
+def test_city_co2_transport_term_closed_form():
+    """Transport term of seed 002's city CO2: sum_f fuel_f x factor_f, added to the other
+    sources (closed form, 1e-12); a missing fuel value makes the total missing, not zero."""
+    df = pd.DataFrame({"elec": [100.0, 50.0], "grid": ["North", "East"], "diesel": [3.0, 0.5],
+                       "petrol": [2.0, np.nan]})
+    tr = {"diesel": 3.096, "petrol": 2.925}  # t CO2 per unit of each column (made up)
+    got = city_co2(df, electricity="elec", grid_region="grid", grid_factors={"North": 0.9,
+                   "East": 0.7}, transport=tr, output_units="t", detail=True)
+    want = 100 * 10 * 0.9 + 3 * 3.096 + 2 * 2.925
+    assert math.isclose(got["co2"].iloc[0], want, rel_tol=1e-12)
+    assert math.isclose(got["co2_transport"].iloc[0], 3 * 3.096 + 2 * 2.925, rel_tol=1e-12)
+    assert np.isnan(got["co2"].iloc[1]) and got["co2_electricity"].iloc[1] == 350.0
+    only = city_co2(df.iloc[:1], transport={"diesel": 3.096}, output_units="10^4 t")
+    assert math.isclose(only.iloc[0], 3 * 3.096 / 1e4, rel_tol=1e-12)
+    with pytest.raises(PanelError, match=r"transport factor of 'diesel' must be a number >= 0"):
+        city_co2(df, transport={"diesel": -1.0})
+    with pytest.raises(PanelError, match=r"column\(s\) not found: 'desel' \(did you mean 'diesel'"):
+        city_co2(df, transport={"desel": 1.0})
+
+
 # ---------------------------------------------------------------------------------- entropy
 X = pd.DataFrame({"a": [1.0, 2.0, 4.0, 8.0], "b": [3.0, 1.0, 2.0, 2.0], "c": [10.0, 30.0, 20.0, 40.0]})
 
@@ -366,3 +386,116 @@ def test_fill_trailing_short_history():
     assert np.allclose(out.df[out.df.city == "A"]["co2"].to_numpy(), [1, 2, 3, 4, 5], atol=1e-12)
     with pytest.raises(PanelError, match="unknown method"):
         fill_trailing(p, "co2", method="arima")
+
+
+# ------------------------------------------------------------- digital economy by core sector
+def test_digital_economy_step_exports_core_sector_value_added(tmp_path):
+    """``columns`` of [[prepare.digital_economy]] exports each core sector's value added (seed
+    001's digital manufacturing = Electronics, digital services = ICT services) next to
+    industrial digitalisation. Closed forms on the bundled example table (value added
+    Electronics 25, ICT services 30, all sectors 497) scaled by ``s`` per province and year:
+    table years give ``25 s`` and ``30 s``; a year between tables (method "previous", parent =
+    gdp) gives ``VA_k / 497 x gdp(t)``. Tolerance 1e-12 relative."""
+    from climetrics.measure.io_digital import EXAMPLE_IO_TABLE, read_io_table
+    from climetrics.study.config import load_config
+    from climetrics.study.runner import Study
+
+    base = read_io_table(EXAMPLE_IO_TABLE)
+    (tmp_path / "io").mkdir()
+    scale = {("A", 2012): 1.0, ("A", 2017): 1.5, ("B", 2012): 2.0, ("B", 2017): 2.5}
+    for (p, y), s in scale.items():
+        (base * s).to_csv(tmp_path / "io" / f"{p}_{y}.csv", index_label="sector")
+    gdp14 = {"A": 600.0, "B": 1100.0}
+    pd.DataFrame(
+        [("A", 2014, gdp14["A"]), ("B", 2014, gdp14["B"])], columns=["province", "year", "gdp"]
+    ).to_csv(tmp_path / "annual.csv", index=False)
+    rows = [(p, y) for p in "AB" for y in (2012, 2014, 2017)]
+    df = pd.DataFrame(rows, columns=["province", "year"])
+    df = df.assign(did=[0, 0, 1, 0, 0, 0], y=[1.0, 2.0, 0.5, 3.0, 1.5, 2.5])
+    df.to_csv(tmp_path / "prov.csv", index=False)
+    (tmp_path / "study.toml").write_text(
+        '[data]\npath = "prov.csv"\nunit = "province"\ntime = "year"\n\n'
+        '[variables]\noutcome = "y"\ntreatment = "did"\n\n'
+        "[[prepare.digital_economy]]\n"
+        'tables = "io/{province}_{year}.csv"\ncore_sectors = ["Electronics", "ICT services"]\n'
+        'annual = "annual.csv"\n'
+        'columns = {Electronics = "dig_manuf", "ICT services" = "dig_serv", '
+        'industrial_digitalisation = "ind_dig", digital_industrialisation = "di"}\n'
+    )
+    got = Study(load_config(tmp_path / "study.toml")).load_panel().df.set_index(
+        ["province", "year"]
+    )
+    for (p, y), s in scale.items():
+        assert got.at[(p, y), "dig_manuf"] == pytest.approx(25 * s, rel=1e-12)
+        assert got.at[(p, y), "dig_serv"] == pytest.approx(30 * s, rel=1e-12)
+    for p, g in gdp14.items():
+        assert got.at[(p, 2014), "dig_manuf"] == pytest.approx(25 / 497 * g, rel=1e-12)
+        assert got.at[(p, 2014), "dig_serv"] == pytest.approx(30 / 497 * g, rel=1e-12)
+    np.testing.assert_allclose(got["dig_manuf"] + got["dig_serv"], got["di"], rtol=1e-12)
+    assert (got["ind_dig"] > 0).all()
+
+
+def test_digital_economy_columns_unknown_sector_is_named():
+    from climetrics.errors import ConfigError
+    from climetrics.study.config import parse_config
+
+    cfg = {
+        "data": {"simulate": {}},
+        "variables": {"outcome": "y", "treatment": "did"},
+        "prepare": {
+            "digital_economy": [
+                {
+                    "tables": "io/{province}_{year}.csv",
+                    "core_sectors": ["Electronics", "ICT services"],
+                    "columns": {"Electronic": "dm"},
+                }
+            ]
+        },
+    }
+    with pytest.raises(
+        ConfigError,
+        match=r"'prepare.digital_economy\[0\].columns.Electronic': unknown measure \(did you "
+        r"mean 'Electronics'\?\).*a core sector gives that sector's value added",
+    ):
+        parse_config(cfg)
+
+
+def test_city_co2_step_with_transport_term(tmp_path):
+    """[[prepare.city_co2]] with ``transport`` equals the direct call and the closed form
+    gas-free sum ``elec x 10 x grid + sum_f fuel_f x factor_f`` (t CO2, 1e-12); config checks
+    name the key."""
+    from climetrics.errors import ConfigError
+    from climetrics.study.config import load_config
+    from climetrics.study.runner import Study
+
+    rng = np.random.default_rng(2)
+    rows = [(f"c{i}", y) for i in range(4) for y in (2010, 2011, 2012)]
+    df = pd.DataFrame(rows, columns=["city", "year"])
+    df["grid"] = np.where(df["city"] < "c2", "North", "East")
+    for c in ("elec", "diesel", "petrol"):
+        df[c] = rng.uniform(1, 10, len(df))
+    df["did"] = (df["city"] == "c0") & (df["year"] == 2012)
+    df["y"] = rng.normal(size=len(df))
+    df.to_csv(tmp_path / "c.csv", index=False)
+    head = ('[data]\npath = "c.csv"\nunit = "city"\ntime = "year"\n\n'
+            '[variables]\noutcome = "y"\ntreatment = "did"\n\n[[prepare.city_co2]]\n')
+    step = ('column = "co2"\nelectricity = "elec"\ngrid_region = "grid"\n'
+            'grid_factors = {North = 0.9, East = 0.7}\noutput_units = "t"\n'
+            'transport = {diesel = 3.1, petrol = 2.9}\n')
+    (tmp_path / "s.toml").write_text(head + step)
+    got = Study(load_config(tmp_path / "s.toml")).load_panel().df
+    grid = got["grid"].map({"North": 0.9, "East": 0.7})
+    want = got["elec"] * 10 * grid + got["diesel"] * 3.1 + got["petrol"] * 2.9
+    np.testing.assert_allclose(got["co2"], want, rtol=1e-12)
+    direct = city_co2(got, "elec", "grid", grid_factors={"North": 0.9, "East": 0.7},
+                      transport={"diesel": 3.1, "petrol": 2.9}, output_units="t")
+    np.testing.assert_allclose(got["co2"], direct, rtol=1e-12)
+
+    (tmp_path / "s.toml").write_text(head + step.replace("petrol = 2.9", "petrol = -2.9"))
+    with pytest.raises(ConfigError, match=r"'prepare.city_co2\[0\].transport.petrol' must be a "
+                       r"number >= 0, got -2.9"):
+        load_config(tmp_path / "s.toml")
+    (tmp_path / "s.toml").write_text(head + step.replace("petrol = 2.9", "petroll = 2.9"))
+    with pytest.raises(ConfigError, match=r"'prepare.city_co2\[0\].transport.petroll': column "
+                       r"'petroll' is not in the data"):
+        Study(load_config(tmp_path / "s.toml")).load_panel()

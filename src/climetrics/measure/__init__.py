@@ -5,6 +5,10 @@ agglomeration, downscaling and gap filling.
   and city energy use (seed 002);
 * :func:`entropy_index` -- entropy-weight composite index (seeds 000, 002);
 * :func:`location_quotient`, :func:`producer_service_agglomeration` -- specialisation (seed 002 eq. 6);
+* :func:`capital_stock`, :func:`deflate` -- perpetual-inventory capital stock (Hall & Jones 1999)
+  and real values by a rebased price index (seed 000's DEA inputs);
+* :func:`city_light_sums`, :func:`read_geotiff`, :func:`boundary_error` -- city sums of a
+  night-light GeoTIFF over the bundled city outlines (the downscaling proxy of seeds 000, 003);
 * :func:`downscale` -- provincial totals to cities in proportion to a proxy (seed 000);
 * :func:`fill_trailing` -- trailing years completed by a time-series forecast, each cell flagged (seed 003);
 * :func:`digital_economy_value_added`, :func:`provincial_digital_economy` -- digital-economy value
@@ -29,6 +33,7 @@ LP per frontier, updating only the evaluated DMU's data between solves
 from __future__ import annotations
 
 from .agglomeration import location_quotient, producer_service_agglomeration
+from .capital import capital_stock, deflate
 from .carbon import city_co2, emission_factors, fossil_co2
 from .dea import FRONTIERS, DEADataWarning, bcc, ccr, radial_efficiency
 from .downscale import downscale
@@ -37,14 +42,18 @@ from .gapfill import fill_trailing
 from .io_digital import digital_economy_value_added, provincial_digital_economy, read_io_table
 from .malmquist import global_malmquist_luenberger, malmquist_luenberger
 from .nddf import ddf_efficiency, default_weights, nddf_performance
+from .nightlight import boundary_error, city_light_sums, read_geotiff
 from .sbm import sbm_efficiency
 
 __all__ = [
     "FRONTIERS",
     "DEADataWarning",
     "bcc",
+    "boundary_error",
+    "capital_stock",
     "ccr",
     "city_co2",
+    "city_light_sums",
     "downscale",
     "emission_factors",
     "entropy_index",
@@ -56,10 +65,12 @@ __all__ = [
     "provincial_digital_economy",
     "read_io_table",
     "ddf_efficiency",
+    "deflate",
     "default_weights",
     "global_malmquist_luenberger",
     "malmquist_luenberger",
     "nddf_performance",
     "radial_efficiency",
+    "read_geotiff",
     "sbm_efficiency",
 ]

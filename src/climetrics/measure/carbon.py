@@ -307,16 +307,19 @@ def city_co2(
     *,
     grid_factors: Mapping[str, float] | pd.DataFrame | None = None,
     heat_factor: float | None = None,
+    transport: Mapping[str, float] | None = None,
     year: str | None = None,
     units: Mapping[str, str] | None = None,
     factors: Mapping[str, Mapping[str, float]] | None = None,
     output_units: str = "10^4 t",
     detail: bool = False,
 ) -> pd.Series | pd.DataFrame:
-    """City-level CO2 from electricity, natural gas, LPG and heat (seed 002, after Wu et al.).
+    """City-level CO2 from electricity, natural gas, LPG, transport and heat (seed 002, after
+    Wu & Guo 2016).
 
-    ``CO2 = electricity x grid factor + gas x EF_gas + LPG x EF_lpg + heat x EF_heat``, each
-    term included only when its column is given.
+    ``CO2 = electricity x grid factor + gas x EF_gas + LPG x EF_lpg + heat x EF_heat
+    + sum_f fuel_f x factor_f`` (the last sum is the transport term), each term included only
+    when its column(s) are given.
 
     * Electricity: consumption (``units['electricity']``, default ``"10^4 kWh"`` as in the
       *China City Statistical Yearbook*) times the emission factor of the city's regional power
@@ -327,6 +330,11 @@ def city_co2(
       content x oxidation x 44/12 of :func:`emission_factors` (overridable with ``factors``).
     * Heat (default ``"10^4 GJ"``): ``heat_factor`` in t CO2/GJ, required when ``heat`` is given
       (it depends on the fuel mix of the heating plants; none is bundled).
+    * Transport (seed 002 lists "transportation" among the sources but gives no formula): an
+      optional ``sum_f fuel_f x factor_f`` over user columns, ``transport={column: factor}``
+      with each factor in t CO2 per unit of its column (e.g. 10^4 t of diesel used by road
+      transport times t CO2 per 10^4 t). Nothing is bundled or converted: the factors carry
+      the units.
 
     Parameters
     ----------
@@ -334,7 +342,7 @@ def city_co2(
         DataFrame or Panel, one row per city (and year).
     electricity, grid_region, gas, lpg, heat
         Column names; ``grid_region`` holds each city's power-grid region.
-    grid_factors, heat_factor
+    grid_factors, heat_factor, transport
         User-supplied factors, see above.
     year
         Time column, needed only for year-specific grid factors.
@@ -359,8 +367,11 @@ def city_co2(
         raise PanelError(f"output_units {show(output_units)} unknown; use one of {', '.join(_OUT_UNITS)}")
     u = dict(_CITY_DEFAULT_UNITS)
     u.update(units or {})
-    if all(c is None for c in (electricity, gas, lpg, heat)):
-        raise PanelError("city_co2: give at least one of electricity=, gas=, lpg=, heat= (column names)")
+    if all(c is None for c in (electricity, gas, lpg, heat)) and not transport:
+        raise PanelError(
+            "city_co2: give at least one of electricity=, gas=, lpg=, heat= (column names) or "
+            "transport={column: t CO2 per unit}"
+        )
     needed = []
     if electricity is not None:
         if grid_region is None:
@@ -376,6 +387,7 @@ def city_co2(
     if needed:
         raise PanelError("city_co2 needs:\n" + "\n".join(f"  - {n}" for n in needed))
     cols = [c for c in (electricity, grid_region, gas, lpg, heat, year) if c is not None]
+    cols += list(transport or {})
     miss = [c for c in cols if c not in data.columns]
     if miss:
         raise PanelError(
@@ -416,4 +428,14 @@ def city_co2(
         if not np.isfinite(hf) or hf < 0:
             raise PanelError(f"heat_factor must be a non-negative number, got {show(heat_factor)}")
         terms["co2_heat"] = num(heat) * _HEAT_UNITS[u["heat"]] * hf
+    if transport:
+        tr = pd.Series(0.0, index=data.index)
+        for col, f in transport.items():
+            if isinstance(f, bool) or not isinstance(f, int | float) or not (np.isfinite(f) and f >= 0):
+                raise PanelError(
+                    f"city_co2: transport factor of '{col}' must be a number >= 0 (t CO2 per unit "
+                    f"of the column), got {show(f)}"
+                )
+            tr = tr + num(col) * float(f)
+        terms["co2_transport"] = tr
     return _total(pd.DataFrame(terms, index=data.index) * _OUT_UNITS[output_units], detail)

@@ -27,8 +27,9 @@ Example::
 ``[[prepare.carbon]]`` (CO2 from fuel use), ``[[prepare.city_co2]]`` (city CO2 from
 electricity, gas, LPG and heat), ``[[prepare.digital_economy]]`` (provincial digital economy
 from IO tables), ``[[prepare.downscale]]``,
-``[[prepare.fill_trailing]]``, ``[[prepare.agglomeration]]``, ``[[prepare.entropy]]`` and
-``[[prepare.nddf]]`` (keys in the ``*_SCHEMA`` tables below; formulas, order of the steps and
+``[[prepare.fill_trailing]]``, ``[[prepare.deflate]]`` (real values by a price index),
+``[[prepare.capital_stock]]`` (perpetual inventory), ``[[prepare.agglomeration]]``,
+``[[prepare.entropy]]`` and ``[[prepare.nddf]]`` (keys in the ``*_SCHEMA`` tables below; formulas, order of the steps and
 examples in docs/measurement.md).
 """
 
@@ -174,6 +175,12 @@ CITY_CO2_SCHEMA: dict[str, Field] = {
         help="{region = t CO2/MWh} or a CSV (region, factor[, year]) relative to the config file",
     ),
     "heat_factor": _f((int, float), None, help="t CO2 per GJ of heat (needed with heat)"),
+    "transport": _f(
+        dict,
+        None,
+        item=(int, float),
+        help="{fuel column = t CO2 per unit of the column}: transport term sum_f fuel_f x factor_f",
+    ),
     "units": _f(
         dict, None, item=str, help="{electricity = 'kWh', gas = 'm3', lpg = 't', heat = 'GJ'}"
     ),
@@ -199,7 +206,13 @@ DIGITAL_ECONOMY_SCHEMA: dict[str, Field] = {
         dict, None, item=list, help="{annual column = ['IO sectors']} parent of each core sector"
     ),
     "method": _f(str, "previous", choices=("previous", "linear")),
-    "columns": _f(dict, None, item=str, help="{summary measure = 'new column'}"),
+    "columns": _f(
+        dict,
+        None,
+        item=str,
+        help="{summary measure or core sector = 'new column'}; a core sector gives its value "
+        "added (seed 001: digital manufacturing, digital services)",
+    ),
     "prefix": _f(
         str, None, help="without 'columns': add <prefix>_share and <prefix>_va (default 'de')"
     ),
@@ -246,6 +259,27 @@ FILL_SCHEMA: dict[str, Field] = {
     "on_short": _f(str, "raise", choices=("raise", "warn"), help="units with too short a history"),
 }
 
+CAPITAL_SCHEMA: dict[str, Field] = {
+    "column": _f(str, required=True, help="name of the capital-stock column to create"),
+    "investment": _f(str, required=True, help="gross fixed-capital formation column"),
+    "delta": _f((int, float), required=True, help="depreciation rate, e.g. 0.096"),
+    "deflator": _f(str, None, help="investment price index column (fixed base, not chained)"),
+    "base_year": _f(int, None, help="year in whose prices the stock is (needed with deflator)"),
+    "initial": _f(
+        (str, int, float),
+        None,
+        help="first-year stock: a column or one value; default I_0 / (g + delta)",
+    ),
+    "growth_years": _f(int, 5, help="years over which g, the growth of investment, is averaged"),
+}
+
+DEFLATE_SCHEMA: dict[str, Field] = {
+    "columns": _f(list, required=True, item=str, help="nominal columns to deflate"),
+    "deflator": _f(str, required=True, help="price index column (fixed base, not chained)"),
+    "base_year": _f(int, required=True, help="year whose prices the real values are in"),
+    "suffix": _f(str, "_real", help="each real column is named <column><suffix>"),
+}
+
 SCHEMA: dict[str, Any] = {
     "study": {
         "title": _f(str, "climetrics study"),
@@ -284,6 +318,8 @@ SCHEMA: dict[str, Any] = {
         "downscale": [DOWNSCALE_SCHEMA],
         "fill_trailing": [FILL_SCHEMA],
         "agglomeration": [AGGLOMERATION_SCHEMA],
+        "deflate": [DEFLATE_SCHEMA],
+        "capital_stock": [CAPITAL_SCHEMA],
         "entropy": [ENTROPY_SCHEMA],
         "nddf": [NDDF_SCHEMA],
         "interpolate": _f(list, [], item=str, help="columns to fill linearly within unit"),
@@ -744,6 +780,12 @@ def created_columns(prepare: dict[str, Any]) -> list[tuple[str, str]]:
             (f"prepare.agglomeration[{i}].tiers.{t}", f"{a['prefix']}_{t}")
             for t in a["tiers"] or {}
         ]
+    for i, d in enumerate(prepare["deflate"]):
+        out += [(f"prepare.deflate[{i}].suffix", f"{c}{d['suffix']}") for c in d["columns"]]
+    out += [
+        (f"prepare.capital_stock[{i}].column", c["column"])
+        for i, c in enumerate(prepare["capital_stock"])
+    ]
     out += [(f"prepare.entropy[{i}].column", e["column"]) for i, e in enumerate(prepare["entropy"])]
     out += [(f"prepare.nddf[{i}].column", n["column"]) for i, n in enumerate(prepare["nddf"])]
     return out + [(f"prepare.log[{i}]", f"ln{c}") for i, c in enumerate(prepare["log"])]
@@ -813,6 +855,13 @@ def _prepare_problems(prepare: dict[str, Any]) -> list[str]:
             )
         if n["index"] == "ecpi" and len(n["good"]) != 1:
             problems.append(f"'prepare.nddf[{i}].good' must be one output with index = 'ecpi'")
+    for i, d in enumerate(prepare["deflate"]):
+        if not d["columns"]:
+            problems.append(f"'prepare.deflate[{i}].columns' must name at least one column")
+        if not d["suffix"]:
+            problems.append(f"'prepare.deflate[{i}].suffix' must not be empty")
+    for i, c in enumerate(prepare["capital_stock"]):
+        problems += _capital_problems(c, f"prepare.capital_stock[{i}]")
     for i, f in enumerate(prepare["fill_trailing"]):
         if not f["columns"]:
             problems.append(f"'prepare.fill_trailing[{i}].columns' must name at least one column")
@@ -839,16 +888,41 @@ def _nonneg(value: Any) -> bool:
     )
 
 
+def _capital_problems(c: dict[str, Any], key: str) -> list[str]:
+    """Checks of one [[prepare.capital_stock]] step: a rate in (0, 1), deflator with base year."""
+    problems: list[str] = []
+    d = c["delta"]
+    if d is not None and not (_nonneg(d) and 0 < d < 1):
+        problems.append(
+            f"'{key}.delta' must be a depreciation rate in (0, 1) such as 0.096, got {d!r}"
+        )
+    if (c["deflator"] is None) != (c["base_year"] is None):
+        problems.append(f"'{key}': 'deflator' and 'base_year' go together; give both or neither")
+    if c["initial"] is None and c["growth_years"] < 1:
+        problems.append(f"'{key}.growth_years' must be at least 1, got {c['growth_years']}")
+    if isinstance(c["initial"], int | float) and not _nonneg(c["initial"]):
+        problems.append(
+            f"'{key}.initial' must be a column name or a number >= 0, got {c['initial']!r}"
+        )
+    return problems
+
+
 def _city_co2_problems(c: dict[str, Any], key: str) -> list[str]:
     """Checks of one [[prepare.city_co2]] step: each source has its factors, factors are numbers."""
     from ..measure import carbon
 
     problems: list[str] = []
     sources = ("electricity", "gas", "lpg", "heat")
-    if all(c[s] is None for s in sources):
+    if all(c[s] is None for s in sources) and not c["transport"]:
         problems.append(
-            f"'{key}' needs at least one of 'electricity', 'gas', 'lpg', 'heat' (column names)"
+            f"'{key}' needs at least one of 'electricity', 'gas', 'lpg', 'heat' (column names) "
+            "or 'transport'"
         )
+    if c["transport"] == {}:
+        problems.append(f"'{key}.transport' is empty; give {{fuel column = t CO2 per unit}}")
+    for col, v in (c["transport"] or {}).items():
+        if not _nonneg(v):
+            problems.append(f"'{key}.transport.{col}' must be a number >= 0, got {v!r}")
     if c["electricity"] is not None:
         if c["grid_factors"] is None:
             problems.append(
@@ -957,11 +1031,12 @@ def _digital_problems(d: dict[str, Any], key: str) -> list[str]:
             problems.append(f"'{key}.columns' is empty; give {{summary measure = 'new column'}}")
         from ..measure.io_digital import SUMMARY_COLUMNS  # the measures a step can add
 
+        known = [*SUMMARY_COLUMNS, *(str(c).strip() for c in core or [])]
         for m in cols:
-            if m not in SUMMARY_COLUMNS:
+            if m.strip() not in known:
                 problems.append(
-                    f"'{key}.columns.{m}': unknown measure{did_you_mean(m, SUMMARY_COLUMNS)}; "
-                    f"use any of {', '.join(SUMMARY_COLUMNS)}"
+                    f"'{key}.columns.{m}': unknown measure{did_you_mean(m, known)}; use any of "
+                    f"{', '.join(known)} (a core sector gives that sector's value added)"
                 )
     return problems
 
@@ -1080,6 +1155,8 @@ def _measure_columns(prepare: dict[str, Any], need: Callable[[str, str | None], 
     for i, c in enumerate(prepare["city_co2"]):
         for key in ("electricity", "grid_region", "gas", "lpg", "heat"):
             need(f"prepare.city_co2[{i}].{key}", c[key])
+        for col in c["transport"] or {}:
+            need(f"prepare.city_co2[{i}].transport.{col}", col)
     for i, d in enumerate(prepare["downscale"]):
         for key in ("value", "proxy", "province"):
             need(f"prepare.downscale[{i}].{key}", d[key])
@@ -1091,6 +1168,15 @@ def _measure_columns(prepare: dict[str, Any], need: Callable[[str, str | None], 
         for tier, cols in (a["tiers"] or {}).items():
             for j, c in enumerate(cols):
                 need(f"prepare.agglomeration[{i}].tiers.{tier}[{j}]", c)
+    for i, d in enumerate(prepare["deflate"]):
+        need(f"prepare.deflate[{i}].deflator", d["deflator"])
+        for j, c in enumerate(d["columns"]):
+            need(f"prepare.deflate[{i}].columns[{j}]", c)
+    for i, c in enumerate(prepare["capital_stock"]):
+        for key in ("investment", "deflator"):
+            need(f"prepare.capital_stock[{i}].{key}", c[key])
+        if isinstance(c["initial"], str):
+            need(f"prepare.capital_stock[{i}].initial", c["initial"])
     for i, e in enumerate(prepare["entropy"]):
         for key in ("positive", "negative"):
             for j, c in enumerate(e[key]):

@@ -4,12 +4,19 @@ Each step adds one or more columns to the panel and equals the direct call of it
 
 * ``[[prepare.carbon]]`` -- :func:`~climetrics.measure.fossil_co2` (seed 001 eq. 9);
 * ``[[prepare.city_co2]]`` -- :func:`~climetrics.measure.city_co2` (seed 002: electricity x
-  regional grid factor + gas + LPG + heat), grid factors inline or from a CSV file;
+  regional grid factor + gas + LPG + heat + an optional transport term sum_f fuel_f x
+  factor_f), grid factors inline or from a CSV file;
 * ``[[prepare.digital_economy]]`` -- :func:`~climetrics.measure.provincial_digital_economy`
   (seed 001 eqs. 1-4) from IO tables found by a path pattern, merged into a province-year panel;
+  its ``columns`` exports the summary measures and the value added of each core sector (the
+  seed's digital manufacturing and digital services);
 * ``[[prepare.downscale]]`` -- :func:`~climetrics.measure.downscale` of a provincial column
   (repeated on every city row) by a city proxy (seed 000);
 * ``[[prepare.fill_trailing]]`` -- :func:`~climetrics.measure.fill_trailing` (seed 003);
+* ``[[prepare.deflate]]`` -- :func:`~climetrics.measure.deflate`: real values by a price index
+  rebased to a base year;
+* ``[[prepare.capital_stock]]`` -- :func:`~climetrics.measure.capital_stock`: perpetual-inventory
+  capital stock (Hall & Jones 1999 start), e.g. seed 000's DEA capital input;
 * ``[[prepare.agglomeration]]`` -- :func:`~climetrics.measure.producer_service_agglomeration`
   (seed 002 eq. 6);
 * ``[[prepare.entropy]]`` -- :func:`~climetrics.measure.entropy_index`, pooled or year by year;
@@ -164,6 +171,7 @@ def add_city_co2(panel: Panel, spec: dict[str, Any], key: str, base_dir: Path) -
         spec["heat"],
         grid_factors=factors,
         heat_factor=spec["heat_factor"],
+        transport=spec["transport"],
         year=year,
         units=spec["units"],
         output_units=spec["output_units"],
@@ -281,7 +289,13 @@ def add_digital_economy(panel: Panel, spec: dict[str, Any], key: str, base_dir: 
             "and years between tables need a row in 'annual'. Set outside = \"missing\" to leave "
             "such rows missing"
         )
-    return panel.assign(**{col: vals[m].to_numpy() for m, col in cols.items()})
+    core = res.core.reindex(idx)  # value added of each core sector
+    return panel.assign(
+        **{
+            col: (vals[m] if m in vals.columns else core[m.strip()]).to_numpy()
+            for m, col in cols.items()
+        }
+    )
 
 
 def add_downscaled(panel: Panel, spec: dict[str, Any], key: str) -> Panel:
@@ -316,6 +330,36 @@ def fill_trailing_years(panel: Panel, spec: dict[str, Any], key: str) -> Panel:
     for col in spec["columns"]:
         panel = _call(key, fill_trailing, panel, col, **opts)
     return panel
+
+
+def add_deflated(panel: Panel, spec: dict[str, Any], key: str) -> Panel:
+    """Real values ``<column><suffix> = column / (P / P_base_year)`` of each listed column."""
+    from ..measure import deflate
+
+    for c in spec["columns"]:
+        _new_column(panel, f"{key}.suffix", f"{c}{spec['suffix']}")
+    cols, deflator, base = spec["columns"], spec["deflator"], spec["base_year"]
+    return _call(key, deflate, panel, cols, deflator, base, suffix=spec["suffix"])
+
+
+def add_capital_stock(panel: Panel, spec: dict[str, Any], key: str) -> Panel:
+    """Perpetual-inventory capital stock ``K_t = K_{t-1}(1 - delta) + I_t / P_t``."""
+    from ..measure import capital_stock
+
+    _new_column(panel, f"{key}.column", spec["column"])
+    k = _call(
+        key,
+        capital_stock,
+        panel,
+        spec["investment"],
+        float(spec["delta"]),
+        deflator=spec["deflator"],
+        base_year=spec["base_year"],
+        initial=spec["initial"],
+        growth_years=spec["growth_years"],
+        name=spec["column"],
+    )
+    return panel.assign(**{spec["column"]: k.to_numpy()})
 
 
 def add_agglomeration(panel: Panel, spec: dict[str, Any], key: str) -> Panel:

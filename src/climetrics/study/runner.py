@@ -236,7 +236,9 @@ class Study:
            (``[[prepare.downscale]]``), so that they can be interpolated;
         3. linear interpolation of interior gaps (``interpolate``), then forecasts of trailing
            years (``[[prepare.fill_trailing]]``);
-        4. indices built from the completed columns: agglomeration (``[[prepare.agglomeration]]``),
+        4. real values (``[[prepare.deflate]]``) and perpetual-inventory capital stocks
+           (``[[prepare.capital_stock]]``) from the completed series, then
+           indices built from the completed columns: agglomeration (``[[prepare.agglomeration]]``),
            entropy-weight indices (``[[prepare.entropy]]``, weights kept in
            :attr:`entropy_weights`) and NDDF carbon performance (``[[prepare.nddf]]``);
         5. winsorizing, then logs.
@@ -282,6 +284,10 @@ class Study:
                 )
         for i, spec in enumerate(p["fill_trailing"]):
             panel = measures.fill_trailing_years(panel, spec, f"prepare.fill_trailing[{i}]")
+        for i, spec in enumerate(p["deflate"]):
+            panel = measures.add_deflated(panel, spec, f"prepare.deflate[{i}]")
+        for i, spec in enumerate(p["capital_stock"]):
+            panel = measures.add_capital_stock(panel, spec, f"prepare.capital_stock[{i}]")
         for i, spec in enumerate(p["agglomeration"]):
             panel = measures.add_agglomeration(panel, spec, f"prepare.agglomeration[{i}]")
         for i, spec in enumerate(p["entropy"]):
