@@ -65,6 +65,35 @@ _LAZY = {
     "Table": ("climetrics.report.tables", "Table"),
     "regression_table": ("climetrics.report.tables", "regression_table"),
     "Study": ("climetrics.study.runner", "Study"),
+    # the result protocol and shared numerics
+    "Result": ("climetrics.core.results", "Result"),
+    "TestResult": ("climetrics.core.results", "TestResult"),
+    "TestSet": ("climetrics.core.results", "TestSet"),
+    "wald_test": ("climetrics.core.results", "wald_test"),
+    "demean": ("climetrics.core.demean", "demean"),
+    # robustness checks, one column each
+    "shift_timing": ("climetrics.estimate.robustness.checks", "shift_timing"),
+    "control_concurrent_policies": ("climetrics.estimate.robustness.checks", "control_concurrent_policies"),
+    "trim_outcome": ("climetrics.estimate.robustness.checks", "trim_outcome"),
+    "winsorize_outcome": ("climetrics.estimate.robustness.checks", "winsorize_outcome"),
+    "replace_outcome": ("climetrics.estimate.robustness.checks", "replace_outcome"),
+    "replace_treatment": ("climetrics.estimate.robustness.checks", "replace_treatment"),
+    "RobustnessChecks": ("climetrics.estimate.robustness.checks", "RobustnessChecks"),
+    "define_groups": ("climetrics.estimate.mechanisms.heterogeneity", "define_groups"),
+    "u_test": ("climetrics.estimate.selection.nonlinear", "u_test"),
+    "f_test_individual_effects": ("climetrics.estimate.selection.panel_tests", "f_test_individual_effects"),
+    "breusch_pagan_lm": ("climetrics.estimate.selection.panel_tests", "breusch_pagan_lm"),
+    # indicators
+    "entropy_index": ("climetrics.measure.entropy", "entropy_index"),
+    "capital_stock": ("climetrics.measure.capital", "capital_stock"),
+    "deflate": ("climetrics.measure.capital", "deflate"),
+    "city_co2": ("climetrics.measure.carbon", "city_co2"),
+    "fossil_co2": ("climetrics.measure.carbon", "fossil_co2"),
+    "location_quotient": ("climetrics.measure.agglomeration", "location_quotient"),
+    "downscale": ("climetrics.measure.downscale", "downscale"),
+    "fill_trailing": ("climetrics.measure.gapfill", "fill_trailing"),
+    "provincial_digital_economy": ("climetrics.measure.io_digital", "provincial_digital_economy"),
+    "city_light_sums": ("climetrics.measure.nightlight", "city_light_sums"),
 }
 
 __all__ = [

@@ -235,6 +235,7 @@ def event_study(
     inference: str | WildOptions = "analytic",
     n_draws: int = 9999,
     seed: int = 0,
+    alpha: float = 0.05,
 ) -> EventStudyResult:
     """Event-study regression around each unit's adoption year.
 
@@ -265,6 +266,8 @@ def event_study(
         ``"auto"`` (climetrics' own fit) or ``"pyfixest"``, as in :func:`climetrics.twfe`.
     weights
         Column of positive regression weights, as in :func:`climetrics.twfe`.
+    alpha
+        Level of the confidence intervals (``0.05``: 95%).
     inference, n_draws, seed
         ``"wild"``: p-values and intervals of every event-time coefficient from the wild cluster
         bootstrap (same draws for all), as in :func:`climetrics.twfe`; the joint pre-trend
@@ -341,7 +344,7 @@ def event_study(
     try:
         fit = _fit_one(
             work, y, list(cols), _as_list(controls), fe_l, clus, "hetero", ssc, engine,
-            weights=weights, wild=_wild_options(inference, n_draws, seed),
+            weights=weights, wild=_wild_options(inference, n_draws, seed), alpha=alpha,
         )
     except EstimationError as err:
         if "collinear" in str(err):

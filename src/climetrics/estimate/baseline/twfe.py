@@ -176,6 +176,7 @@ def _fit_one(
     engine: str = "auto",
     weights: str | None = None,
     wild: WildOptions | None = None,
+    alpha: float = 0.05,
 ) -> EstimationResult:
     if engine not in _ENGINES:
         raise ValueError(f"engine must be one of {_ENGINES}, got {engine!r}")
@@ -258,7 +259,7 @@ def _fit_one(
         **info,
     }
     res = EstimationResult(
-        coefs=coef_table(fit.names, fit.beta, fit.se, df=fit.df_t),
+        coefs=coef_table(fit.names, fit.beta, fit.se, df=fit.df_t, alpha=alpha),
         depvar=y,
         model="TWFE" if len(fe) >= 2 else ("FE" if fe else "OLS"),
         n_obs=fit.n_obs,
@@ -503,6 +504,7 @@ def twfe(
     weights: str | None = None,
     n_draws: int = 9999,
     seed: int = 0,
+    alpha: float = 0.05,
     vcov: str = "hetero",
     ssc: str = "nested",
     inference: str | WildOptions = "analytic",
@@ -530,6 +532,8 @@ def twfe(
         Weighted estimates equal pyfixest ``feols(..., weights=)`` / Stata ``[aw=]``.
     n_draws, seed
         Draws and seed of the wild cluster bootstrap (``inference="wild"`` only).
+    alpha
+        Level of the confidence intervals: ``0.05`` gives 95% intervals.
     ssc
         ``"nested"`` (fixest / reghdfe default) or ``"full"`` (count every FE level).
     inference
@@ -549,7 +553,7 @@ def twfe(
         compare them to 1e-8).
     """
     fit = _fitter(panel, y, treat, controls, fe, cluster, vcov, ssc, engine, weights,
-                  _wild_options(inference, n_draws, seed))
+                  _wild_options(inference, n_draws, seed), alpha)
     res = fit(None, None)
     res.label = title
     return res
@@ -566,6 +570,7 @@ def twfe_stepwise(
     weights: str | None = None,
     n_draws: int = 9999,
     seed: int = 0,
+    alpha: float = 0.05,
     vcov: str = "hetero",
     one_at_a_time: bool = True,
     pooled_first: bool = False,
@@ -591,14 +596,15 @@ def twfe_stepwise(
     models a :class:`ResultSet`.
     """
     fit = _fitter(panel, y, treat, controls, fe, cluster, vcov, ssc, engine, weights,
-                  _wild_options(inference, n_draws, seed))
+                  _wild_options(inference, n_draws, seed), alpha)
     ctrl_l = _as_list(controls)
     specs: list[tuple[list[str] | None, list[str] | None]] = [([], [])] if pooled_first else []
     specs += [(ctrl_l[:k], None) for k in range(len(ctrl_l) + 1)] if one_at_a_time else [(None, None)]
     return ResultSet([fit(c, f) for c, f in specs], title=title)
 
 
-def _fitter(panel, y, treat, controls, fe, cluster, vcov, ssc, engine, weights=None, wild=None):
+def _fitter(panel, y, treat, controls, fe, cluster, vcov, ssc, engine, weights=None, wild=None,
+            alpha=0.05):
     """Validate the arguments of :func:`twfe` once; return ``fit(controls, fe)`` (None: the
     given controls / fixed effects)."""
     treat_l, ctrl_l = _as_list(treat), _as_list(controls)
@@ -620,6 +626,6 @@ def _fitter(panel, y, treat, controls, fe, cluster, vcov, ssc, engine, weights=N
     def fit(ctrls: list[str] | None, fes: list[str] | None) -> EstimationResult:
         return _fit_one(panel, y, treat_l, ctrl_l if ctrls is None else ctrls,
                         fe_l if fes is None else fes, clus, vcov, ssc, engine,
-                        weights=weights, wild=wild)
+                        weights=weights, wild=wild, alpha=alpha)
 
     return fit
