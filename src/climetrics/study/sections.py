@@ -381,7 +381,7 @@ def robust_did_section(ctx: Context) -> Output:
     from ..estimate.did.staggered import compare_estimators
 
     p = ctx.panel
-    cmp = compare_estimators(p, ctx.y, treat=ctx.d, controls=ctx.controls, cluster=ctx.cluster or "unit")
+    cmp = compare_estimators(p, ctx.y, treat=ctx.d, controls=ctx.controls, cluster=ctx.cluster)
     paras = ["Two-way fixed effects with staggered adoption compares later adopters with earlier ones "
              "and can be biased when effects change over time or differ across cohorts (Goodman-Bacon 2021; "
              "de Chaisemartin & D'Haultfoeuille 2020). The columns below estimate the same average effect on "
