@@ -129,34 +129,24 @@ def require_never_treated(cohorts: pd.Series, control: str) -> None:
 
 
 # ---------------------------------------------------------------------- two-way demeaning
-def twoway_demean(
-    x: np.ndarray, unit: np.ndarray, time: np.ndarray, *, tol: float = 1e-14, max_iter: int = 10_000
-) -> np.ndarray:
-    """Residuals of the columns of ``x`` on unit and time dummies.
+def twoway_demean(x: np.ndarray, unit: np.ndarray, time: np.ndarray) -> np.ndarray:
+    """Residuals of the columns of ``x`` on unit and time dummies, by the package's one within
+    transformation (:class:`climetrics.core.demean.FixedEffects`). ``unit`` and ``time`` are
+    integer codes.
 
-    Alternating projections (method of Gauss-Seidel on the two factors); a balanced panel
-    converges after one sweep, so its residuals are exact: ``x_it - x_i. - x_.t + x_..``.
-    ``unit`` and ``time`` are integer codes ``0..G-1`` and ``0..T-1``.
+    A column that lies in the span of the fixed effects (e.g. a time-invariant control) comes
+    back as exact zeros: its residual is rounding noise, at most ``1e-10`` times the column's
+    variation about its mean, and the estimators' collinearity checks look for zero columns.
     """
-    r = np.array(x, dtype=float, copy=True)
+    from ...core.demean import demean
+
+    r = np.asarray(x, dtype=float)
     squeeze = r.ndim == 1
     r = r.reshape(len(r), -1)
-    nu, nt = np.bincount(unit), np.bincount(time)
-
-    def sweep(codes: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        means = np.stack([np.bincount(codes, r[:, j], len(counts)) for j in range(r.shape[1])], 1)
-        return means[codes] / counts[codes, None]
-
-    scale = max(1.0, float(np.abs(r).max(initial=0.0)))
-    for _ in range(max_iter):
-        r -= sweep(unit, nu)
-        step = sweep(time, nt)
-        r -= step
-        if np.abs(step).max(initial=0.0) <= tol * scale:
-            break
-    else:
-        raise EstimationError("two-way demeaning did not converge (is the panel connected?)")
-    return r[:, 0] if squeeze else r
+    out = demean(r, [unit, time])
+    spread = np.linalg.norm(r - r.mean(axis=0), axis=0)
+    out[:, np.linalg.norm(out, axis=0) <= 1e-10 * spread] = 0.0
+    return out[:, 0] if squeeze else out
 
 
 def codes(values: pd.Series | np.ndarray) -> np.ndarray:
