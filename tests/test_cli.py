@@ -27,8 +27,9 @@ def test_demo_writes_report_tables_manifest(demo_out):
     for sec in ("data", "descriptives", "correlation", "baseline"):
         assert f'<section id="{sec}">' in html
     assert "SIMULATED DATA" in html and "data:image/png;base64," in html
-    for ext in ("png", "svg", "pdf"):
-        assert (demo_out / "figures" / f"event_study.{ext}").stat().st_size > 1000
+    assert (demo_out / "figures" / "event_study.png").stat().st_size > 1000
+    # each figure is written once per requested format (issue 17): png only by default
+    assert not list((demo_out / "figures").glob("*.svg")) and not list((demo_out / "figures").glob("*.pdf"))
     assert "covers the truth" in html
     for key in ("descriptives", "correlation", "baseline"):
         for ext in ("md", "html", "tex", "csv", "xlsx", "docx"):
@@ -215,3 +216,16 @@ def test_terminal_run_draws_replicate_progress(tmp_path, monkeypatch):
     placebo = [(done, total) for label, done, total in seen if "placebo draws" in label]
     assert placebo and placebo[-1] == (40, 40)
     assert any(label == "Placebo test" for label, _, _ in seen)
+
+
+def test_figure_formats_are_written_as_asked(tmp_path):
+    cfg = _write_study(tmp_path)
+    text = cfg.read_text()
+    assert "[study]" in text
+    cfg.write_text(text.replace("[study]", '[study]\nfigure_formats = ["png", "svg", "pdf"]', 1))
+    assert main(["run", str(cfg), "--out", str(tmp_path / "o")]) == 0
+    figs = tmp_path / "o" / "figures"
+    stems = {p.stem for p in figs.glob("*.png")}
+    assert stems and all((figs / f"{s}.svg").stat().st_size > 1000 and (figs / f"{s}.pdf").stat().st_size > 1000 for s in stems)
+    cfg.write_text(text.replace("[study]", '[study]\nfigure_formats = ["png", "eps"]', 1))
+    assert main(["check", str(cfg)]) == 2

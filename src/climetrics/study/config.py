@@ -285,6 +285,11 @@ SCHEMA: dict[str, Any] = {
         "title": _f(str, "climetrics study"),
         "output": _f(str, "out/study", help="output directory"),
         "seed": _f(int, 0, help="seed for every random step"),
+        "figure_formats": _f(
+            list, ["png"], item=str,
+            help="files written for every figure under figures/: any of png, svg, pdf (the report "
+            "embeds the png, which is always written)",
+        ),
     },
     "data": {
         "path": _f(str, None, help="csv / xlsx / dta / parquet file (relative to the config file)"),
@@ -663,6 +668,11 @@ def parse_config(
         win = values["event_study"]["window"]
         if len(win) != 2 or not win[0] < 0 <= win[1]:
             problems.append(f"'event_study.window' must be [lo, hi] with lo < 0 <= hi, got {win}")
+        fmts = [f for f in values["study"]["figure_formats"] if f not in ("png", "svg", "pdf")]
+        if fmts:
+            problems.append(
+                f"'study.figure_formats' has unknown format {fmts[0]!r}; use 'png', 'svg' or 'pdf'"
+            )
         bad = [k for k in values["placebo"]["kinds"] if k not in ("space", "time", "mixed")]
         if bad:
             problems.append(

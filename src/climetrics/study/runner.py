@@ -422,9 +422,11 @@ class Study:
                 n_fig += 1
                 shown.caption = f"Figure {n_fig}. {shown.caption}"
                 stem = stage.stem("figures", name)
-                stage.write(f"{stem}.png", shown.png)
-                stage.write(f"{stem}.svg", save(fig, "svg", close=False))
-                stage.write(f"{stem}.pdf", save(fig, "pdf"))
+                stage.write(f"{stem}.png", shown.png)  # rendered once, also embedded in the report
+                for fmt in dict.fromkeys(cfg["study"]["figure_formats"]):
+                    if fmt != "png":
+                        stage.write(f"{stem}.{fmt}", save(fig, fmt, close=False))
+                _close(fig)
             if got.results:
                 results[spec.key] = got.results
             if got.summary:
@@ -493,6 +495,13 @@ def _user_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
     return list(
         dict.fromkeys(str(w.message) for w in caught if not issubclass(w.category, _LIBRARY_NOISE))
     )
+
+
+def _close(fig: Any) -> None:
+    """Release a figure once every requested format is written."""
+    from ..report.figures import _pyplot
+
+    _pyplot().close(fig)
 
 
 def _to_bytes(writer: Callable[[Any], None]) -> bytes:
