@@ -11,6 +11,7 @@ Benchmarks (each module's ``run()`` returns ``ours_seconds``, ``reference_second
 * engine (bench_engine): placebo draws on two worker processes vs the serial backend;
 * large panel (bench_large_panel): TWFE + event study on 1,000,000 rows, three FE;
 * wild cluster bootstrap (bench_wild): WCR vs the wildboottest package at G = 20/50/200;
+* Callaway-Sant'Anna (bench_cs): ATT(g,t) + 999 multiplier-bootstrap draws vs csdid;
 * fixed effects (bench_fe): twfe vs pyfixest feols, balanced / unbalanced, 2 and 3 FE, 1M and 5M rows;
 * the full demo study (``climetrics demo --no-cache``) wall time (no alternative);
 * ``climetrics --help`` start-up time vs a bare ``python -c pass``.
@@ -147,6 +148,7 @@ BENCHMARKS = {
     "large_panel": _module("bench_large_panel"),
     "fe": _module("bench_fe"),
     "wild": _module("bench_wild"),
+    "cs": _module("bench_cs"),
     "demo": bench_demo,
     "startup": bench_startup,
 }
