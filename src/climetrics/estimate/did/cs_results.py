@@ -193,23 +193,7 @@ class CSAggregate(Result):
         levels = [f"{by.columns[0]}={int(v)}" for v in by.iloc[:, 0]] if len(by) else []
         est = np.r_[self.att, by["att"].to_numpy() if len(by) else []]
         se = np.r_[self.se, by["se"].to_numpy() if len(by) else []]
-        return EstimationResult(
-            coefs=coef_table(["ATT", *levels], est, se, alpha=p.alpha),
-            depvar=p.y,
-            model="Callaway-Sant'Anna",
-            n_obs=p.n_units * p.n_periods,
-            vcov="influence function",
-            cluster=p.cluster_name,
-            n_clusters=p.n_clusters,
-            notes=list(p.notes),
-            meta={
-                "aggregation": self.kind,
-                "control": p.control,
-                "method": p.method,
-                "crit_val": self.crit_val,
-                "n_units": p.n_units,
-            },
-        )
+        return p._estimation_result(["ATT", *levels], est, se, self.crit_val, aggregation=self.kind)
 
     def table(self, **kwargs: Any):
         """Paper-style table of :meth:`to_result`."""
@@ -431,8 +415,13 @@ class CallawaySantAnna(Result):
         """EstimationResult with one term ``"ATT(g,t)"`` per cell (z-based inference)."""
         tab = self.attgt
         terms = [f"ATT({int(g)},{int(t)})" for g, t in zip(tab["g"], tab["t"], strict=True)]
+        return self._estimation_result(terms, tab["att"], tab["se"], self.crit_val)
+
+    def _estimation_result(self, terms, est, se, crit_val: float, **meta: Any) -> EstimationResult:
+        """The ATT(g,t) cells or an aggregation as an EstimationResult (z-based inference with
+        the fit's alpha; ``meta`` adds e.g. the aggregation kind)."""
         return EstimationResult(
-            coefs=coef_table(terms, tab["att"], tab["se"], alpha=self.alpha),
+            coefs=coef_table(terms, est, se, alpha=self.alpha),
             depvar=self.y,
             model="Callaway-Sant'Anna",
             n_obs=self.n_units * self.n_periods,
@@ -441,9 +430,10 @@ class CallawaySantAnna(Result):
             n_clusters=self.n_clusters,
             notes=list(self.notes),
             meta={
+                **meta,
                 "control": self.control,
                 "method": self.method,
-                "crit_val": self.crit_val,
+                "crit_val": crit_val,
                 "n_units": self.n_units,
             },
         )
